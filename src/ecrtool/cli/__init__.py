@@ -1,0 +1,72 @@
+"""The command line: the `ecrtool` group, its commands, and the one handler that turns errors into exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from ecrtool import __version__
+from ecrtool.cli.create import create
+from ecrtool.cli.delete import delete
+from ecrtool.cli.listing import images, repos
+from ecrtool.cli.login import login
+from ecrtool.cli.options import global_options, is_debug
+from ecrtool.cli.pull import pull
+from ecrtool.cli.push import push
+from ecrtool.cli.tag import tag
+from ecrtool.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EcrToolError
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    epilog="Example:\n\n  ecrtool push viruses --repo trees --region ca-west-1\n\n"
+    "Global options work before or after the command name. Exit codes: 0 ok, 1 failure, "
+    "2 invalid input, 130 interrupted.",
+)
+@click.version_option(__version__, "--version", prog_name="ecrtool")
+@global_options
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Work with Amazon ECR in one command: create, login, tag, push, pull, list and delete.
+
+    The account, region and registry are worked out from your AWS settings.
+    """
+    from ecrtool.cli.debuglog import configure
+
+    if is_debug(ctx):
+        configure()
+
+
+for command in (create, login, tag, push, pull, images, repos, delete):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line; every failure becomes one line on stderr and an exit code."""
+    ctx_debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    try:
+        code = cli.main(args=argv, prog_name="ecrtool", standalone_mode=False)
+    except EcrToolError as err:
+        if ctx_debug:
+            traceback.print_exc()
+        click.echo(f"ecrtool: error: {err}", err=True)
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        click.echo("ecrtool: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        click.echo("ecrtool: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except BrokenPipeError:
+        sys.exit(EXIT_FAILURE)
+    except Exception as err:  # the last resort: still one line, a traceback only with --debug
+        if ctx_debug:
+            traceback.print_exc()
+        click.echo(f"ecrtool: error: unexpected {type(err).__name__}: {err} (rerun with --debug for details)", err=True)
+        sys.exit(EXIT_FAILURE)
+    sys.exit(code if isinstance(code, int) else 0)

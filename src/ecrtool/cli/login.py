@@ -1,0 +1,24 @@
+"""`ecrtool login`: aws ecr get-login-password | docker login, with the password kept off every command line."""
+
+from __future__ import annotations
+
+import click
+
+from ecrtool.cli.app import app
+from ecrtool.cli.options import global_options
+
+
+@click.command(
+    epilog="Example:\n\n  ecrtool login --region ca-west-1\n\n"
+    "Replaces: aws ecr get-login-password --region REGION | docker login --username AWS "
+    "--password-stdin ACCOUNT.dkr.ecr.REGION.amazonaws.com"
+)
+@global_options
+@click.pass_context
+def login(ctx: click.Context) -> None:
+    """Log the Docker engine in to the registry and store the credentials as `docker login` does.
+
+    Afterwards a plain `docker pull` or `docker push` works. The password is valid for 12 hours.
+    """
+    a = app(ctx)
+    a.render.logged_in(a.service.login())

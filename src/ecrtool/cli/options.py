@@ -1,0 +1,56 @@
+"""Options every command shares, defined once and accepted before or after the command name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ecrtool.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_KEY = "ecrtool.globals"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    # A value given after the command name overrides one given before it, as people expect.
+    if value is not None and value is not False:
+        ctx.find_root().meta.setdefault(_KEY, {})[param.name] = value
+    return value
+
+
+_GLOBALS = [
+    click.option("--region", metavar="REGION", help="AWS region, e.g. ca-west-1 (default: AWS_REGION, profile)."),
+    click.option("--profile", metavar="NAME", help="AWS profile from ~/.aws/config (default: AWS_PROFILE)."),
+    click.option("--registry-id", metavar="ACCOUNT", help="Account id of the registry (default: the caller's)."),
+    click.option(
+        "--docker-host", metavar="URL", help="Docker engine, e.g. unix:///var/run/docker.sock (default: DOCKER_HOST)."
+    ),
+    click.option("-o", "--output", type=click.Choice(["text", "json"]), help="Output format for results."),
+    click.option("-q", "--quiet", is_flag=True, default=None, help="Print only results: no progress, no notes."),
+    click.option(
+        "--debug", is_flag=True, default=None, help="Log AWS and Docker calls (secrets redacted); tracebacks on error."
+    ),
+]
+
+
+def global_options(func: F) -> F:
+    for option in reversed(_GLOBALS):
+        func = option(func)
+    for param in getattr(func, "__click_params__", []):
+        if param.name in {"region", "profile", "registry_id", "docker_host", "output", "quiet", "debug"}:
+            param.callback = _remember
+            param.expose_value = False
+            param.is_eager = True
+    return func
+
+
+def settings(ctx: click.Context) -> Settings:
+    values = ctx.find_root().meta.get(_KEY, {})
+    return Settings.build(**values)
+
+
+def is_debug(ctx: click.Context | None) -> bool:
+    return bool(ctx and ctx.find_root().meta.get(_KEY, {}).get("debug"))

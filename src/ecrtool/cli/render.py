@@ -1,0 +1,237 @@
+"""The one renderer: results as lines and tables for people, as JSON for scripts; push/pull progress.
+
+rich is imported only when a table or a progress bar is drawn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TextIO
+
+import click
+
+from ecrtool.core.results import (
+    CreateResult,
+    DeleteImagesResult,
+    DeleteRepositoryResult,
+    ImageInfo,
+    LoginResult,
+    ProgressEvent,
+    PullResult,
+    PushResult,
+    RepositoryInfo,
+    TagResult,
+)
+from ecrtool.core.service import Progress
+
+
+def to_jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    amount = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if amount < 1000 or unit == "GB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1000
+    return f"{amount:.1f} TB"
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if moment else "-"
+
+
+class Renderer:
+    def __init__(self, output: str = "text", quiet: bool = False, out: TextIO | None = None, err: TextIO | None = None):
+        self.json = output == "json"
+        self.quiet = quiet
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def line(self, text: str = "") -> None:
+        click.echo(text, file=self.out)
+
+    def note(self, text: str) -> None:
+        """A remark for people, on stderr so stdout stays the result; silent with --quiet or JSON."""
+        if not self.quiet and not self.json:
+            click.echo(text, file=self.err)
+
+    def emit_json(self, value: Any) -> None:
+        click.echo(json.dumps(to_jsonable(value), indent=2, sort_keys=False), file=self.out)
+
+    # -- results ----------------------------------------------------------------------------------
+
+    def created(self, result: CreateResult) -> None:
+        if self.json:
+            return self.emit_json(result)
+        self.note(("Created repository " if result.created else "Repository exists: ") + result.repository.name)
+        self.line(result.repository.uri)
+
+    def logged_in(self, result: LoginResult) -> None:
+        if self.json:
+            return self.emit_json(result)
+        expires = f", valid until {when(result.expires_at)}" if result.expires_at else ""
+        if not self.quiet:
+            self.line(f"Login Succeeded: {result.registry} (credentials stored in {result.stored_in}{expires})")
+
+    def tagged(self, result: TagResult) -> None:
+        if self.json:
+            return self.emit_json(result)
+        for reference in result.references:
+            self.line(reference)
+
+    def pushed(self, result: PushResult) -> None:
+        if self.json:
+            return self.emit_json(result)
+        if result.created_repository:
+            self.note(f"Created repository {result.repository}")
+        for reference in result.references:
+            self.line(reference)
+        if result.digest:
+            self.line(f"digest: {result.digest}")
+
+    def pulled(self, result: PullResult) -> None:
+        if self.json:
+            return self.emit_json(result)
+        self.line(result.reference)
+        if result.digest and not self.quiet:
+            self.line(f"digest: {result.digest}")
+
+    def images(self, repository: str, images: list[ImageInfo]) -> None:
+        if self.json:
+            return self.emit_json(images)
+        if self.quiet:
+            for image in images:
+                self.line(image.digest)
+            return
+        rows = [
+            [", ".join(i.tags) or "<untagged>", i.digest, human_size(i.size_bytes), when(i.pushed_at)] for i in images
+        ]
+        self.table(f"{repository}: {len(images)} image(s)", ["TAGS", "DIGEST", "SIZE", "PUSHED AT"], rows)
+
+    def repositories(self, repos: list[RepositoryInfo]) -> None:
+        if self.json:
+            return self.emit_json(repos)
+        if self.quiet:
+            for repo in repos:
+                self.line(repo.name)
+            return
+        rows = [
+            [r.name, r.uri, r.tag_mutability or "-", "yes" if r.scan_on_push else "no", when(r.created_at)]
+            for r in repos
+        ]
+        self.table(f"{len(repos)} repositories", ["NAME", "URI", "TAGS", "SCAN ON PUSH", "CREATED AT"], rows)
+
+    def deleted_images(self, result: DeleteImagesResult) -> None:
+        if self.json:
+            return self.emit_json(result)
+        for image in result.deleted:
+            self.line(f"deleted {result.repository} {image.label()}")
+        for failure in result.failures:
+            click.echo(
+                f"failed {result.repository} {failure.image.label()}: {failure.code}: {failure.reason}", file=self.err
+            )
+
+    def deleted_repository(self, result: DeleteRepositoryResult) -> None:
+        if self.json:
+            return self.emit_json(result)
+        extra = f" and its {result.images_deleted} image(s)" if result.images_deleted else ""
+        self.line(f"deleted repository {result.repository}{extra}")
+
+    def table(self, title: str, headers: list[str], rows: list[list[str]]) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
+        for header in headers:
+            table.add_column(header, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        Console(file=self.out, width=None if self.out.isatty() else 200).print(table)
+
+    # -- progress ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def progress(self) -> Iterator[Progress | None]:
+        if self.quiet:
+            yield None
+        elif self.err.isatty() and not self.json:
+            with _Bars(self.err) as bars:
+                yield bars.update
+        else:
+            yield _PlainLines(self.err).update
+
+
+class _PlainLines:
+    """Progress without a terminal: one line each time a layer's status changes, no byte counts."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.err = err
+        self.last: dict[str | None, str] = {}
+
+    def update(self, event: ProgressEvent) -> None:
+        if self.last.get(event.layer) == event.status:
+            return
+        self.last[event.layer] = event.status
+        prefix = f"{event.layer}: " if event.layer else ""
+        click.echo(f"{prefix}{event.status}", file=self.err)
+
+
+class _Bars:
+    """One rich progress bar per layer, on stderr."""
+
+    def __init__(self, err: TextIO) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            console=Console(file=err),
+            transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _Bars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, event: ProgressEvent) -> None:
+        if not event.layer or len(event.layer) < 12 or ":" in event.layer:
+            self.progress.console.print(event.status)
+            return
+        task = self.tasks.get(event.layer)
+        description = f"{event.layer[:12]} {event.status:<18}"
+        if task is None:
+            task = self.tasks[event.layer] = self.progress.add_task(description, total=event.total)
+        done = event.status.lower() in ("pushed", "layer already exists", "pull complete", "already exists")
+        total = event.total or None
+        self.progress.update(
+            task,
+            description=description,
+            completed=event.current if event.current is not None else None,
+            total=total,
+        )
+        if done:
+            current = self.progress.tasks[task].total or 1
+            self.progress.update(task, total=current, completed=current)

@@ -1,0 +1,128 @@
+"""AWS session, clients and the translation of botocore errors into the project's errors.
+
+boto3 is imported here, and only when a command first needs a client, so `ecrtool --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ecrtool.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound
+
+_CREDENTIALS_HINT = (
+    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, run `aws configure`, or use an instance role"
+)
+
+
+class AwsSession:
+    """One boto3 session for a command; the region is resolved once and every client shares it."""
+
+    def __init__(self, region: str | None = None, profile: str | None = None) -> None:
+        self._region = region
+        self._profile = profile
+        self._session: Any = None
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def _boto_session(self) -> Any:
+        if self._session is None:
+            import boto3
+            import botocore.exceptions
+
+            try:
+                self._session = boto3.session.Session(profile_name=self._profile)
+            except botocore.exceptions.ProfileNotFound as err:
+                raise InvalidInput(
+                    f"AWS profile {self._profile!r} not found: check --profile or AWS_PROFILE "
+                    "against ~/.aws/config (aws configure list-profiles)"
+                ) from err
+        return self._session
+
+    def region(self, wanted: str | None = None) -> str:
+        region = wanted or self._region or self._boto_session().region_name
+        if not region:
+            raise InvalidInput(
+                "no AWS region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or set region in ~/.aws/config"
+            )
+        return str(region)
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        name = self.region(region)
+        key = (service, name)
+        if key not in self._clients:
+            from botocore.config import Config
+
+            config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
+            with translate(f"{service} client"):
+                self._clients[key] = self._boto_session().client(service, region_name=name, config=config)
+        return self._clients[key]
+
+    def caller_account(self) -> str:
+        sts = self.client("sts")
+        with translate("sts:GetCallerIdentity"):
+            return str(sts.get_caller_identity()["Account"])
+
+
+_NOT_FOUND = {
+    "RepositoryNotFoundException": "repository not found",
+    "ImageNotFoundException": "image not found",
+}
+
+
+@contextmanager
+def translate(action: str, *, repository: str | None = None) -> Iterator[None]:
+    """Turn botocore's exceptions raised inside the block into the project's errors."""
+    import botocore.exceptions as bx
+
+    try:
+        yield
+    except EcrToolError:
+        raise
+    except bx.NoCredentialsError as err:
+        raise AuthError(f"no AWS credentials found: {_CREDENTIALS_HINT}") from err
+    except bx.PartialCredentialsError as err:
+        raise AuthError(f"incomplete AWS credentials ({err}): {_CREDENTIALS_HINT}") from err
+    except (bx.EndpointConnectionError, bx.ConnectTimeoutError) as err:
+        raise EcrToolError(
+            f"cannot reach the AWS endpoint for {action} ({err}): check the network, --region and AWS_ENDPOINT_URL"
+        ) from err
+    except bx.ClientError as err:
+        raise from_client_error(err, action, repository) from err
+    except bx.BotoCoreError as err:
+        raise EcrToolError(f"{action} failed: {err}") from err
+
+
+def from_client_error(err: Any, action: str, repository: str | None) -> EcrToolError:
+    error = err.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    message = str(error.get("Message", "")).strip()
+    where = f" {repository!r}" if repository else ""
+    if code == "RepositoryNotFoundException":
+        return NotFound(
+            f"repository{where} does not exist: create it with `ecrtool create {repository or 'REPO'}`"
+            " (or pass --create to push)"
+        )
+    if code == "RepositoryAlreadyExistsException":
+        return AlreadyExists(f"repository{where} already exists: pass --exist-ok to accept it")
+    if code == "RepositoryNotEmptyException":
+        return EcrToolError(f"repository{where} still holds images: pass --force to delete them with it")
+    if code in _NOT_FOUND:
+        return NotFound(f"{_NOT_FOUND[code]}{where}: {message}")
+    if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
+        return AuthError(f"access denied for {action}: the caller's IAM policy must allow {action} ({message or code})")
+    if code in (
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidAccessKeyId",
+    ):
+        return AuthError(f"AWS rejected the credentials for {action} ({code}): {_CREDENTIALS_HINT}")
+    if code in ("InvalidParameterException", "ValidationException"):
+        return InvalidInput(f"{action} rejected the request: {message or code}")
+    if code == "LimitExceededException":
+        return EcrToolError(f"{action} hit an ECR limit: {message}")
+    return EcrToolError(f"{action} failed ({code or 'error'}): {message or err}")

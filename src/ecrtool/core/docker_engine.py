@@ -1,0 +1,189 @@
+"""The Docker gateway: the few engine calls ecrtool makes, on docker-py over the engine's socket.
+
+docker is imported only when a command first talks to the engine, so `ecrtool --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ecrtool.errors import AuthError, DockerUnavailable, EcrToolError, NotFound
+
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+
+
+@dataclass(frozen=True)
+class LocalImageDetails:
+    image_id: str
+    repo_tags: list[str]
+    repo_digests: list[str]
+
+
+@dataclass(frozen=True)
+class RegistryAuth:
+    """Credentials handed to the engine for one request (X-Registry-Auth); repr hides the password."""
+
+    registry: str
+    username: str
+    password: str
+
+    def as_docker(self) -> dict[str, str]:
+        return {"username": self.username, "password": self.password, "serveraddress": self.registry}
+
+    def __repr__(self) -> str:
+        return f"RegistryAuth(registry={self.registry!r}, username={self.username!r}, password='***')"
+
+
+class DockerRunner(Protocol):
+    """What the service needs from a Docker engine."""
+
+    def inspect_image(self, reference: str) -> LocalImageDetails | None: ...
+
+    def tag(self, source: str, repository: str, tag: str) -> None: ...
+
+    def untag(self, reference: str) -> None: ...
+
+    def push(self, repository: str, tag: str, auth: RegistryAuth) -> Iterator[dict[str, Any]]: ...
+
+    def pull(self, repository: str, ref: str, auth: RegistryAuth | None) -> Iterator[dict[str, Any]]: ...
+
+    def login(self, auth: RegistryAuth) -> None: ...
+
+
+def describe_host(docker_host: str | None) -> str:
+    return docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+
+
+def unavailable(docker_host: str | None, err: BaseException) -> DockerUnavailable:
+    """Explain why the engine could not be reached, naming the socket and the fix."""
+    host = describe_host(docker_host)
+    text = f"{err!r} {err}"
+    if "Permission denied" in text or "PermissionError" in text:
+        path = host.removeprefix("unix://")
+        return DockerUnavailable(
+            f"permission denied on the Docker socket {path}: add your user to its group "
+            "(sudo usermod -aG docker $USER, then log in again) or run docker as root"
+        )
+    return DockerUnavailable(
+        f"cannot reach the Docker engine at {host}: start it (sudo systemctl start docker) "
+        "or point --docker-host / DOCKER_HOST at a running engine"
+    )
+
+
+class DockerApi:
+    """DockerRunner on docker-py's low-level APIClient; the client is built on first use."""
+
+    def __init__(self, docker_host: str | None = None) -> None:
+        self._host = docker_host
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import docker
+
+            try:
+                kwargs = docker.utils.kwargs_from_env()
+                if self._host:
+                    kwargs["base_url"] = self._host
+                self._client = docker.APIClient(timeout=300, **kwargs)
+            except docker.errors.DockerException as err:
+                raise unavailable(self._host, err) from err
+        return self._client
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import docker
+        import requests
+
+        try:
+            return fn(*args, **kwargs)
+        except docker.errors.APIError as err:
+            raise engine_error(what, err) from err
+        except (requests.exceptions.ConnectionError, docker.errors.DockerException) as err:
+            raise unavailable(self._host, err) from err
+
+    def inspect_image(self, reference: str) -> LocalImageDetails | None:
+        import docker
+
+        try:
+            data = self._call("inspect", self.client.inspect_image, reference)
+        except NotFound:
+            return None
+        except EcrToolError as err:
+            if isinstance(err.__cause__, docker.errors.NotFound):
+                return None
+            raise
+        return LocalImageDetails(
+            image_id=data["Id"], repo_tags=data.get("RepoTags") or [], repo_digests=data.get("RepoDigests") or []
+        )
+
+    def tag(self, source: str, repository: str, tag: str) -> None:
+        self._call("tag", self.client.tag, source, repository, tag=tag, force=True)
+
+    def untag(self, reference: str) -> None:
+        self._call("untag", self.client.remove_image, reference, noprune=True)
+
+    def push(self, repository: str, tag: str, auth: RegistryAuth) -> Iterator[dict[str, Any]]:
+        stream = self._call(
+            "push", self.client.push, repository, tag=tag, stream=True, decode=True, auth_config=auth.as_docker()
+        )
+        yield from self._stream(stream)
+
+    def pull(self, repository: str, ref: str, auth: RegistryAuth | None) -> Iterator[dict[str, Any]]:
+        # docker-py joins repository and tag with ':'; a digest goes in the repository part.
+        if ref.startswith("sha256:"):
+            repository, tag = f"{repository}@{ref}", None
+        else:
+            tag = ref
+        stream = self._call(
+            "pull",
+            self.client.pull,
+            repository,
+            tag=tag,
+            stream=True,
+            decode=True,
+            auth_config=auth.as_docker() if auth else None,
+        )
+        yield from self._stream(stream)
+
+    def _stream(self, stream: Any) -> Iterator[dict[str, Any]]:
+        import docker
+        import requests
+
+        try:
+            yield from stream
+        except (requests.exceptions.ConnectionError, docker.errors.DockerException) as err:
+            raise unavailable(self._host, err) from err
+
+    def login(self, auth: RegistryAuth) -> None:
+        self._call(
+            "login",
+            self.client.login,
+            username=auth.username,
+            password=auth.password,
+            registry=auth.registry,
+            reauth=True,
+        )
+
+
+def engine_error(what: str, err: Any) -> EcrToolError:
+    """Translate a docker APIError (an HTTP error from the engine) into the project's errors."""
+    explanation = str(getattr(err, "explanation", "") or err)
+    lowered = explanation.lower()
+    status = getattr(err, "status_code", None)
+    if is_auth_failure(lowered) or status == 401:
+        return AuthError(f"the registry refused authentication during {what}: {explanation}")
+    if status == 404 or "not found" in lowered or "no such image" in lowered or "manifest unknown" in lowered:
+        return NotFound(f"{what}: {explanation}")
+    return EcrToolError(f"Docker {what} failed: {explanation}")
+
+
+def is_auth_failure(message: str) -> bool:
+    lowered = message.lower()
+    return any(
+        needle in lowered
+        for needle in ("unauthorized", "authentication required", "no basic auth credentials", "denied: ")
+    )

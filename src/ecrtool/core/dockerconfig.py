@@ -1,0 +1,101 @@
+"""The Docker client's config file: where `docker login` keeps credentials, and how ecrtool writes them.
+
+Credentials go to the configured credential helper (credHelpers for the host, else credsStore) on its
+stdin, or into `auths` of config.json, written atomically with mode 0600 like `docker login` does.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ecrtool.errors import EcrToolError, InvalidInput
+
+
+def config_dir(environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    if env.get("DOCKER_CONFIG"):
+        return Path(env["DOCKER_CONFIG"])
+    return Path(env.get("HOME") or Path.home()) / ".docker"
+
+
+def config_path(environ: dict[str, str] | None = None) -> Path:
+    return config_dir(environ) / "config.json"
+
+
+def load(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as err:
+        raise EcrToolError(f"cannot read the Docker config {path}: {err.strerror}") from err
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InvalidInput(f"the Docker config {path} is not valid JSON (line {err.lineno}): fix or remove it") from err
+    if not isinstance(data, dict):
+        raise InvalidInput(f"the Docker config {path} is not a JSON object: fix or remove it")
+    return data
+
+
+def write_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Replace the file in one rename so a reader never sees half a file; the new file is 0600."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".config.json.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent="\t")
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def helper_for(data: dict[str, Any], registry: str) -> str | None:
+    helpers = data.get("credHelpers") or {}
+    if isinstance(helpers, dict) and helpers.get(registry):
+        return str(helpers[registry])
+    store = data.get("credsStore")
+    return str(store) if store else None
+
+
+def store_credentials(registry: str, username: str, password: str, path: Path | None = None) -> str:
+    """Store credentials as `docker login` would; returns where they went (file path or helper name)."""
+    target = path or config_path()
+    data = load(target)
+    helper = helper_for(data, registry)
+    if helper:
+        program = f"docker-credential-{helper}"
+        payload = json.dumps({"ServerURL": registry, "Username": username, "Secret": password})
+        try:
+            done = subprocess.run([program, "store"], input=payload, capture_output=True, text=True, timeout=60)
+        except FileNotFoundError as err:
+            raise EcrToolError(
+                f"the Docker config {target} names the credential helper {helper!r} but {program} is not on PATH:"
+                " install it or remove it from the config"
+            ) from err
+        if done.returncode != 0:
+            detail = (done.stdout or done.stderr).strip().splitlines()[:1]
+            raise EcrToolError(f"{program} could not store the credentials: {' '.join(detail) or 'failed'}")
+        return program
+    auths = data.setdefault("auths", {})
+    if not isinstance(auths, dict):
+        raise InvalidInput(f"the Docker config {target} has an 'auths' that is not an object: fix or remove it")
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    old = auths.get(registry)
+    entry = {k: v for k, v in old.items() if k not in ("auth", "identitytoken")} if isinstance(old, dict) else {}
+    entry["auth"] = token
+    auths[registry] = entry
+    write_atomic(target, data)
+    return str(target)

@@ -1,0 +1,151 @@
+"""The ECR gateway: a thin wrapper over boto3's ECR client that returns the project's results."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ecrtool.core.aws import translate
+from ecrtool.core.refs import chunks
+from ecrtool.core.results import DeleteFailure, ImageId, ImageInfo, RepositoryInfo
+
+
+@dataclass(frozen=True)
+class AuthToken:
+    """A registry password from GetAuthorizationToken. repr hides the password."""
+
+    username: str
+    password: str
+    expires_at: datetime | None
+    proxy_endpoint: str | None
+
+    def __repr__(self) -> str:
+        return f"AuthToken(username={self.username!r}, password='***', expires_at={self.expires_at!r})"
+
+
+def _repository(item: dict[str, Any]) -> RepositoryInfo:
+    return RepositoryInfo(
+        name=item["repositoryName"],
+        uri=item.get("repositoryUri", ""),
+        registry_id=item.get("registryId", ""),
+        arn=item.get("repositoryArn"),
+        created_at=item.get("createdAt"),
+        tag_mutability=item.get("imageTagMutability"),
+        scan_on_push=(item.get("imageScanningConfiguration") or {}).get("scanOnPush"),
+    )
+
+
+def _image(repository: str, item: dict[str, Any]) -> ImageInfo:
+    return ImageInfo(
+        repository=repository,
+        digest=item["imageDigest"],
+        tags=sorted(item.get("imageTags") or []),
+        size_bytes=item.get("imageSizeInBytes"),
+        pushed_at=item.get("imagePushedAt"),
+        media_type=item.get("imageManifestMediaType"),
+    )
+
+
+def _image_id(raw: dict[str, str]) -> ImageId:
+    return ImageId(digest=raw.get("imageDigest"), tag=raw.get("imageTag"))
+
+
+class Ecr:
+    """Wraps one boto3 ECR client; every call goes through `translate` so callers see EcrToolErrors."""
+
+    def __init__(self, client: Any, registry_id: str | None = None) -> None:
+        self._client = client
+        self._registry_id = registry_id
+
+    def _ids(self) -> dict[str, str]:
+        return {"registryId": self._registry_id} if self._registry_id else {}
+
+    def describe_repository(self, name: str) -> RepositoryInfo:
+        with translate("ecr:DescribeRepositories", repository=name):
+            reply = self._client.describe_repositories(repositoryNames=[name], **self._ids())
+        return _repository(reply["repositories"][0])
+
+    def create_repository(
+        self,
+        name: str,
+        *,
+        scan_on_push: bool = False,
+        immutable: bool = False,
+        kms_key: str | None = None,
+        tags: list[tuple[str, str]] | None = None,
+    ) -> RepositoryInfo:
+        params: dict[str, Any] = {
+            "repositoryName": name,
+            "imageScanningConfiguration": {"scanOnPush": scan_on_push},
+            "imageTagMutability": "IMMUTABLE" if immutable else "MUTABLE",
+            **self._ids(),
+        }
+        if kms_key:
+            params["encryptionConfiguration"] = {"encryptionType": "KMS", "kmsKey": kms_key}
+        if tags:
+            params["tags"] = [{"Key": k, "Value": v} for k, v in tags]
+        with translate("ecr:CreateRepository", repository=name):
+            reply = self._client.create_repository(**params)
+        return _repository(reply["repository"])
+
+    def repositories(self) -> Iterator[RepositoryInfo]:
+        with translate("ecr:DescribeRepositories"):
+            for page in self._client.get_paginator("describe_repositories").paginate(**self._ids()):
+                for item in page["repositories"]:
+                    yield _repository(item)
+
+    def images(self, repository: str) -> Iterator[ImageInfo]:
+        with translate("ecr:DescribeImages", repository=repository):
+            pages = self._client.get_paginator("describe_images").paginate(repositoryName=repository, **self._ids())
+            for page in pages:
+                for item in page["imageDetails"]:
+                    yield _image(repository, item)
+
+    def describe_image(self, repository: str, *, tag: str | None = None, digest: str | None = None) -> ImageInfo:
+        image_id = {"imageDigest": digest} if digest else {"imageTag": tag or "latest"}
+        with translate("ecr:DescribeImages", repository=repository):
+            reply = self._client.describe_images(repositoryName=repository, imageIds=[image_id], **self._ids())
+        return _image(repository, reply["imageDetails"][0])
+
+    def has_images(self, repository: str) -> int:
+        """How many image ids the repository lists (counting up to one page)."""
+        with translate("ecr:ListImages", repository=repository):
+            reply = self._client.list_images(repositoryName=repository, maxResults=1000, **self._ids())
+        return len(reply.get("imageIds", []))
+
+    def authorization_token(self) -> AuthToken:
+        params = {"registryIds": [self._registry_id]} if self._registry_id else {}
+        with translate("ecr:GetAuthorizationToken"):
+            reply = self._client.get_authorization_token(**params)
+        data = reply["authorizationData"][0]
+        user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+        return AuthToken(user, password, data.get("expiresAt"), data.get("proxyEndpoint"))
+
+    def batch_delete(
+        self, repository: str, image_ids: list[dict[str, str]]
+    ) -> tuple[list[ImageId], list[DeleteFailure], int]:
+        deleted: list[ImageId] = []
+        failures: list[DeleteFailure] = []
+        calls = 0
+        for chunk in chunks(image_ids):
+            with translate("ecr:BatchDeleteImage", repository=repository):
+                reply = self._client.batch_delete_image(repositoryName=repository, imageIds=chunk, **self._ids())
+            calls += 1
+            deleted.extend(_image_id(raw) for raw in reply.get("imageIds", []))
+            for failure in reply.get("failures", []):
+                failures.append(
+                    DeleteFailure(
+                        image=_image_id(failure.get("imageId", {})),
+                        code=failure.get("failureCode", ""),
+                        reason=failure.get("failureReason", ""),
+                    )
+                )
+        return deleted, failures, calls
+
+    def delete_repository(self, repository: str, *, force: bool) -> RepositoryInfo:
+        with translate("ecr:DeleteRepository", repository=repository):
+            reply = self._client.delete_repository(repositoryName=repository, force=force, **self._ids())
+        return _repository(reply["repository"])

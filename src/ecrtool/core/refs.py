@@ -1,0 +1,231 @@
+"""Image references, ECR names and the rules they follow; pure functions, checked before AWS or Docker."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from ecrtool.errors import InvalidInput
+
+# ECR's own rules (CreateRepository, PutImage, BatchDeleteImage).
+_REPO_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
+_ECR_HOST_RE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr(?P<fips>-fips)?\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)"
+    r"\.amazonaws\.com(?P<cn>\.cn)?$"
+)
+# Docker's grammar for a local image name: [host[:port]/]component(/component)*
+_DOCKER_COMPONENT_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_HOST_RE = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9-]+)*(?::\d{1,5})?$|^\[[0-9a-fA-F:]+\](?::\d{1,5})?$"
+)
+_IMAGE_ID_RE = re.compile(r"^(?:sha256:)?[a-f0-9]{12,64}$")
+_TAG_KEY_RE = re.compile(r"^[\w.:/=+@ -]{1,128}$", re.UNICODE)
+_TAG_VALUE_RE = re.compile(r"^[\w.:/=+@ -]{0,256}$", re.UNICODE)
+
+PUBLIC_HOST = "public.ecr.aws"
+
+
+def validate_repository(name: str) -> str:
+    if not (2 <= len(name) <= 256) or not _REPO_RE.match(name):
+        raise InvalidInput(
+            f"invalid repository name {name!r}: use 2-256 lowercase letters and digits, "
+            "separated by single '.', '_', '-' or '/' (for example team/app)"
+        )
+    return name
+
+
+def validate_tag(tag: str) -> str:
+    if not _TAG_RE.match(tag):
+        raise InvalidInput(
+            f"invalid tag {tag!r}: use 1-128 letters, digits, '_', '.' or '-', "
+            "not starting with '.' or '-' (for example v1.2)"
+        )
+    return tag
+
+
+def validate_digest(digest: str) -> str:
+    if not _DIGEST_RE.match(digest):
+        raise InvalidInput(f"invalid digest {digest!r}: expected sha256: followed by 64 lowercase hex digits")
+    return digest
+
+
+def validate_account(account: str) -> str:
+    if not _ACCOUNT_RE.match(account):
+        raise InvalidInput(f"invalid registry id {account!r}: an AWS account id is 12 digits")
+    return account
+
+
+def validate_region(region: str) -> str:
+    if not _REGION_RE.match(region):
+        raise InvalidInput(f"invalid region {region!r}: expected a region code such as ca-west-1")
+    return region
+
+
+def parse_key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise InvalidInput(f"invalid tag {text!r}: expected KEY=VALUE (for example team=data)")
+    if not _TAG_KEY_RE.match(key) or not _TAG_VALUE_RE.match(value):
+        raise InvalidInput(f"invalid tag {text!r}: keys are 1-128 and values 0-256 letters, digits, spaces or _.:/=+-@")
+    return key, value
+
+
+def registry_host(account: str, region: str) -> str:
+    suffix = ".amazonaws.com.cn" if region.startswith("cn-") else ".amazonaws.com"
+    return f"{account}.dkr.ecr.{region}{suffix}"
+
+
+@dataclass(frozen=True)
+class EcrHost:
+    account: str
+    region: str
+
+
+def parse_ecr_host(host: str) -> EcrHost | None:
+    match = _ECR_HOST_RE.match(host)
+    if not match:
+        return None
+    return EcrHost(account=match["account"], region=match["region"])
+
+
+@dataclass(frozen=True)
+class RepoRef:
+    """A reference into an ECR repository, as a user typed it; host parts are None when not given."""
+
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+    host: str | None = None
+    account: str | None = None
+    region: str | None = None
+
+    def with_tag(self, tag: str) -> RepoRef:
+        return replace(self, tag=tag, digest=None)
+
+
+def _split_name_tag_digest(text: str) -> tuple[str, str | None, str | None]:
+    digest = None
+    if "@" in text:
+        text, _, digest = text.partition("@")
+        validate_digest(digest)
+    tag = None
+    slash = text.rfind("/")
+    colon = text.rfind(":")
+    if colon > slash:
+        text, tag = text[:colon], text[colon + 1 :]
+        validate_tag(tag)
+    return text, tag, digest
+
+
+def _looks_like_host(component: str) -> bool:
+    return "." in component or ":" in component or component == "localhost"
+
+
+def parse_repo_ref(text: str, registry_override: str | None = None) -> RepoRef:
+    """Parse REPO[:TAG], REPO@sha256:..., or a full ECR reference HOST/REPO[:TAG][@DIGEST]."""
+    if not text or text.startswith("-") or any(ch.isspace() for ch in text):
+        raise InvalidInput(f"invalid reference {text!r}: expected REPO[:TAG], REPO@sha256:... or a full ECR reference")
+    first, sep, rest = text.partition("/")
+    if sep and _looks_like_host(first):
+        host = first
+        name, tag, digest = _split_name_tag_digest(rest)
+        validate_repository(name)
+        if host == PUBLIC_HOST:
+            raise InvalidInput(
+                f"{text!r} is in the public gallery: pull it with docker pull, ecrtool works with private repositories"
+            )
+        ecr = parse_ecr_host(host)
+        if ecr is not None:
+            return RepoRef(name, tag, digest, host=host, account=ecr.account, region=ecr.region)
+        if registry_override and host == registry_override:
+            return RepoRef(name, tag, digest, host=host)
+        raise InvalidInput(
+            f"{host!r} is not an ECR registry: expected ACCOUNT.dkr.ecr.REGION.amazonaws.com"
+            + (f" or {registry_override}" if registry_override else "")
+        )
+    name, tag, digest = _split_name_tag_digest(text)
+    validate_repository(name)
+    return RepoRef(name, tag, digest)
+
+
+@dataclass(frozen=True)
+class LocalImage:
+    """A local image as named on the command line: a name with an optional tag, or an image id."""
+
+    text: str
+    name: str | None
+    tag: str | None
+    image_id: str | None = None
+
+    @property
+    def last_component(self) -> str | None:
+        return self.name.rsplit("/", 1)[-1] if self.name else None
+
+    @property
+    def path(self) -> str | None:
+        """The name without its registry host: what a repository of the same name is called."""
+        if self.name is None:
+            return None
+        first, sep, rest = self.name.partition("/")
+        return rest if sep and _looks_like_host(first) else self.name
+
+
+def parse_local_image(text: str) -> LocalImage:
+    """Parse a local image reference as Docker does, refusing anything that could pass for an option."""
+    bad = f"invalid image {text!r}: expected NAME[:TAG] or an image id, as `docker images` shows them"
+    if not text or text.startswith("-") or any(ch.isspace() or ord(ch) < 32 for ch in text):
+        raise InvalidInput(bad)
+    if _IMAGE_ID_RE.match(text) and not text.isdigit():
+        return LocalImage(text=text, name=None, tag=None, image_id=text)
+    if "@" in text:
+        raise InvalidInput(f"invalid image {text!r}: name a local image by NAME[:TAG] or image id, not by digest")
+    slash = text.rfind("/")
+    colon = text.rfind(":")
+    name, tag = text, None
+    if colon > slash:
+        name, tag = text[:colon], text[colon + 1 :]
+        if not _TAG_RE.match(tag):
+            raise InvalidInput(bad)
+    parts = name.split("/")
+    if len(parts) > 1 and _looks_like_host(parts[0]):
+        if not _HOST_RE.match(parts[0]):
+            raise InvalidInput(bad)
+        parts = parts[1:]
+    if not parts or not all(_DOCKER_COMPONENT_RE.match(p) for p in parts) or len(name) > 255:
+        raise InvalidInput(bad)
+    return LocalImage(text=text, name=name, tag=tag)
+
+
+def push_targets(image: LocalImage, repo: str | None, tags: tuple[str, ...]) -> tuple[str, list[str]]:
+    """Work out the repository and tags a push goes to, as the README describes."""
+    for tag in tags:
+        validate_tag(tag)
+    if repo is None:
+        if image.path is None:
+            raise InvalidInput(f"pushing image id {image.text}: name the repository with --repo and a tag with --tag")
+        repository = image.path
+        try:
+            validate_repository(repository)
+        except InvalidInput as err:
+            raise InvalidInput(f"{err}; or name the repository with --repo") from None
+        chosen = list(tags) or [image.tag or "latest"]
+    else:
+        repository = validate_repository(repo)
+        if tags:
+            chosen = list(tags)
+        elif image.tag:
+            chosen = [image.tag]
+        elif image.last_component:
+            chosen = [validate_tag(image.last_component)]
+        else:
+            raise InvalidInput(f"pushing image id {image.text}: give the tag with --tag")
+    return repository, list(dict.fromkeys(chosen))
+
+
+def chunks(items: list[dict[str, str]], size: int = 100) -> list[list[dict[str, str]]]:
+    """BatchDeleteImage takes at most 100 image ids a call."""
+    return [items[i : i + size] for i in range(0, len(items), size)]

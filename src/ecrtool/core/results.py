@@ -1,0 +1,109 @@
+"""Plain results the service returns; the renderer turns them into tables, lines or JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class RepositoryInfo:
+    name: str
+    uri: str
+    registry_id: str
+    arn: str | None = None
+    created_at: datetime | None = None
+    tag_mutability: str | None = None
+    scan_on_push: bool | None = None
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    repository: str
+    digest: str
+    tags: list[str]
+    size_bytes: int | None
+    pushed_at: datetime | None
+    media_type: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    repository: RepositoryInfo
+    created: bool
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    registry: str
+    username: str
+    expires_at: datetime | None
+    stored_in: str
+
+
+@dataclass(frozen=True)
+class TagResult:
+    source: str
+    references: list[str]
+
+
+@dataclass(frozen=True)
+class PushResult:
+    registry: str
+    repository: str
+    references: list[str]
+    digest: str | None
+    size_bytes: int | None = None
+    created_repository: bool = False
+
+
+@dataclass(frozen=True)
+class PullResult:
+    reference: str
+    digest: str | None
+    image_id: str | None
+
+
+@dataclass(frozen=True)
+class ImageId:
+    digest: str | None = None
+    tag: str | None = None
+
+    def label(self) -> str:
+        if self.tag and self.digest:
+            return f"{self.tag} ({self.digest})"
+        return self.tag or self.digest or "?"
+
+
+@dataclass(frozen=True)
+class DeleteFailure:
+    image: ImageId
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DeleteImagesResult:
+    repository: str
+    deleted: list[ImageId] = field(default_factory=list)
+    failures: list[DeleteFailure] = field(default_factory=list)
+    calls: int = 0
+
+
+@dataclass(frozen=True)
+class DeleteRepositoryResult:
+    repository: str
+    uri: str
+    images_deleted: int
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One step of a push or pull: a layer's status and bytes so far, as the engine reports it."""
+
+    action: str
+    reference: str
+    layer: str | None
+    status: str
+    current: int | None = None
+    total: int | None = None

@@ -1,0 +1,348 @@
+"""The service: each ecrtool command as one function over the ECR and Docker gateways.
+
+It validates input before touching AWS or Docker, returns plain results, reports push and pull
+progress through a callback, and raises only EcrToolErrors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ecrtool.core import dockerconfig
+from ecrtool.core.aws import AwsSession
+from ecrtool.core.docker_engine import DockerApi, DockerRunner, RegistryAuth, is_auth_failure
+from ecrtool.core.ecr import Ecr
+from ecrtool.core.refs import (
+    RepoRef,
+    parse_ecr_host,
+    parse_key_value,
+    parse_local_image,
+    parse_repo_ref,
+    push_targets,
+    registry_host,
+    validate_digest,
+    validate_repository,
+    validate_tag,
+)
+from ecrtool.core.results import (
+    CreateResult,
+    DeleteImagesResult,
+    DeleteRepositoryResult,
+    ImageInfo,
+    LoginResult,
+    ProgressEvent,
+    PullResult,
+    PushResult,
+    RepositoryInfo,
+    TagResult,
+)
+from ecrtool.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound, Refused, RegistryError
+from ecrtool.settings import Settings
+
+Progress = Callable[[ProgressEvent], None]
+Confirm = Callable[[str, int], bool]
+
+
+@dataclass
+class Target:
+    """Where a command works: the region, the account when known, and the registry host."""
+
+    region: str
+    account: str | None
+    ecr: Ecr
+    host: str | None = None
+
+
+class Service:
+    def __init__(
+        self,
+        settings: Settings,
+        aws: AwsSession | None = None,
+        docker: DockerRunner | None = None,
+    ) -> None:
+        self.settings = settings
+        self._aws = aws
+        self._docker = docker
+
+    # -- gateways, built on first use -------------------------------------------------------------
+
+    @property
+    def aws(self) -> AwsSession:
+        if self._aws is None:
+            self._aws = AwsSession(region=self.settings.region, profile=self.settings.profile)
+        return self._aws
+
+    @property
+    def docker(self) -> DockerRunner:
+        if self._docker is None:
+            self._docker = DockerApi(self.settings.docker_host)
+        return self._docker
+
+    def _target(self, ref: RepoRef | None = None, *, need_host: bool = False) -> Target:
+        region = self.aws.region((ref.region if ref else None) or self.settings.region)
+        account = (ref.account if ref else None) or self.settings.registry_id
+        ecr = Ecr(self.aws.client("ecr", region), registry_id=account)
+        target = Target(region=region, account=account, ecr=ecr)
+        if need_host:
+            target.host = self._host(target)
+        return target
+
+    def _host(self, target: Target, proxy_endpoint: str | None = None) -> str:
+        if self.settings.registry_override:
+            return self.settings.registry_override
+        if target.account is None and proxy_endpoint:
+            found = parse_ecr_host(proxy_endpoint.removeprefix("https://").rstrip("/"))
+            if found:
+                target.account = found.account
+        if target.account is None:
+            target.account = self.aws.caller_account()
+        return registry_host(target.account, target.region)
+
+    def _auth(self, target: Target) -> RegistryAuth:
+        token = target.ecr.authorization_token()
+        target.host = target.host or self._host(target, token.proxy_endpoint)
+        return RegistryAuth(registry=target.host, username=token.username, password=token.password)
+
+    def _uri(self, repo: RepositoryInfo) -> RepositoryInfo:
+        if self.settings.registry_override:
+            return replace(repo, uri=f"{self.settings.registry_override}/{repo.name}")
+        return repo
+
+    # -- commands ---------------------------------------------------------------------------------
+
+    def create(
+        self,
+        name: str,
+        *,
+        scan_on_push: bool = False,
+        immutable: bool = False,
+        kms_key: str | None = None,
+        tags: Iterable[str] = (),
+        exist_ok: bool = False,
+    ) -> CreateResult:
+        ref = parse_repo_ref(name, self.settings.registry_override)
+        if ref.tag or ref.digest:
+            raise InvalidInput(f"create takes a repository name, not an image reference: drop the tag from {name!r}")
+        pairs = [parse_key_value(text) for text in tags]
+        if kms_key is not None and not kms_key.strip():
+            raise InvalidInput("--kms-key is empty: give a KMS key id, alias or ARN")
+        target = self._target(ref)
+        try:
+            info = target.ecr.create_repository(
+                ref.repository, scan_on_push=scan_on_push, immutable=immutable, kms_key=kms_key, tags=pairs
+            )
+            return CreateResult(repository=self._uri(info), created=True)
+        except AlreadyExists:
+            if exist_ok:
+                return CreateResult(repository=self._uri(target.ecr.describe_repository(ref.repository)), created=False)
+            raise
+
+    def login(self) -> LoginResult:
+        target = self._target()
+        token = target.ecr.authorization_token()
+        host = self._host(target, token.proxy_endpoint)
+        auth = RegistryAuth(registry=host, username=token.username, password=token.password)
+        self.docker.login(auth)
+        stored = dockerconfig.store_credentials(host, token.username, token.password)
+        return LoginResult(registry=host, username=token.username, expires_at=token.expires_at, stored_in=stored)
+
+    def tag(self, image_text: str, repo: str | None, tags: tuple[str, ...]) -> TagResult:
+        image = parse_local_image(image_text)
+        repository, chosen = push_targets(image, repo, tags)
+        details = self._local_image(image.text)
+        target = self._target(need_host=True)
+        remote = f"{target.host}/{repository}"
+        for tag in chosen:
+            self.docker.tag(details, remote, tag)
+        return TagResult(source=image.text, references=[f"{remote}:{tag}" for tag in chosen])
+
+    def push(
+        self,
+        image_text: str,
+        repo: str | None,
+        tags: tuple[str, ...],
+        *,
+        create: bool = False,
+        progress: Progress | None = None,
+    ) -> PushResult:
+        image = parse_local_image(image_text)
+        repository, chosen = push_targets(image, repo, tags)
+        source = self._local_image(image.text)
+        target = self._target()
+        created = self._ensure_repository(target, repository, create)
+        auth = self._auth(target)
+        remote = f"{auth.registry}/{repository}"
+        existing = {tag for tag in chosen if self.docker.inspect_image(f"{remote}:{tag}") is not None}
+        added: list[str] = []
+        references: list[str] = []
+        digest: str | None = None
+        size: int | None = None
+        try:
+            for tag in chosen:
+                reference = f"{remote}:{tag}"
+                self.docker.tag(source, remote, tag)
+                if tag not in existing:
+                    added.append(reference)
+                events = self.docker.push(remote, tag, auth)
+                found = self._follow("push", reference, auth.registry, events, progress)
+                digest = found.get("Digest") or digest
+                size = found.get("Size") or size
+                references.append(reference)
+        except BaseException:
+            # Nothing half-done: the local names this push invented go again; the image stays.
+            for reference in added:
+                try:
+                    self.docker.untag(reference)
+                except EcrToolError:
+                    pass
+            raise
+        return PushResult(
+            registry=auth.registry,
+            repository=repository,
+            references=references,
+            digest=digest,
+            size_bytes=size,
+            created_repository=created,
+        )
+
+    def pull(self, ref_text: str, *, progress: Progress | None = None) -> PullResult:
+        ref = parse_repo_ref(ref_text, self.settings.registry_override)
+        target = self._target(ref)
+        auth = self._auth(target)
+        remote = f"{auth.registry}/{ref.repository}"
+        wanted = ref.digest or ref.tag or "latest"
+        reference = f"{remote}@{wanted}" if ref.digest else f"{remote}:{wanted}"
+        try:
+            found = self._follow("pull", reference, auth.registry, self.docker.pull(remote, wanted, auth), progress)
+        except NotFound as err:
+            raise self._explain_missing(target, ref, wanted) from err
+        details = self.docker.inspect_image(reference)
+        return PullResult(
+            reference=reference,
+            digest=found.get("Digest") or ref.digest,
+            image_id=details.image_id if details else None,
+        )
+
+    def images(self, ref_text: str) -> list[ImageInfo]:
+        ref = parse_repo_ref(ref_text, self.settings.registry_override)
+        target = self._target(ref)
+        found = list(target.ecr.images(ref.repository))
+        found.sort(key=lambda image: (image.pushed_at is None, image.pushed_at), reverse=True)
+        return found
+
+    def repositories(self) -> list[RepositoryInfo]:
+        target = self._target()
+        return sorted((self._uri(repo) for repo in target.ecr.repositories()), key=lambda repo: repo.name)
+
+    def delete_images(self, ref_text: str, tags: Iterable[str], digests: Iterable[str]) -> DeleteImagesResult:
+        ref = parse_repo_ref(ref_text, self.settings.registry_override)
+        if ref.tag or ref.digest:
+            raise InvalidInput("name the images to delete with --tag and --digest, not in the repository name")
+        ids = [{"imageTag": validate_tag(tag)} for tag in tags]
+        ids += [{"imageDigest": validate_digest(digest)} for digest in digests]
+        unique = list({tuple(sorted(item.items())): item for item in ids}.values())
+        target = self._target(ref)
+        deleted, failures, calls = target.ecr.batch_delete(ref.repository, unique)
+        return DeleteImagesResult(repository=ref.repository, deleted=deleted, failures=failures, calls=calls)
+
+    def delete_repository(self, ref_text: str, *, force: bool, confirm: Confirm) -> DeleteRepositoryResult:
+        ref = parse_repo_ref(ref_text, self.settings.registry_override)
+        if ref.tag or ref.digest:
+            raise InvalidInput("to delete one image pass --tag or --digest; to delete the repository name it alone")
+        validate_repository(ref.repository)
+        target = self._target(ref)
+        info = self._uri(target.ecr.describe_repository(ref.repository))
+        count = target.ecr.has_images(ref.repository)
+        if count and not force:
+            raise EcrToolError(
+                f"repository {ref.repository!r} still holds images: pass --force to delete them with it,"
+                f" or delete them first with `ecrtool delete {ref.repository} --tag TAG`"
+            )
+        if not confirm(ref.repository, count):
+            raise Refused(f"kept repository {ref.repository!r}: deletion not confirmed")
+        target.ecr.delete_repository(ref.repository, force=force)
+        return DeleteRepositoryResult(repository=ref.repository, uri=info.uri, images_deleted=count)
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _local_image(self, text: str) -> str:
+        details = self.docker.inspect_image(text)
+        if details is None:
+            raise NotFound(
+                f"local image {text!r} not found: build it (docker build -t {text} .) or pick one from `docker images`"
+            )
+        return details.image_id
+
+    def _ensure_repository(self, target: Target, repository: str, create: bool) -> bool:
+        try:
+            target.ecr.describe_repository(repository)
+            return False
+        except NotFound:
+            if not create:
+                raise NotFound(
+                    f"repository {repository!r} does not exist in {target.region}: create it with "
+                    f"`ecrtool create {repository}` or pass --create"
+                ) from None
+        target.ecr.create_repository(repository)
+        return True
+
+    def _explain_missing(self, target: Target, ref: RepoRef, wanted: str) -> EcrToolError:
+        try:
+            target.ecr.describe_repository(ref.repository)
+        except NotFound:
+            return NotFound(
+                f"repository {ref.repository!r} does not exist in {target.region}: "
+                "`ecrtool repos` lists the repositories there"
+            )
+        what = "digest" if ref.digest else "tag"
+        return NotFound(
+            f"{what} {wanted!r} not found in repository {ref.repository!r}: "
+            f"`ecrtool images {ref.repository}` lists them"
+        )
+
+    def _follow(
+        self,
+        action: str,
+        reference: str,
+        registry: str,
+        events: Iterator[dict[str, Any]],
+        progress: Progress | None,
+    ) -> dict[str, Any]:
+        """Drain the engine's event stream: report progress, collect the digest, raise on an error event."""
+        found: dict[str, Any] = {}
+        for event in events:
+            if "error" in event or "errorDetail" in event:
+                message = str(event.get("error") or (event.get("errorDetail") or {}).get("message") or "failed")
+                raise stream_error(action, reference, registry, message)
+            aux = event.get("aux")
+            if isinstance(aux, dict) and aux.get("Digest"):
+                found["Digest"] = aux["Digest"]
+                found["Size"] = aux.get("Size")
+                continue
+            status = str(event.get("status", ""))
+            if status.startswith("Digest: "):
+                found["Digest"] = status.removeprefix("Digest: ").strip()
+            if progress is not None and status:
+                detail = event.get("progressDetail") or {}
+                progress(
+                    ProgressEvent(
+                        action=action,
+                        reference=reference,
+                        layer=event.get("id"),
+                        status=status,
+                        current=detail.get("current"),
+                        total=detail.get("total"),
+                    )
+                )
+        return found
+
+
+def stream_error(action: str, reference: str, registry: str, message: str) -> EcrToolError:
+    lowered = message.lower()
+    if is_auth_failure(lowered):
+        return AuthError(f"registry {registry} refused authentication for {action} of {reference}: {message}")
+    if "name unknown" in lowered or "manifest unknown" in lowered or "not found" in lowered:
+        return NotFound(f"{action} of {reference}: {message}")
+    return RegistryError(f"{action} of {reference} to registry {registry} failed: {message}")
