@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 import click
 
@@ -19,7 +21,40 @@ from ecrtool.cli.tag import tag
 from ecrtool.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EcrToolError
 
 
+class EcrToolGroup(click.Group):
+    """A group whose main() is the one error handler, so CliRunner sees what a user sees."""
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv
+        extra.pop("standalone_mode", None)
+        try:
+            code = super().main(args=argv, prog_name=prog_name or "ecrtool", standalone_mode=False, **extra)
+        except EcrToolError as err:
+            fail(str(err), err.exit_code, debug)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            fail("interrupted", EXIT_INTERRUPTED, False)
+        except click.ClickException as err:
+            err.show()
+            sys.exit(err.exit_code)
+        except BrokenPipeError:
+            sys.exit(EXIT_FAILURE)
+        except Exception as err:  # the last resort: still one line, a traceback only with --debug
+            fail(f"unexpected {type(err).__name__}: {err} (rerun with --debug for details)", EXIT_FAILURE, debug)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def fail(message: str, code: int, debug: bool) -> NoReturn:
+    if debug:
+        traceback.print_exc()
+    click.echo(f"ecrtool: error: {message}", err=True)
+    sys.exit(code)
+
+
 @click.group(
+    cls=EcrToolGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
     epilog="Example:\n\n  ecrtool push viruses --repo trees --region ca-west-1\n\n"
     "Global options work before or after the command name. Exit codes: 0 ok, 1 failure, "
@@ -43,30 +78,6 @@ for command in (create, login, tag, push, pull, images, repos, delete):
     cli.add_command(command)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the command line; every failure becomes one line on stderr and an exit code."""
-    ctx_debug = "--debug" in (sys.argv[1:] if argv is None else argv)
-    try:
-        code = cli.main(args=argv, prog_name="ecrtool", standalone_mode=False)
-    except EcrToolError as err:
-        if ctx_debug:
-            traceback.print_exc()
-        click.echo(f"ecrtool: error: {err}", err=True)
-        sys.exit(err.exit_code)
-    except click.exceptions.Abort:
-        click.echo("ecrtool: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except KeyboardInterrupt:
-        click.echo("ecrtool: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except BrokenPipeError:
-        sys.exit(EXIT_FAILURE)
-    except Exception as err:  # the last resort: still one line, a traceback only with --debug
-        if ctx_debug:
-            traceback.print_exc()
-        click.echo(f"ecrtool: error: unexpected {type(err).__name__}: {err} (rerun with --debug for details)", err=True)
-        sys.exit(EXIT_FAILURE)
-    sys.exit(code if isinstance(code, int) else 0)
+def main() -> None:
+    """The console script: run the command line with sys.argv."""
+    cli.main()
