@@ -1,0 +1,118 @@
+"""Fixtures shared by the test tiers: the local ECR's environment and a runner for the real ecrtool."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK = ROOT / "scripts" / "local-ecr"
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Stack:
+    """The running local ECR: the environment that points ecrtool, aws and docker at it."""
+
+    env: dict[str, str]
+
+    @property
+    def registry(self) -> str:
+        return self.env["ECRTOOL_REGISTRY"]
+
+    @property
+    def api(self) -> str:
+        return self.env["AWS_ENDPOINT_URL"]
+
+    @property
+    def home(self) -> Path:
+        return Path(self.env["LOCAL_ECR_HOME"])
+
+    def password(self) -> str:
+        return (self.home / "password").read_text().strip()
+
+
+def _stack_env() -> dict[str, str]:
+    done = subprocess.run([str(STACK), "env"], capture_output=True, text=True, env=_path_env(os.environ))
+    if done.returncode != 0:
+        pytest.fail(f"the local ECR is not up (run `make up`): {done.stderr.strip()}", pytrace=False)
+    exports: dict[str, str] = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("export "):
+            key, _, value = line.removeprefix("export ").partition("=")
+            exports[key] = shlex.split(value)[0] if value else ""
+    return exports
+
+
+def _path_env(base: os._Environ[str] | dict[str, str]) -> dict[str, str]:
+    env = dict(base)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+@pytest.fixture(scope="session")
+def stack() -> Stack:
+    return Stack(env=_stack_env())
+
+
+@pytest.fixture
+def env(stack: Stack, tmp_path: Path) -> dict[str, str]:
+    """A clean environment for one test: the stack's settings, its own HOME and Docker config."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECRTOOL_", "DOCKER_"))}
+    base.update(stack.env)
+    home = tmp_path / "home"
+    home.mkdir()
+    base["HOME"] = str(home)
+    base["DOCKER_CONFIG"] = str(home / ".docker")
+    return _path_env(base)
+
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def ecrtool(env: dict[str, str]) -> Run:
+    """Run the installed `ecrtool` console script, as a user would."""
+    exe = shutil.which("ecrtool", path=env["PATH"])
+    assert exe, "ecrtool is not installed in this environment (make install)"
+
+    def run(*args: str, input: str | None = None, extra_env: dict[str, str] | None = None,
+            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [exe, *args], capture_output=True, text=True, input=input, timeout=timeout,
+            env={**env, **(extra_env or {})},
+        )
+
+    return run
+
+
+@pytest.fixture
+def docker(env: dict[str, str]) -> Run:
+    """The plain docker command line, on the local ECR's engine."""
+
+    def run(*args: str, input: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", *args], capture_output=True, text=True, input=input, timeout=timeout, env=env)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def test_image(stack: Stack) -> Iterator[str]:
+    """A small image built FROM scratch in the local engine, named `viruses`."""
+    env = _path_env({**os.environ, **stack.env})
+    subprocess.run([str(STACK), "image", "viruses"], check=True, capture_output=True, env=env)
+    yield "viruses"
+
+
+@pytest.fixture
+def repo_name() -> str:
+    return f"trees-{uuid.uuid4().hex[:10]}"
