@@ -193,6 +193,9 @@ class _PlainLines:
         click.echo(f"{prefix}{event.status}", file=self.err)
 
 
+_DONE = ("pushed", "layer already exists", "mounted from", "pull complete", "already exists")
+
+
 class _Bars:
     """One rich progress bar per layer, on stderr."""
 
@@ -224,7 +227,7 @@ class _Bars:
         description = f"{event.layer[:12]} {event.status:<18}"
         if task is None:
             task = self.tasks[event.layer] = self.progress.add_task(description, total=event.total)
-        done = event.status.lower() in ("pushed", "layer already exists", "pull complete", "already exists")
+        done = event.status.lower().startswith(_DONE)
         total = event.total or None
         self.progress.update(
             task,
