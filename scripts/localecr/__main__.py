@@ -1,0 +1,74 @@
+"""Command line for the Python half of ``scripts/local-ecr``: ``python3 -m localecr COMMAND``.
+
+The bash script starts and stops processes; this prepares the state folder, prints the env and
+waits for or reports on the components.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .health import COMPONENTS, running_pid, status_lines, wait
+from .state import State, resolve_home
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m localecr")
+    commands = parser.add_subparsers(dest="command", required=True)
+    home = commands.add_parser("home", help="print the state folder to use")
+    home.add_argument("--repo", type=Path, required=True, help="the repository root")
+    for name, text in [
+        ("prepare", "create the state folder, ports, password, htpasswd and configs"),
+        ("env", "print the eval-able exports"),
+        ("status", "one line per component; exit 1 if any is down"),
+        ("wait", "wait until the components answer"),
+    ]:
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--state", type=Path, required=True, help="the state folder")
+        if name == "wait":
+            command.add_argument("--timeout", type=float, default=60.0)
+            command.add_argument("components", nargs="*", help=f"some of {', '.join(COMPONENTS)}")
+        if name == "status":
+            command.add_argument("--quiet", action="store_true", help="only the exit code")
+    pid = commands.add_parser("pid", help="print a component's pid; exit 1 if it is not running")
+    pid.add_argument("--state", type=Path, required=True, help="the state folder")
+    pid.add_argument("component", choices=COMPONENTS)
+    args = parser.parse_args(argv)
+
+    if args.command == "home":
+        print(resolve_home(args.repo))
+        return 0
+    state = State(args.state)
+    if args.command == "prepare":
+        state.prepare()
+    elif args.command == "env":
+        sys.stdout.write(state.env_exports())
+    elif args.command == "status":
+        if not state.ports_file.exists():
+            if not args.quiet:
+                print(f"no stack in {state.root}; run scripts/local-ecr up")
+            return 1
+        lines, all_up = status_lines(state)
+        if not args.quiet:
+            print("\n".join(lines))
+        return 0 if all_up else 1
+    elif args.command == "pid":
+        found = running_pid(state, args.component)
+        if found is None:
+            return 1
+        print(found)
+    elif args.command == "wait":
+        unknown = set(args.components) - set(COMPONENTS)
+        if unknown:
+            parser.error(f"unknown components: {', '.join(sorted(unknown))}")
+        error = wait(state, args.components or list(COMPONENTS), args.timeout)
+        if error:
+            print(f"local-ecr: {error}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

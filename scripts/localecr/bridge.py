@@ -1,0 +1,377 @@
+"""The bridge: the single AWS endpoint of the stack, an HTTP proxy in front of moto's ECR and STS.
+
+Every request is passed to moto unchanged except the few ECR calls that must agree with the real
+registry (see ``mirror.py``) and GetAuthorizationToken, whose token becomes the registry password.
+It also receives the registry's notifications and serves a few ``/_bridge/*`` endpoints for tests.
+
+Run as ``python3 -m localecr.bridge --state DIR`` with ``scripts`` on PYTHONPATH; it starts moto in
+this same process on the internal port from ``DIR/ports``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import http.client
+import json
+import logging
+import socket
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from .mirror import Mirror, MissingLayers, manifest_digest
+from .registry import MANIFEST_TYPES, Registry
+from .state import REGION, State
+
+log = logging.getLogger("localecr.bridge")
+
+ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921."
+TOKEN_LIFETIME = 12 * 3600  # what ECR gives an authorization token
+# hop-by-hop headers, and the two the bridge sets itself (length, and identity encoding so that
+# answers can be rewritten)
+_NOT_FORWARDED = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "accept-encoding",
+}
+_BLOCK = 64 * 1024
+
+
+@dataclass
+class Answer:
+    """A whole (buffered) HTTP response, from moto or made here."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def with_json(self, doc: Any) -> Answer:
+        return Answer(self.status, self.headers, json.dumps(doc).encode())
+
+
+def _ecr_error(status: int, code: str, message: str) -> Answer:
+    body = json.dumps({"__type": code, "message": message}).encode()
+    return Answer(status, [("Content-Type", "application/x-amz-json-1.1")], body)
+
+
+class Bridge:
+    """What the request handlers share: moto's port, the registry, the mirror and the counters."""
+
+    def __init__(self, state: State) -> None:
+        import boto3  # imported here so `--help` stays quick
+
+        ports = state.ports()
+        self.moto_port = ports.moto
+        self._password = state.password()
+        self.registry = Registry(ports.registry, self._password, state.registry_data)
+        ecr = boto3.client(
+            "ecr",
+            endpoint_url=f"http://127.0.0.1:{ports.moto}",
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        self.mirror = Mirror(ecr, self.registry)
+        self._stats: Counter[str] = Counter()
+        self._stats_lock = threading.Lock()
+
+    def count(self, action: str) -> None:
+        with self._stats_lock:
+            self._stats[action] += 1
+
+    def stats(self) -> dict[str, int]:
+        with self._stats_lock:
+            return dict(self._stats)
+
+    def reset_stats(self) -> None:
+        with self._stats_lock:
+            self._stats.clear()
+
+    def health(self) -> dict[str, bool]:
+        try:
+            socket.create_connection(("127.0.0.1", self.moto_port), timeout=2).close()
+            moto = True
+        except OSError:
+            moto = False
+        return {"moto": moto, "registry": self.registry.ping()}
+
+    def token(self) -> str:
+        return base64.b64encode(f"AWS:{self._password}".encode()).decode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: BridgeServer
+    protocol_version = "HTTP/1.0"  # one request per connection: no keep-alive bookkeeping
+
+    # every method goes through the same path
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # _handle logs one line per request, without query strings or headers
+
+    @property
+    def bridge(self) -> Bridge:
+        return self.server.bridge
+
+    # -- dispatch ----------------------------------------------------------------------------------
+
+    def _handle(self) -> None:
+        started = time.monotonic()
+        path = urllib.parse.urlsplit(self.path).path
+        action = "-"
+        try:
+            if path.startswith("/_bridge/"):
+                self._send(self._control(path))
+                return
+            target = self.headers.get("X-Amz-Target", "")
+            if target or "x-www-form-urlencoded" in self.headers.get("Content-Type", ""):
+                # JSON and query API calls are small: read them whole to know and rewrite them
+                body = b"".join(self._body())
+                action = target.rpartition(".")[2] if target else _query_action(self.path, body)
+                self.bridge.count(action)
+                if target.startswith(ECR_TARGET):
+                    self._send(self._ecr(action, body))
+                else:
+                    self._send(self._forward(body))
+            else:
+                action = _query_action(self.path, b"")
+                self.bridge.count(action)
+                self._relay()
+        except Exception as err:  # the caller gets an AWS-shaped error, the log the traceback
+            log.exception("%s %s (%s) failed", self.command, path, action)
+            self._send(_ecr_error(500, "ServerException", f"local-ecr bridge: {err}; see bridge.log"))
+        finally:
+            log.info("%s %s %s %.0f ms", self.command, path, action, (time.monotonic() - started) * 1000)
+
+    def _control(self, path: str) -> Answer:
+        if path == "/_bridge/events" and self.command == "POST":
+            self._events(b"".join(self._body()))
+            return Answer(200)
+        if path == "/_bridge/stats" and self.command == "GET":
+            return _json_answer(200, self.bridge.stats())
+        if path == "/_bridge/reset-stats" and self.command == "POST":
+            self.bridge.reset_stats()
+            return _json_answer(200, {})
+        if path == "/_bridge/health" and self.command == "GET":
+            health = self.bridge.health()
+            return _json_answer(200 if all(health.values()) else 503, health)
+        return _json_answer(404, {"error": f"no {self.command} {path}"})
+
+    # -- ECR calls that touch the registry ---------------------------------------------------------
+
+    def _ecr(self, action: str, body: bytes) -> Answer:
+        params = json.loads(body or b"{}")
+        repo = str(params.get("repositoryName", ""))
+        mirror = self.bridge.mirror
+        forward: Callable[[], Answer] = lambda: self._forward(body)  # noqa: E731
+
+        if action == "GetAuthorizationToken":
+            return self._authorization_token(forward())
+        if action in ("DescribeImages", "ListImages", "BatchGetImage"):
+            mirror.sync(repo)
+            answer = forward()
+            return self._image_sizes(answer) if action == "DescribeImages" else answer
+        if action == "BatchDeleteImage":
+            return mirror.delete_images(repo, forward)
+        if action == "DeleteRepository":
+            return mirror.delete_repository(repo, forward)
+        if action == "CreateRepository":
+            return mirror.create_repository(repo, forward)
+        if action == "PutImage":
+            return self._put_image(params, repo)
+        return forward()
+
+    def _authorization_token(self, answer: Answer) -> Answer:
+        if answer.status != 200:
+            return answer
+        doc = answer.json()
+        for data in doc.get("authorizationData", []):
+            data["authorizationToken"] = self.bridge.token()
+            data["expiresAt"] = int(time.time()) + TOKEN_LIFETIME
+        return answer.with_json(doc)
+
+    def _image_sizes(self, answer: Answer) -> Answer:
+        # moto reports the config blob's size; ECR reports the layers', which the mirror knows
+        if answer.status != 200:
+            return answer
+        doc = answer.json()
+        for detail in doc.get("imageDetails", []):
+            size = self.bridge.mirror.sizes.get(detail.get("imageDigest", ""))
+            if size:
+                detail["imageSizeInBytes"] = size
+        return answer.with_json(doc)
+
+    def _put_image(self, params: dict[str, Any], repo: str) -> Answer:
+        manifest = str(params.get("imageManifest", "")).encode()
+        media_type = params.get("imageManifestMediaType") or _declared_media_type(manifest)
+        # the registry will name the manifest by its sha256, so moto must use the same digest
+        params.setdefault("imageDigest", manifest_digest(manifest))
+        body = json.dumps(params).encode()
+        try:
+            return self.bridge.mirror.put_image(
+                repo, params.get("imageTag"), manifest, media_type, lambda: self._forward(body)
+            )
+        except MissingLayers as err:
+            return _ecr_error(400, "LayersNotFoundException", str(err))
+
+    def _events(self, body: bytes) -> None:
+        """Registry notifications; always answered 200, or the registry would resend forever."""
+        try:
+            events = json.loads(body).get("events", [])
+        except ValueError:
+            log.warning("notification that is not JSON ignored")
+            return
+        for event in events:
+            target = event.get("target", {})
+            if event.get("action") != "push" or target.get("mediaType") not in MANIFEST_TYPES:
+                continue
+            if not target.get("tag"):
+                continue  # pushed by digest only: ECR has no untagged push to mirror
+            try:
+                self.bridge.mirror.on_push(target["repository"], target["tag"], target["digest"])
+            except Exception:
+                log.exception("notification for %s:%s not recorded", target.get("repository"), target.get("tag"))
+
+    # -- talking to moto ---------------------------------------------------------------------------
+
+    def _body(self) -> Iterator[bytes]:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            yield from _dechunk(self.rfile)
+            return
+        left = int(self.headers.get("Content-Length") or 0)
+        while left > 0:
+            block = self.rfile.read(min(left, _BLOCK))
+            if not block:
+                return
+            left -= len(block)
+            yield block
+
+    @contextlib.contextmanager
+    def _moto_request(self, body: bytes | Iterator[bytes], length: int | None) -> Iterator[http.client.HTTPResponse]:
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _NOT_FORWARDED}
+        headers["Connection"] = "close"
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        conn = http.client.HTTPConnection("127.0.0.1", self.bridge.moto_port, timeout=300)
+        try:
+            # with no Content-Length, http.client sends an iterator chunked, as it came in
+            conn.request(self.command, self.path, body=body, headers=headers)
+            yield conn.getresponse()
+        finally:
+            conn.close()
+
+    def _forward(self, body: bytes) -> Answer:
+        with self._moto_request(body, len(body)) as resp:
+            return Answer(resp.status, _end_to_end(resp.getheaders()), resp.read())
+
+    def _relay(self) -> None:
+        """Pass a request of any size through in blocks (S3 uploads, say, if someone tries)."""
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        length = None if chunked else int(self.headers.get("Content-Length") or 0)
+        with self._moto_request(self._body(), length) as resp:
+            self.send_response(resp.status)
+            for key, value in _end_to_end(resp.getheaders()):
+                self.send_header(key, value)
+            if resp.getheader("Content-Length"):
+                self.send_header("Content-Length", resp.getheader("Content-Length", "0"))
+            self.end_headers()
+            if self.command != "HEAD":
+                while block := resp.read(_BLOCK):
+                    self.wfile.write(block)
+
+    def _send(self, answer: Answer) -> None:
+        self.send_response(answer.status)
+        for key, value in answer.headers:
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(answer.body)
+
+
+class BridgeServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], bridge: Bridge) -> None:
+        super().__init__(address, Handler)
+        self.bridge = bridge
+
+
+def _end_to_end(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    # moto's Server and Date would follow our own; the length is set for the body we send
+    skip = _NOT_FORWARDED | {"server", "date"}
+    return [(k, v) for k, v in headers if k.lower() not in skip]
+
+
+def _json_answer(status: int, doc: Any) -> Answer:
+    return Answer(status, [("Content-Type", "application/json")], json.dumps(doc).encode())
+
+
+def _query_action(path: str, body: bytes) -> str:
+    """The Action of a query-protocol call (STS), from the form body or the query string."""
+    for text in (body.decode("utf-8", "replace"), urllib.parse.urlsplit(path).query):
+        action = urllib.parse.parse_qs(text).get("Action")
+        if action:
+            return action[0]
+    return "(other)"
+
+
+def _declared_media_type(manifest: bytes) -> str:
+    try:
+        return str(json.loads(manifest).get("mediaType") or MANIFEST_TYPES[0])
+    except (ValueError, AttributeError):
+        return MANIFEST_TYPES[0]
+
+
+def _dechunk(stream: Any) -> Iterator[bytes]:
+    while True:
+        size = int(stream.readline().split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while stream.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return
+        yield stream.read(size)
+        stream.readline()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="localecr.bridge", description=__doc__.split("\n")[0])
+    parser.add_argument("--state", type=Path, required=True, help="the stack's state folder")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines repeat ours
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+
+    from moto.server import ThreadedMotoServer
+
+    state = State(args.state)
+    bridge = Bridge(state)
+    ThreadedMotoServer(ip_address="127.0.0.1", port=bridge.moto_port, verbose=False).start()
+    server = BridgeServer(("127.0.0.1", state.ports().api), bridge)
+    log.info("bridge on 127.0.0.1:%d, moto on 127.0.0.1:%d", state.ports().api, bridge.moto_port)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""The state folder of a local ECR stack: where each file lives, the ports, the password and the env.
+
+Everything the stack remembers between runs sits in one folder (``$LOCAL_ECR_HOME``, by default
+``<repo>/.local-ecr``), so ``down --purge`` is a single ``rm -rf``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shlex
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REGION = "ca-west-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+USER = "AWS"  # ECR's registry user name is always AWS
+
+# containerd puts "docker-exec/containerd/containerd.sock.ttrpc" under the state folder and a unix
+# socket path must fit in 108 bytes, so the folder itself has to stay short.
+MAX_STATE_LEN = 50
+MARKER = ".local-ecr-state"
+
+
+def resolve_home(repo_root: Path) -> Path:
+    """The state folder to use: $LOCAL_ECR_HOME or <repo>/.local-ecr, moved under /tmp if too long."""
+    wanted = Path(os.environ.get("LOCAL_ECR_HOME") or repo_root / ".local-ecr").absolute()
+    if len(str(wanted)) <= MAX_STATE_LEN:
+        return wanted
+    short = Path("/tmp") / f"local-ecr-{hashlib.sha256(str(wanted).encode()).hexdigest()[:12]}"
+    print(
+        f"local-ecr: {wanted} is too long for the docker sockets; using {short} instead",
+        file=sys.stderr,
+    )
+    return short
+
+
+@dataclass(frozen=True)
+class Ports:
+    api: int
+    registry: int
+    moto: int
+
+
+class State:
+    """Paths inside one state folder, plus reading and creating the files the stack needs."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.ports_file = root / "ports"
+        self.password_file = root / "password"
+        self.htpasswd_file = root / "htpasswd"
+        self.registry_config = root / "registry.yml"
+        self.registry_data = root / "registry-data"
+        self.docker_sock = root / "docker.sock"
+        self.docker_config = root / "docker-config"
+        self.env_file = root / "env"
+
+    def pid_file(self, component: str) -> Path:
+        # written by scripts/local-ecr at start; dockerd also keeps its own docker.pid
+        return self.root / f"{component}.pid"
+
+    def log_file(self, component: str) -> Path:
+        return self.root / f"{component}.log"
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def ports(self) -> Ports:
+        try:
+            values = dict(line.split("=", 1) for line in self.ports_file.read_text().splitlines() if "=" in line)
+            return Ports(int(values["API_PORT"]), int(values["REGISTRY_PORT"]), int(values["MOTO_PORT"]))
+        except (OSError, KeyError, ValueError) as err:
+            raise SystemExit(f"local-ecr: no stack in {self.root} yet; run scripts/local-ecr up") from err
+
+    def password(self) -> str:
+        return self.password_file.read_text().strip()
+
+    def env(self) -> dict[str, str]:
+        ports = self.ports()
+        return {
+            "LOCAL_ECR_HOME": str(self.root),
+            "DOCKER_HOST": f"unix://{self.docker_sock}",
+            # a private CLI config keeps `docker login` to the stack out of ~/.docker
+            "DOCKER_CONFIG": str(self.docker_config),
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{ports.api}",
+            "ECRTOOL_REGISTRY": f"127.0.0.1:{ports.registry}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
+
+    def env_exports(self) -> str:
+        return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in self.env().items())
+
+    # -- creating ----------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Create what is missing (folder, ports, password, htpasswd) and rewrite the configs."""
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.root.chmod(0o700)
+        (self.root / MARKER).touch()
+        self.docker_config.mkdir(mode=0o700, exist_ok=True)
+        if not self.ports_file.exists():
+            api, registry, moto = _free_ports(3)
+            _write_private(self.ports_file, f"API_PORT={api}\nREGISTRY_PORT={registry}\nMOTO_PORT={moto}\n")
+        if not self.password_file.exists():
+            _write_private(self.password_file, secrets.token_urlsafe(32) + "\n")
+            self.htpasswd_file.unlink(missing_ok=True)
+        if not self.htpasswd_file.exists():
+            _write_private(self.htpasswd_file, _htpasswd_line(self.password()))
+        _write_private(self.registry_config, self._registry_yaml())
+        _write_private(self.env_file, self.env_exports())
+
+    def _registry_yaml(self) -> str:
+        ports = self.ports()
+        q = json.dumps  # a JSON string is a valid YAML scalar, whatever the path holds
+        return f"""\
+version: 0.1
+log:
+  level: info
+  formatter: text
+storage:
+  filesystem:
+    rootdirectory: {q(str(self.registry_data))}
+  delete:
+    enabled: true
+http:
+  addr: {q(f"127.0.0.1:{ports.registry}")}
+  secret: {q(secrets.token_hex(16))}
+auth:
+  htpasswd:
+    realm: local-ecr
+    path: {q(str(self.htpasswd_file))}
+notifications:
+  events:
+    includereferences: true
+  endpoints:
+    - name: bridge
+      url: {q(f"http://127.0.0.1:{ports.api}/_bridge/events")}
+      timeout: 2s
+      threshold: 3
+      backoff: 1s
+      ignoredmediatypes:
+        - application/octet-stream
+      ignore:
+        actions:
+          - pull
+"""
+
+
+def _free_ports(count: int) -> list[int]:
+    # hold every socket open until all are chosen so the kernel cannot hand out one port twice
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _htpasswd_line(password: str) -> str:
+    # the password goes through stdin: argv is readable by every user via /proc
+    done = subprocess.run(["htpasswd", "-niB", USER], input=password, capture_output=True, text=True, check=True)
+    return done.stdout.strip() + "\n"
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
