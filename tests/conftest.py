@@ -40,6 +40,16 @@ class Stack:
     def password(self) -> str:
         return (self.home / "password").read_text().strip()
 
+    def control(self, name: str, doc: dict[str, object] | None = None) -> dict[str, object]:
+        """Ask the bridge's test endpoints (/_bridge/NAME): call counts, faults."""
+        import json
+        import urllib.request
+
+        data = None if doc is None else json.dumps(doc).encode()
+        with urllib.request.urlopen(f"{self.api}/_bridge/{name}", data=data, timeout=10) as reply:
+            result: dict[str, object] = json.load(reply)
+            return result
+
 
 def _stack_env() -> dict[str, str]:
     done = subprocess.run([str(STACK), "env"], capture_output=True, text=True, env=_path_env(os.environ))
@@ -111,6 +121,17 @@ def test_image(stack: Stack) -> Iterator[str]:
     env = _path_env({**os.environ, **stack.env})
     subprocess.run([str(STACK), "image", "viruses"], check=True, capture_output=True, env=env)
     yield "viruses"
+
+
+@pytest.fixture
+def faults(stack: Stack) -> Iterator[Callable[..., object]]:
+    """Set faults in the local ECR for one test (denied actions, a bad registry password); cleared after."""
+
+    def set_faults(**doc: object) -> object:
+        return stack.control("faults", doc)
+
+    yield set_faults
+    stack.control("faults", {})
 
 
 @pytest.fixture

@@ -92,6 +92,9 @@ class Bridge:
         self.mirror = Mirror(ecr, self.registry)
         self._stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
+        # Faults a test asks for (POST /_bridge/faults): ECR actions answered AccessDenied, and a
+        # password handed out by GetAuthorizationToken that the registry does not know.
+        self.faults: dict[str, Any] = {}
 
     def count(self, action: str) -> None:
         with self._stats_lock:
@@ -114,7 +117,11 @@ class Bridge:
         return {"moto": moto, "registry": self.registry.ping()}
 
     def token(self) -> str:
-        return base64.b64encode(f"AWS:{self._password}".encode()).decode()
+        password = self.faults.get("token_password") or self._password
+        return base64.b64encode(f"AWS:{password}".encode()).decode()
+
+    def denied(self, action: str) -> bool:
+        return action in set(self.faults.get("deny") or ())
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -150,7 +157,9 @@ class Handler(BaseHTTPRequestHandler):
                 body = b"".join(self._body())
                 action = target.rpartition(".")[2] if target else _query_action(self.path, body)
                 self.bridge.count(action)
-                if target.startswith(ECR_TARGET):
+                if target.startswith(ECR_TARGET) and self.bridge.denied(action):
+                    self._send(_access_denied(action, body))
+                elif target.startswith(ECR_TARGET):
                     self._send(self._ecr(action, body))
                 else:
                     self._send(self._forward(body))
@@ -173,6 +182,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_bridge/reset-stats" and self.command == "POST":
             self.bridge.reset_stats()
             return _json_answer(200, {})
+        if path == "/_bridge/faults" and self.command == "POST":
+            self.bridge.faults = json.loads(b"".join(self._body()) or b"{}")
+            return _json_answer(200, {"deny": self.bridge.faults.get("deny") or []})
         if path == "/_bridge/health" and self.command == "GET":
             health = self.bridge.health()
             return _json_answer(200 if all(health.values()) else 503, health)
@@ -322,6 +334,17 @@ def _end_to_end(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     # moto's Server and Date would follow our own; the length is set for the body we send
     skip = _NOT_FORWARDED | {"server", "date"}
     return [(k, v) for k, v in headers if k.lower() not in skip]
+
+
+def _access_denied(action: str, body: bytes) -> Answer:
+    repo = json.loads(body or b"{}").get("repositoryName", "*")
+    return _ecr_error(
+        400,
+        "AccessDeniedException",
+        f"User: arn:aws:iam::123456789012:user/tester is not authorized to perform: ecr:{action} "
+        f"on resource: arn:aws:ecr:{REGION}:123456789012:repository/{repo} because no identity-based "
+        "policy allows the ecr:{action} action".replace("{action}", action),
+    )
 
 
 def _json_answer(status: int, doc: Any) -> Answer:

@@ -106,3 +106,29 @@ def test_docker_socket_not_permitted(env, stack, test_image):
     line = one_error_line(done.stderr)
     assert f"permission denied on the Docker socket {socket}" in line
     assert "usermod -aG docker" in line
+
+
+def test_access_denied_names_the_action(ecrtool, faults, test_image, repo_name):
+    assert ecrtool("create", repo_name).returncode == 0
+    faults(deny=["BatchDeleteImage"])
+    done = ecrtool("delete", repo_name, "--tag", "v1")
+    assert done.returncode == 1
+    line = one_error_line(done.stderr)
+    assert "access denied for ecr:BatchDeleteImage" in line
+    assert "IAM policy must allow ecr:BatchDeleteImage" in line
+
+
+def test_registry_refusing_the_token(ecrtool, docker, faults, stack, test_image, repo_name):
+    assert ecrtool("create", repo_name).returncode == 0
+    faults(token_password="not-the-registry-password")
+    pushed = ecrtool("push", "viruses", "--repo", repo_name, "-q")
+    assert pushed.returncode == 1
+    line = one_error_line(pushed.stderr)
+    assert f"registry {stack.registry} refused authentication" in line
+    assert "not-the-registry-password" not in pushed.stdout + pushed.stderr
+    # nothing half-done: the local name the push added is gone again
+    assert docker("image", "inspect", f"{stack.registry}/{repo_name}:viruses").returncode != 0
+
+    logged = ecrtool("login")
+    assert logged.returncode == 1
+    assert "refused authentication" in one_error_line(logged.stderr)
