@@ -1,0 +1,142 @@
+"""Invalid input: exit 2, one `ecrtool: error:` line on stderr, and neither AWS nor Docker is touched."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ecrtool.cli import cli
+
+DIGEST = "sha256:" + "a" * 64
+
+INVALID: dict[str, list[list[str]]] = {
+    "create": [
+        ["Trees"],
+        ["--", "-rf"],
+        ["$(id)"],
+        ["trees:1.0"],
+        ["trees@" + DIGEST],
+        ["t"],
+        ["trees//app"],
+        ["trees", "--tag", "noequals"],
+        ["trees", "--tag", "=value"],
+        ["trees", "--kms-key", " "],
+        ["public.ecr.aws/trees"],
+        ["registry.example.com/trees"],
+        ["trees", "--region", "mars"],
+    ],
+    "login": [
+        ["--region", "ca_west_1"],
+        ["--registry-id", "123"],
+        ["--registry-id", "12345678901a"],
+    ],
+    "tag": [
+        ["Viruses"],
+        ["--", "-viruses"],
+        ["viruses", "--repo", "Trees"],
+        ["viruses", "--tag", ".hidden"],
+        ["viruses@" + DIGEST],
+        ["abcdef123456"],
+    ],
+    "push": [
+        ["--", "--help-me"],
+        ["$(id)"],
+        ["viruses;id"],
+        ["viruses", "--repo", "a"],
+        ["viruses", "--repo", "trees/"],
+        ["viruses", "--repo", "trees--app"],
+        ["viruses", "--tag", "-x"],
+        ["viruses", "--tag", "a" * 129],
+        ["viruses", "--tag", "v 1"],
+        ["abcdef123456"],
+        ["abcdef123456", "--repo", "trees"],
+        ["Viruses"],
+        ["viruses", "--repo", "trees\n"],
+    ],
+    "pull": [
+        ["trees:"],
+        ["trees@sha256:abc"],
+        ["trees@"],
+        ["public.ecr.aws/library/nginx"],
+        ["docker.io/library/nginx:latest"],
+        ["123456789012.dkr.ecr.ca-west-1.amazonaws.com/Trees"],
+        ["123456789012.dkr.ecr.ca-west-1.amazonaws.com.evil.example/trees"],
+        ["--", "-trees"],
+        ["trees:$(id)"],
+    ],
+    "images": [
+        ["Trees"],
+        ["trees:v1 extra"],
+        ["trees", "--region", "CA-WEST-1"],
+    ],
+    "repos": [
+        ["--region", "nowhere"],
+        ["--registry-id", "abc"],
+    ],
+    "delete": [
+        ["trees:v1"],
+        ["trees", "--tag", "-bad"],
+        ["trees", "--tag", "v1\n"],
+        ["trees", "--digest", "sha256:xyz"],
+        ["trees", "--digest", "md5:" + "a" * 32],
+        ["trees", "--tag", "v1", "--force"],
+        ["trees", "--tag", "v1", "--yes"],
+        ["Trees", "--force", "--yes"],
+    ],
+}
+
+CASES = [pytest.param([name, *args], id=f"{name}-{args!r}") for name, cases in INVALID.items() for args in cases]
+
+
+def test_every_command_has_invalid_input_cases() -> None:
+    assert set(INVALID) == set(cli.commands)
+
+
+@pytest.mark.parametrize("argv", CASES)
+def test_invalid_input_exits_2_with_one_error_line(argv: list[str], invoke: Any, forbid_backends: Any) -> None:
+    result = invoke(*argv)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("ecrtool: error: ")
+    assert result.stdout == ""
+    assert forbid_backends == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["push", "viruses", "--repo", "trees", "-q", "--region", "mars"], ["--region", "mars", "push", "viruses"]],
+)
+def test_a_bad_global_option_is_refused_wherever_it_stands(argv: list[str], invoke: Any, forbid_backends: Any) -> None:
+    result = invoke(*argv)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("ecrtool: error: invalid region 'mars'")
+
+
+def test_a_bad_ecrtool_registry_is_refused(invoke: Any, forbid_backends: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECRTOOL_REGISTRY", "http://127.0.0.1:5000/v2")
+    result = invoke("repos")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("ecrtool: error: invalid ECRTOOL_REGISTRY")
+    assert "127.0.0.1:5000" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["push"], ["push", "viruses", "--no-such-option"], ["--output", "yaml", "repos"], ["no-such-command"]],
+)
+def test_usage_errors_exit_2_without_traceback(argv: list[str], invoke: Any, forbid_backends: Any) -> None:
+    result = invoke(*argv)
+    assert result.exit_code == 2
+    assert "Error:" in result.stderr
+    assert result.stdout == ""
+
+
+def test_messages_say_what_to_do_next(invoke: Any, forbid_backends: Any) -> None:
+    result = invoke("push", "abcdef123456")
+    assert "--repo" in result.stderr and "--tag" in result.stderr
+    result = invoke("create", "trees", "--tag", "team")
+    assert "KEY=VALUE" in result.stderr
+    result = invoke("pull", "public.ecr.aws/library/nginx")
+    assert "docker pull" in result.stderr

@@ -1,0 +1,164 @@
+"""The renderer: JSON for scripts with stable keys, plain lines for people, sizes people can read."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from ecrtool.cli.render import Renderer, human_size
+from ecrtool.core.results import (
+    CreateResult,
+    DeleteFailure,
+    DeleteImagesResult,
+    DeleteRepositoryResult,
+    ImageId,
+    ImageInfo,
+    LoginResult,
+    ProgressEvent,
+    PullResult,
+    PushResult,
+    RepositoryInfo,
+    TagResult,
+)
+
+HOST = "123456789012.dkr.ecr.ca-west-1.amazonaws.com"
+DIGEST = "sha256:" + "d" * 64
+WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+REPO = RepositoryInfo(
+    name="trees",
+    uri=f"{HOST}/trees",
+    registry_id="123456789012",
+    arn="arn:aws:ecr:ca-west-1:123456789012:repository/trees",
+    created_at=WHEN,
+    tag_mutability="MUTABLE",
+    scan_on_push=True,
+)
+IMAGE = ImageInfo("trees", DIGEST, ["v1", "latest"], 1_500_000, WHEN, "application/vnd.oci.image.manifest.v1+json")
+
+DELETED = DeleteImagesResult(
+    "trees",
+    [ImageId(DIGEST, "v1")],
+    [DeleteFailure(ImageId(tag="v9"), "ImageNotFound", "Requested image not found")],
+    1,
+)
+REPO_KEYS = {"name", "uri", "registry_id", "arn", "created_at", "tag_mutability", "scan_on_push"}
+
+CASES: list[tuple[str, tuple[Any, ...], set[str]]] = [
+    ("created", (CreateResult(REPO, created=True),), {"repository", "created"}),
+    (
+        "logged_in",
+        (LoginResult(HOST, "AWS", WHEN, "/home/me/.docker/config.json"),),
+        {"registry", "username", "expires_at", "stored_in"},
+    ),
+    ("tagged", (TagResult("viruses", [f"{HOST}/trees:v1"]),), {"source", "references"}),
+    (
+        "pushed",
+        (PushResult(HOST, "trees", [f"{HOST}/trees:v1"], DIGEST, 528, True),),
+        {"registry", "repository", "references", "digest", "size_bytes", "created_repository"},
+    ),
+    ("pulled", (PullResult(f"{HOST}/trees:v1", DIGEST, "sha256:" + "1" * 64),), {"reference", "digest", "image_id"}),
+    ("deleted_images", (DELETED,), {"repository", "deleted", "failures", "calls"}),
+    (
+        "deleted_repository",
+        (DeleteRepositoryResult("trees", f"{HOST}/trees", 3),),
+        {"repository", "uri", "images_deleted"},
+    ),
+]
+
+
+def rendered(method: str, *args: Any, output: str = "json", quiet: bool = False) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    getattr(Renderer(output=output, quiet=quiet, out=out, err=err), method)(*args)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(("method", "args", "keys"), CASES, ids=[c[0] for c in CASES])
+def test_json_of_each_result_has_the_expected_keys(method: str, args: tuple[Any, ...], keys: set[str]) -> None:
+    out, err = rendered(method, *args)
+    data = json.loads(out)
+    assert set(data) == keys
+    assert err == ""
+
+
+def test_json_of_nested_results() -> None:
+    data = json.loads(rendered("created", CreateResult(REPO, created=True))[0])
+    assert data["created"] is True
+    assert set(data["repository"]) == REPO_KEYS
+    assert data["repository"]["created_at"] == "2026-01-02T03:04:05+00:00"
+
+    data = json.loads(rendered("deleted_images", DELETED)[0])
+    assert data["deleted"] == [{"digest": DIGEST, "tag": "v1"}]
+    assert data["failures"] == [
+        {"image": {"digest": None, "tag": "v9"}, "code": "ImageNotFound", "reason": "Requested image not found"}
+    ]
+
+
+def test_json_of_lists() -> None:
+    images = json.loads(rendered("images", "trees", [IMAGE])[0])
+    assert images == [
+        {
+            "repository": "trees",
+            "digest": DIGEST,
+            "tags": ["v1", "latest"],
+            "size_bytes": 1_500_000,
+            "pushed_at": "2026-01-02T03:04:05+00:00",
+            "media_type": "application/vnd.oci.image.manifest.v1+json",
+        }
+    ]
+    repos = json.loads(rendered("repositories", [REPO])[0])
+    assert [set(r) for r in repos] == [REPO_KEYS]
+    assert json.loads(rendered("repositories", [])[0]) == []
+
+
+def test_text_push_shows_references_then_digest_and_notes_on_stderr() -> None:
+    out, err = rendered("pushed", PushResult(HOST, "trees", [f"{HOST}/trees:v1"], DIGEST, 528, True), output="text")
+    assert out == f"{HOST}/trees:v1\ndigest: {DIGEST}\n"
+    assert err == "Created repository trees\n"
+
+
+def test_text_deleted_images_puts_failures_on_stderr() -> None:
+    out, err = rendered("deleted_images", DELETED, output="text")
+    assert out == f"deleted trees v1 ({DIGEST})\n"
+    assert err == "failed trees v9: ImageNotFound: Requested image not found\n"
+
+
+def test_quiet_text_listings_print_one_name_a_line() -> None:
+    assert rendered("images", "trees", [IMAGE], output="text", quiet=True)[0] == f"{DIGEST}\n"
+    assert rendered("repositories", [REPO], output="text", quiet=True)[0] == "trees\n"
+
+
+def test_plain_progress_prints_each_status_change_once() -> None:
+    err = io.StringIO()
+    renderer = Renderer(out=io.StringIO(), err=err)
+    with renderer.progress() as progress:
+        assert progress is not None
+        for status in ("Preparing", "Pushing", "Pushing", "Pushed"):
+            progress(ProgressEvent("push", "ref", "0123456789ab", status, 1, 2))
+    assert err.getvalue().splitlines() == ["0123456789ab: Preparing", "0123456789ab: Pushing", "0123456789ab: Pushed"]
+
+
+def test_quiet_has_no_progress() -> None:
+    with Renderer(quiet=True, out=io.StringIO(), err=io.StringIO()).progress() as progress:
+        assert progress is None
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (None, "-"),
+        (0, "0 B"),
+        (999, "999 B"),
+        (1000, "1.0 kB"),
+        (1536, "1.5 kB"),
+        (1_500_000, "1.5 MB"),
+        (2_000_000_000, "2.0 GB"),
+        (999_000_000_000, "999.0 GB"),
+        (5_000_000_000_000, "5.0 TB"),
+    ],
+)
+def test_human_size(size: int | None, text: str) -> None:
+    assert human_size(size) == text
