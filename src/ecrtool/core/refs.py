@@ -30,7 +30,7 @@ PUBLIC_HOST = "public.ecr.aws"
 
 
 def validate_repository(name: str) -> str:
-    if not (2 <= len(name) <= 256) or not _REPO_RE.match(name):
+    if not (2 <= len(name) <= 256) or not _REPO_RE.fullmatch(name):
         raise InvalidInput(
             f"invalid repository name {name!r}: use 2-256 lowercase letters and digits, "
             "separated by single '.', '_', '-' or '/' (for example team/app)"
@@ -39,7 +39,7 @@ def validate_repository(name: str) -> str:
 
 
 def validate_tag(tag: str) -> str:
-    if not _TAG_RE.match(tag):
+    if not _TAG_RE.fullmatch(tag):
         raise InvalidInput(
             f"invalid tag {tag!r}: use 1-128 letters, digits, '_', '.' or '-', "
             "not starting with '.' or '-' (for example v1.2)"
@@ -48,19 +48,19 @@ def validate_tag(tag: str) -> str:
 
 
 def validate_digest(digest: str) -> str:
-    if not _DIGEST_RE.match(digest):
+    if not _DIGEST_RE.fullmatch(digest):
         raise InvalidInput(f"invalid digest {digest!r}: expected sha256: followed by 64 lowercase hex digits")
     return digest
 
 
 def validate_account(account: str) -> str:
-    if not _ACCOUNT_RE.match(account):
+    if not _ACCOUNT_RE.fullmatch(account):
         raise InvalidInput(f"invalid registry id {account!r}: an AWS account id is 12 digits")
     return account
 
 
 def validate_region(region: str) -> str:
-    if not _REGION_RE.match(region):
+    if not _REGION_RE.fullmatch(region):
         raise InvalidInput(f"invalid region {region!r}: expected a region code such as ca-west-1")
     return region
 
@@ -69,7 +69,7 @@ def parse_key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise InvalidInput(f"invalid tag {text!r}: expected KEY=VALUE (for example team=data)")
-    if not _TAG_KEY_RE.match(key) or not _TAG_VALUE_RE.match(value):
+    if not _TAG_KEY_RE.fullmatch(key) or not _TAG_VALUE_RE.fullmatch(value):
         raise InvalidInput(f"invalid tag {text!r}: keys are 1-128 and values 0-256 letters, digits, spaces or _.:/=+-@")
     return key, value
 
@@ -86,7 +86,7 @@ class EcrHost:
 
 
 def parse_ecr_host(host: str) -> EcrHost | None:
-    match = _ECR_HOST_RE.match(host)
+    match = _ECR_HOST_RE.fullmatch(host)
     if not match:
         return None
     return EcrHost(account=match["account"], region=match["region"])
@@ -179,7 +179,7 @@ def parse_local_image(text: str) -> LocalImage:
     bad = f"invalid image {text!r}: expected NAME[:TAG] or an image id, as `docker images` shows them"
     if not text or text.startswith("-") or any(ch.isspace() or ord(ch) < 32 for ch in text):
         raise InvalidInput(bad)
-    if _IMAGE_ID_RE.match(text) and not text.isdigit():
+    if _IMAGE_ID_RE.fullmatch(text) and not text.isdigit():
         return LocalImage(text=text, name=None, tag=None, image_id=text)
     if "@" in text:
         raise InvalidInput(f"invalid image {text!r}: name a local image by NAME[:TAG] or image id, not by digest")
@@ -188,14 +188,14 @@ def parse_local_image(text: str) -> LocalImage:
     name, tag = text, None
     if colon > slash:
         name, tag = text[:colon], text[colon + 1 :]
-        if not _TAG_RE.match(tag):
+        if not _TAG_RE.fullmatch(tag):
             raise InvalidInput(bad)
     parts = name.split("/")
     if len(parts) > 1 and _looks_like_host(parts[0]):
-        if not _HOST_RE.match(parts[0]):
+        if not _HOST_RE.fullmatch(parts[0]):
             raise InvalidInput(bad)
         parts = parts[1:]
-    if not parts or not all(_DOCKER_COMPONENT_RE.match(p) for p in parts) or len(name) > 255:
+    if not parts or not all(_DOCKER_COMPONENT_RE.fullmatch(p) for p in parts) or len(name) > 255:
         raise InvalidInput(bad)
     return LocalImage(text=text, name=name, tag=tag)
 
