@@ -14,7 +14,7 @@ from ecrtool.cli.create import create
 from ecrtool.cli.delete import delete
 from ecrtool.cli.listing import images, repos
 from ecrtool.cli.login import login
-from ecrtool.cli.options import global_options, is_debug
+from ecrtool.cli.options import global_options
 from ecrtool.cli.pull import pull
 from ecrtool.cli.push import push
 from ecrtool.cli.tag import tag
@@ -31,14 +31,16 @@ class EcrToolGroup(click.Group):
         debug = "--debug" in argv
         extra.pop("standalone_mode", None)
         try:
-            code = super().main(args=argv, prog_name=prog_name or "ecrtool", standalone_mode=False, **extra)
+            code = super().main(args=argv, prog_name="ecrtool", standalone_mode=False, **extra)
         except EcrToolError as err:
             fail(str(err), err.exit_code, debug)
         except (click.exceptions.Abort, KeyboardInterrupt):
             fail("interrupted", EXIT_INTERRUPTED, False)
+        except click.UsageError as err:
+            hint = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
+            fail(f"{err.format_message()}{hint}", err.exit_code, False)
         except click.ClickException as err:
-            err.show()
-            sys.exit(err.exit_code)
+            fail(err.format_message(), err.exit_code, False)
         except BrokenPipeError:
             sys.exit(EXIT_FAILURE)
         except Exception as err:  # the last resort: still one line, a traceback only with --debug
@@ -68,10 +70,7 @@ def cli(ctx: click.Context) -> None:
 
     The account, region and registry are worked out from your AWS settings.
     """
-    from ecrtool.cli.debuglog import configure
-
-    if is_debug(ctx):
-        configure()
+    # Global options are applied by their callbacks (options.global_options); nothing else to do here.
 
 
 for command in (create, login, tag, push, pull, images, repos, delete):

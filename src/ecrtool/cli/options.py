@@ -18,6 +18,10 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     # A value given after the command name overrides one given before it, as people expect.
     if value is not None and value is not False:
         ctx.find_root().meta.setdefault(_KEY, {})[param.name] = value
+        if param.name == "debug":
+            from ecrtool.cli.debuglog import configure
+
+            configure()
     return value
 
 
