@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 import re
 
+_SECRET_KEYS = (
+    "authorizationToken|password|Secret|auth|identitytoken|SecretAccessKey|secretAccessKey|SessionToken|"
+    "sessionToken|accessToken|IdentityToken|RegistryToken"
+)
 _PATTERNS = [
+    # JSON bodies and Python reprs: "key": "value" / 'key': 'value' / key=value
+    (re.compile(rf"""(["']?\b(?:{_SECRET_KEYS})["']?\s*[:=]\s*b?)(["']?)[^"',\s}}&]+"""), r"\1\2***"),
+    # headers as botocore logs them, values possibly as bytes: 'Authorization': b'AWS4-HMAC-SHA256 ...'
     (
-        re.compile(
-            r'("?(?:authorizationToken|password|Secret|auth|identitytoken|SecretAccessKey|SessionToken)"?\s*[:=]\s*)("?)[^",\s}]+'
-        ),
-        r"\1\2***",
+        re.compile(r"""((?:Authorization|X-Registry-Auth|X-Amz-Security-Token)["']?\s*:\s*b?["']?)[^"'\n]+""", re.I),
+        r"\1***",
     ),
-    (re.compile(r"(Authorization['\"]?:\s*['\"]?)[^'\"]+"), r"\1***"),
-    (re.compile(r"(X-Registry-Auth['\"]?:\s*['\"]?)[^'\"]+", re.IGNORECASE), r"\1***"),
-    (re.compile(r"(X-Amz-Security-Token['\"]?:\s*['\"]?)[^'\"]+", re.IGNORECASE), r"\1***"),
+    # STS XML bodies
+    (re.compile(r"(<(SecretAccessKey|SessionToken|AccessKeyId)>)[^<]*(</\2>)"), r"\1***\3"),
 ]
 
 
