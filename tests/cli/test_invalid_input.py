@@ -129,7 +129,9 @@ def test_a_bad_ecrtool_registry_is_refused(invoke: Any, forbid_backends: Any, mo
 def test_usage_errors_exit_2_without_traceback(argv: list[str], invoke: Any, forbid_backends: Any) -> None:
     result = invoke(*argv)
     assert result.exit_code == 2
-    assert "Error:" in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ecrtool: error: "), result.stderr
+    assert "--help" in lines[0]
     assert result.stdout == ""
 
 

@@ -46,11 +46,11 @@ def human_size(size: int | None) -> str:
     if size is None:
         return "-"
     amount = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if amount < 1000 or unit == "GB":
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if amount < 1000 or unit == "TB":
             return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
         amount /= 1000
-    return f"{amount:.1f} TB"
+    return f"{amount:.1f} PB"
 
 
 def when(moment: datetime | None) -> str:
