@@ -110,11 +110,13 @@ class Ecr:
             reply = self._client.describe_images(repositoryName=repository, imageIds=[image_id], **self._ids())
         return _image(repository, reply["imageDetails"][0])
 
-    def has_images(self, repository: str) -> int:
-        """How many image ids the repository lists (counting up to one page)."""
+    def image_count(self, repository: str) -> int:
+        """How many images (distinct digests) the repository holds; ListImages lists one id per tag."""
+        digests: set[str] = set()
         with translate("ecr:ListImages", repository=repository):
-            reply = self._client.list_images(repositoryName=repository, maxResults=1000, **self._ids())
-        return len(reply.get("imageIds", []))
+            for page in self._client.get_paginator("list_images").paginate(repositoryName=repository, **self._ids()):
+                digests.update(item["imageDigest"] for item in page.get("imageIds", []) if item.get("imageDigest"))
+        return len(digests)
 
     def authorization_token(self) -> AuthToken:
         params = {"registryIds": [self._registry_id]} if self._registry_id else {}

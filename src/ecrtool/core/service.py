@@ -254,7 +254,7 @@ class Service:
         validate_repository(ref.repository)
         target = self._target(ref)
         info = self._uri(target.ecr.describe_repository(ref.repository))
-        count = target.ecr.has_images(ref.repository)
+        count = target.ecr.image_count(ref.repository)
         if count and not force:
             raise EcrToolError(
                 f"repository {ref.repository!r} still holds images: pass --force to delete them with it,"
