@@ -177,7 +177,7 @@ def test_delete_tags_and_then_the_repository(ecrtool, stack, test_image, repo_na
 
     gone = ecrtool("delete", repo_name, "--force", "--yes")
     assert gone.returncode == 0, gone.stderr
-    assert f"deleted repository {repo_name}" in gone.stdout
+    assert gone.stdout.strip() == f"deleted repository {repo_name} and its 1 image(s)"
     assert repo_name not in ecrtool("repos", "-q").stdout.split()
     assert registry_tags(stack, repo_name) == []
 
