@@ -197,3 +197,13 @@ def test_tag_names_the_local_image_for_ecr(ecrtool, docker, stack, test_image, r
     assert tagged.returncode == 0, tagged.stderr
     assert tagged.stdout.strip() == f"{stack.registry}/{repo_name}:viruses"
     assert docker("image", "inspect", tagged.stdout.strip()).returncode == 0
+
+
+def test_push_to_a_full_repository_uri(ecrtool, stack, test_image, repo_name):
+    uri = f"123456789012.dkr.ecr.ca-west-1.amazonaws.com/{repo_name}"
+    pushed = ecrtool("push", "viruses", "--repo", uri, "--tag", "v9", "--create", "-q", "--region", "us-east-1")
+    assert pushed.returncode == 0, pushed.stderr
+    assert pushed.stdout.splitlines()[0] == f"{stack.registry}/{repo_name}:v9"
+    # the URI's region won over --region: the repository is in ca-west-1
+    assert repo_name in ecrtool("repos", "-q", "--region", "ca-west-1").stdout.split()
+    assert repo_name not in ecrtool("repos", "-q", "--region", "us-east-1").stdout.split()

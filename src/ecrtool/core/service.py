@@ -150,9 +150,10 @@ class Service:
 
     def tag(self, image_text: str, repo: str | None, tags: tuple[str, ...]) -> TagResult:
         image = parse_local_image(image_text)
-        repository, chosen = push_targets(image, repo, tags)
+        repo_ref = self._repo_option(repo)
+        repository, chosen = push_targets(image, repo_ref.repository if repo_ref else None, tags)
         details = self._local_image(image.text)
-        target = self._target(need_host=True)
+        target = self._target(repo_ref, need_host=True)
         remote = f"{target.host}/{repository}"
         for tag in chosen:
             self.docker.tag(details, remote, tag)
@@ -168,9 +169,10 @@ class Service:
         progress: Progress | None = None,
     ) -> PushResult:
         image = parse_local_image(image_text)
-        repository, chosen = push_targets(image, repo, tags)
+        repo_ref = self._repo_option(repo)
+        repository, chosen = push_targets(image, repo_ref.repository if repo_ref else None, tags)
         source = self._local_image(image.text)
-        target = self._target()
+        target = self._target(repo_ref)
         created = self._ensure_repository(target, repository, create)
         auth = self._auth(target)
         remote = f"{auth.registry}/{repository}"
@@ -266,6 +268,15 @@ class Service:
         return DeleteRepositoryResult(repository=ref.repository, uri=info.uri, images_deleted=count)
 
     # -- helpers ----------------------------------------------------------------------------------
+
+    def _repo_option(self, repo: str | None) -> RepoRef | None:
+        """--repo takes a name or a full repository URI (whose account and region then win)."""
+        if repo is None:
+            return None
+        ref = parse_repo_ref(repo, self.settings.registry_override)
+        if ref.tag or ref.digest:
+            raise InvalidInput(f"--repo {repo!r} names an image: give the repository alone and the tag with --tag")
+        return ref
 
     def _local_image(self, text: str) -> str:
         details = self.docker.inspect_image(text)
