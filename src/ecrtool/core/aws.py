@@ -11,6 +11,12 @@ from typing import Any
 
 from ecrtool.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound
 
+MAX_ATTEMPTS = 5  # per AWS call, retries included
+
+_THROTTLING = frozenset(
+    {"Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException", "RequestLimitExceeded"}
+)
+
 _CREDENTIALS_HINT = (
     "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, run `aws configure`, or use an instance role"
 )
@@ -53,7 +59,10 @@ class AwsSession:
         if key not in self._clients:
             from botocore.config import Config
 
-            config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60)
+            # botocore's standard retry mode: 5 attempts in all (total_max_attempts; its "max_attempts"
+            # counts retries), backing off with jitter, longer for throttling than for a 5xx.
+            retries = {"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}
+            config = Config(retries=retries, connect_timeout=10, read_timeout=60)
             with translate(f"{service} client"):
                 self._clients[key] = self._boto_session().client(service, region_name=name, config=config)
         return self._clients[key]
@@ -125,4 +134,19 @@ def from_client_error(err: Any, action: str, repository: str | None) -> EcrToolE
         return InvalidInput(f"{action} rejected the request: {message or code}")
     if code == "LimitExceededException":
         return EcrToolError(f"{action} hit an ECR limit: {message}")
+    meta = err.response.get("ResponseMetadata") or {}
+    status = int(meta.get("HTTPStatusCode") or 0)
+    tries = int(meta.get("RetryAttempts") or 0) + 1
+    attempts = f"all {tries} attempts" if tries > 1 else "the one attempt"
+    if code in _THROTTLING or status == 429:
+        return EcrToolError(
+            f"AWS throttled {action} ({code or status}{': ' + message if message else ''}) on {attempts},"
+            " backing off between them:"
+            " too many calls at once; wait a minute and run the command again"
+        )
+    if status >= 500:
+        return EcrToolError(
+            f"AWS answered {action} with HTTP {status} ({code or 'error'}) on {attempts}:"
+            " the service is having trouble; run the command again later"
+        )
     return EcrToolError(f"{action} failed ({code or 'error'}): {message or err}")
