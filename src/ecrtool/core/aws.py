@@ -136,17 +136,19 @@ def from_client_error(err: Any, action: str, repository: str | None) -> EcrToolE
         return EcrToolError(f"{action} hit an ECR limit: {message}")
     meta = err.response.get("ResponseMetadata") or {}
     status = int(meta.get("HTTPStatusCode") or 0)
+    brief = " ".join(message.split())[:300]  # one line, whatever the service sent
+    said = f"{code or status}{': ' + brief if brief else ''}"
     tries = int(meta.get("RetryAttempts") or 0) + 1
     attempts = f"all {tries} attempts" if tries > 1 else "the one attempt"
     if code in _THROTTLING or status == 429:
         return EcrToolError(
-            f"AWS throttled {action} ({code or status}{': ' + message if message else ''}) on {attempts},"
+            f"AWS throttled {action} ({said}) on {attempts},"
             " backing off between them:"
             " too many calls at once; wait a minute and run the command again"
         )
     if status >= 500:
         return EcrToolError(
-            f"AWS answered {action} with HTTP {status} ({code or 'error'}) on {attempts}:"
+            f"AWS answered {action} with HTTP {status} ({said}) on {attempts}:"
             " the service is having trouble; run the command again later"
         )
     return EcrToolError(f"{action} failed ({code or 'error'}): {message or err}")
