@@ -41,7 +41,7 @@ def test_http_429_is_throttling_whatever_the_code() -> None:
 def test_server_errors_name_the_status_and_the_attempts(status: int) -> None:
     err = failure(retried_error("ServerException", status, 4))
     assert str(err) == (
-        f"AWS answered ecr:DescribeRepositories with HTTP {status} (ServerException) on all 5 attempts:"
+        f"AWS answered ecr:DescribeRepositories with HTTP {status} (ServerException: Rate exceeded) on all 5 attempts:"
         " the service is having trouble; run the command again later"
     )
 
