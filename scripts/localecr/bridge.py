@@ -90,11 +90,13 @@ class Bridge:
             aws_secret_access_key="testing",
         )
         self.mirror = Mirror(ecr, self.registry)
+        self._state = state
         self._stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
-        # Faults a test asks for (POST /_bridge/faults): ECR actions answered AccessDenied, and a
-        # password handed out by GetAuthorizationToken that the registry does not know.
+        # Faults a test asks for (POST /_bridge/faults), see set_faults.
         self.faults: dict[str, Any] = {}
+        self._faults_lock = threading.Lock()
+        self._pushes_seen = 0
 
     def count(self, action: str) -> None:
         with self._stats_lock:
@@ -116,12 +118,67 @@ class Bridge:
             moto = False
         return {"moto": moto, "registry": self.registry.ping()}
 
+    def set_faults(self, doc: dict[str, Any]) -> None:
+        """Replace the faults; {} clears them. Keys, each optional:
+
+        deny: [ACTION, ...]            those ECR actions answer AccessDeniedException
+        token_password: TEXT           GetAuthorizationToken hands out a password the registry refuses...
+        token_count: N                 ...for the next N tokens only (default: until cleared)
+        error: {action, status, code, count}   ACTION answers HTTP STATUS with error CODE (default
+                                       ServerException for 5xx, ThrottlingException otherwise), COUNT
+                                       times (default: until cleared): a failing or throttling ECR
+        rotate_after_pushes: N         after the registry reports N tag pushes, rotate its password
+                                       (as ECR does when a token expires or is revoked mid-run)
+        """
+        with self._faults_lock:
+            self.faults = dict(doc)
+            self._pushes_seen = 0
+
     def token(self) -> str:
-        password = self.faults.get("token_password") or self._password
-        return base64.b64encode(f"AWS:{password}".encode()).decode()
+        with self._faults_lock:
+            password = self.faults.get("token_password")
+            if password and "token_count" in self.faults:
+                self.faults["token_count"] -= 1
+                if self.faults["token_count"] <= 0:
+                    del self.faults["token_password"], self.faults["token_count"]
+        return base64.b64encode(f"AWS:{password or self._password}".encode()).decode()
 
     def denied(self, action: str) -> bool:
         return action in set(self.faults.get("deny") or ())
+
+    def injected_error(self, action: str) -> Answer | None:
+        """The error a test asked ACTION to answer with, counting it down; None to serve it."""
+        with self._faults_lock:
+            error = self.faults.get("error")
+            if not isinstance(error, dict) or error.get("action") != action:
+                return None
+            if "count" in error:
+                if error["count"] <= 0:
+                    return None
+                error["count"] -= 1
+        status = int(error.get("status", 500))
+        code = str(error.get("code") or ("ServerException" if status >= 500 else "ThrottlingException"))
+        message = "Rate exceeded" if "Throttl" in code else "local-ecr injected fault"
+        return _ecr_error(status, code, message)
+
+    def pushed(self) -> None:
+        """A tag push the registry reported: rotate the password once the fault's count is reached."""
+        with self._faults_lock:
+            wanted = self.faults.get("rotate_after_pushes")
+            if not wanted:
+                return
+            self._pushes_seen += 1
+            if self._pushes_seen < int(wanted):
+                return
+            del self.faults["rotate_after_pushes"]
+        self.rotate_password()
+
+    def rotate_password(self) -> None:
+        """A new registry password: tokens handed out before are refused from now on."""
+        password = self._state.set_password()
+        self._password = password
+        self.registry.set_password(password)
+        log.info("registry password rotated")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -157,7 +214,10 @@ class Handler(BaseHTTPRequestHandler):
                 body = b"".join(self._body())
                 action = target.rpartition(".")[2] if target else _query_action(self.path, body)
                 self.bridge.count(action)
-                if target.startswith(ECR_TARGET) and self.bridge.denied(action):
+                injected = self.bridge.injected_error(action) if target.startswith(ECR_TARGET) else None
+                if injected is not None:
+                    self._send(injected)
+                elif target.startswith(ECR_TARGET) and self.bridge.denied(action):
                     self._send(_access_denied(action, body))
                 elif target.startswith(ECR_TARGET):
                     self._send(self._ecr(action, body))
@@ -183,8 +243,11 @@ class Handler(BaseHTTPRequestHandler):
             self.bridge.reset_stats()
             return _json_answer(200, {})
         if path == "/_bridge/faults" and self.command == "POST":
-            self.bridge.faults = json.loads(b"".join(self._body()) or b"{}")
+            self.bridge.set_faults(json.loads(b"".join(self._body()) or b"{}"))
             return _json_answer(200, {"deny": self.bridge.faults.get("deny") or []})
+        if path == "/_bridge/rotate-password" and self.command == "POST":
+            self.bridge.rotate_password()
+            return _json_answer(200, {})
         if path == "/_bridge/health" and self.command == "GET":
             health = self.bridge.health()
             return _json_answer(200 if all(health.values()) else 503, health)
@@ -264,6 +327,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.bridge.mirror.on_push(target["repository"], target["tag"], target["digest"])
             except Exception:
                 log.exception("notification for %s:%s not recorded", target.get("repository"), target.get("tag"))
+            self.bridge.pushed()
 
     # -- talking to moto ---------------------------------------------------------------------------
 

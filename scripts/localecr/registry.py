@@ -40,8 +40,11 @@ class Registry:
 
     def __init__(self, port: int, password: str, storage: Path | None = None) -> None:
         self.port = port
-        self._auth = "Basic " + base64.b64encode(f"AWS:{password}".encode()).decode()
+        self.set_password(password)
         self._storage = storage
+
+    def set_password(self, password: str) -> None:
+        self._auth = "Basic " + base64.b64encode(f"AWS:{password}".encode()).decode()
 
     def _request(
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None

@@ -117,6 +117,17 @@ class State:
         _write_private(self.registry_config, self._registry_yaml())
         _write_private(self.env_file, self.env_exports())
 
+    def set_password(self) -> str:
+        """Rotate the registry password; returns the new one. The registry rereads htpasswd when it
+        changes, and each file is replaced in one rename so it never reads half of one."""
+        password = secrets.token_urlsafe(32)
+        line = _htpasswd_line(password)
+        for path, text in ((self.password_file, password + "\n"), (self.htpasswd_file, line)):
+            fresh = path.with_name(path.name + ".new")
+            _write_private(fresh, text)
+            fresh.replace(path)
+        return password
+
     def _registry_yaml(self) -> str:
         ports = self.ports()
         q = json.dumps  # a JSON string is a valid YAML scalar, whatever the path holds
