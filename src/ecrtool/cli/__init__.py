@@ -21,8 +21,18 @@ from ecrtool.cli.tag import tag
 from ecrtool.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EcrToolError
 
 
+class _Interrupted(Exception):
+    """Ctrl-C inside a command, carried past click, which would print a blank line for it first."""
+
+
 class EcrToolGroup(click.Group):
     """A group whose main() is the one error handler, so CliRunner sees what a user sees."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted() from None
 
     def main(  # type: ignore[override]
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
@@ -34,8 +44,9 @@ class EcrToolGroup(click.Group):
             code = super().main(args=argv, prog_name="ecrtool", standalone_mode=False, **extra)
         except EcrToolError as err:
             fail(str(err), err.exit_code, debug)
-        except (click.exceptions.Abort, KeyboardInterrupt):
-            fail("interrupted", EXIT_INTERRUPTED, False)
+        except (click.exceptions.Abort, KeyboardInterrupt, _Interrupted):
+            # on a terminal the line starts after the echoed ^C; in a pipe or log it is the only line
+            fail("interrupted", EXIT_INTERRUPTED, False, newline=sys.stderr.isatty())
         except click.UsageError as err:
             hint = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
             fail(f"{err.format_message()}{hint}", err.exit_code, False)
@@ -48,10 +59,11 @@ class EcrToolGroup(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-def fail(message: str, code: int, debug: bool) -> NoReturn:
+def fail(message: str, code: int, debug: bool, newline: bool = False) -> NoReturn:
     if debug:
         traceback.print_exc()
-    click.echo(f"ecrtool: error: {message}", err=True)
+    prefix = "\n" if newline else ""
+    click.echo(f"{prefix}ecrtool: error: {message}", err=True)
     sys.exit(code)
 
 
