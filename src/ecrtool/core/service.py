@@ -6,8 +6,10 @@ progress through a callback, and raises only EcrToolErrors.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from ecrtool.core import dockerconfig
@@ -26,6 +28,7 @@ from ecrtool.core.refs import (
     validate_repository,
     validate_tag,
 )
+from ecrtool.core.registry import unreachable
 from ecrtool.core.results import (
     CreateResult,
     DeleteImagesResult,
@@ -43,6 +46,11 @@ from ecrtool.settings import Settings
 
 Progress = Callable[[ProgressEvent], None]
 Confirm = Callable[[str, int], bool]
+Start = Callable[[RegistryAuth], Iterator[dict[str, Any]]]
+
+# While the engine retries a failed upload or download, how often to check that the registry still
+# takes connections at all.
+PROBE_INTERVAL = 5.0
 
 
 @dataclass
@@ -56,6 +64,9 @@ class Target:
 
 
 class Service:
+    # set once a refused registry token has been replaced: a command re-authenticates at most once
+    _reauthenticated = False
+
     def __init__(
         self,
         settings: Settings,
@@ -187,8 +198,8 @@ class Service:
                 self.docker.tag(source, remote, tag)
                 if tag not in existing:
                     added.append(reference)
-                events = self.docker.push(remote, tag, auth)
-                found = self._follow("push", reference, auth.registry, events, progress)
+                start = partial(self.docker.push, remote, tag)
+                found, auth = self._transfer(target, auth, "push", reference, start, progress)
                 digest = found.get("Digest") or digest
                 size = found.get("Size") or size
                 references.append(reference)
@@ -217,7 +228,8 @@ class Service:
         wanted = ref.digest or ref.tag or "latest"
         reference = f"{remote}@{wanted}" if ref.digest else f"{remote}:{wanted}"
         try:
-            found = self._follow("pull", reference, auth.registry, self.docker.pull(remote, wanted, auth), progress)
+            start = partial(self.docker.pull, remote, wanted)
+            found, auth = self._transfer(target, auth, "pull", reference, start, progress)
         except NotFound as err:
             raise self._explain_missing(target, ref, wanted) from err
         details = self.docker.inspect_image(reference)
@@ -313,6 +325,35 @@ class Service:
             f"`ecrtool images {ref.repository}` lists them"
         )
 
+    def _transfer(
+        self,
+        target: Target,
+        auth: RegistryAuth,
+        action: str,
+        reference: str,
+        start: Start,
+        progress: Progress | None,
+    ) -> tuple[dict[str, Any], RegistryAuth]:
+        """One push or pull through the engine, with the credentials it ended up using.
+
+        A token can expire or be revoked while a command runs (a long push of many tags, a cached
+        token): when the registry refuses it, fetch a fresh one, once per command, and run the step again.
+        """
+        try:
+            return self._follow(action, reference, auth.registry, start(auth), progress), auth
+        except AuthError:
+            if self._reauthenticated:
+                raise
+            self._reauthenticated = True
+        fresh = self._auth(target)
+        try:
+            return self._follow(action, reference, fresh.registry, start(fresh), progress), fresh
+        except AuthError as err:
+            raise AuthError(
+                f"{err}; a fresh token from ecr:GetAuthorizationToken was refused as well: check that the"
+                " registry belongs to the account and region of your credentials (--registry-id, --region)"
+            ) from err
+
     def _follow(
         self,
         action: str,
@@ -323,6 +364,7 @@ class Service:
     ) -> dict[str, Any]:
         """Drain the engine's event stream: report progress, collect the digest, raise on an error event."""
         found: dict[str, Any] = {}
+        probe_at = 0.0
         for event in events:
             if "error" in event or "errorDetail" in event:
                 message = str(event.get("error") or (event.get("errorDetail") or {}).get("message") or "failed")
@@ -333,6 +375,16 @@ class Service:
                 found["Size"] = aux.get("Size")
                 continue
             status = str(event.get("status", ""))
+            if status.startswith("Retrying in") and time.monotonic() >= probe_at:
+                # The engine retries a failed upload or download for close to a minute. A registry that
+                # takes no connections at all is down, not slow: say so now instead.
+                probe_at = time.monotonic() + PROBE_INTERVAL
+                problem = unreachable(registry)
+                if problem:
+                    raise RegistryError(
+                        f"registry {registry} stopped answering during the {action} of {reference} ({problem}):"
+                        f" check that it is up and reachable, then run the {action} again"
+                    )
             if status.startswith("Digest: "):
                 found["Digest"] = status.removeprefix("Digest: ").strip()
             if progress is not None and status:
