@@ -19,6 +19,7 @@ class Settings:
     output: str = "text"
     quiet: bool = False
     debug: bool = False
+    no_cache: bool = False  # --no-cache or ECRTOOL_NO_CACHE=1: neither read nor write the token cache
 
     @classmethod
     def build(
@@ -31,6 +32,7 @@ class Settings:
         output: str | None = None,
         quiet: bool = False,
         debug: bool = False,
+        no_cache: bool = False,
         environ: dict[str, str] | None = None,
     ) -> Settings:
         env = os.environ if environ is None else environ
@@ -50,4 +52,5 @@ class Settings:
             output=output or "text",
             quiet=quiet,
             debug=debug,
+            no_cache=bool(no_cache) or env.get("ECRTOOL_NO_CACHE", "").lower() in ("1", "true", "yes"),
         )

@@ -37,6 +37,12 @@ _GLOBALS = [
     click.option(
         "--debug", is_flag=True, default=None, help="Log AWS and Docker calls (secrets redacted); tracebacks on error."
     ),
+    click.option(
+        "--no-cache",
+        is_flag=True,
+        default=None,
+        help="Fetch a fresh registry token: do not read or write the token cache (env: ECRTOOL_NO_CACHE=1).",
+    ),
 ]
 
 
@@ -44,7 +50,7 @@ def global_options(func: F) -> F:
     for option in reversed(_GLOBALS):
         func = option(func)
     for param in getattr(func, "__click_params__", []):
-        if param.name in {"region", "profile", "registry_id", "docker_host", "output", "quiet", "debug"}:
+        if param.name in {"region", "profile", "registry_id", "docker_host", "output", "quiet", "debug", "no_cache"}:
             param.callback = _remember
             param.expose_value = False
             param.is_eager = True

@@ -5,6 +5,7 @@ boto3 is imported here, and only when a command first needs a client, so `ecrtoo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -71,6 +72,48 @@ class AwsSession:
         sts = self.client("sts")
         with translate("sts:GetCallerIdentity"):
             return str(sts.get_caller_identity()["Account"])
+
+    def identity(self) -> str:
+        """A stable name for the caller's credentials, found without asking AWS: the token cache's key.
+
+        Static keys are named by their key id; refreshing credentials (roles, SSO, instance metadata)
+        change key id as they refresh, so they are named by the profile and how it gets them.
+        """
+        from ecrtool.core.token_cache import STATIC_METHODS, static_identity
+
+        session = self._boto_session()
+        with translate("AWS credentials"):
+            credentials = session.get_credentials()
+            if credentials is None:
+                raise AuthError(f"no AWS credentials found: {_CREDENTIALS_HINT}")
+            method = str(getattr(credentials, "method", "") or "")
+            if method in STATIC_METHODS:
+                return static_identity(str(credentials.access_key))
+            scoped = session._session.get_scoped_config() or {}
+        named = {key: str(scoped[key]) for key in _PROFILE_IDENTITY_KEYS if scoped.get(key)}
+        named.update({k: v for k, v in os.environ.items() if k in _ROLE_VARIABLES and v})
+        return f"{method}:{session.profile_name}:" + ",".join(f"{k}={v}" for k, v in sorted(named.items()))
+
+
+# What names a refreshing identity: the profile's role or SSO settings, and the role variables.
+_PROFILE_IDENTITY_KEYS = (
+    "role_arn",
+    "source_profile",
+    "credential_source",
+    "credential_process",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_account_id",
+    "sso_role_name",
+)
+_ROLE_VARIABLES = frozenset(
+    {
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    }
+)
 
 
 _NOT_FOUND = {

@@ -53,6 +53,15 @@ def _image_id(raw: dict[str, str]) -> ImageId:
     return ImageId(digest=raw.get("imageDigest"), tag=raw.get("imageTag"))
 
 
+def public_authorization_token(client: Any) -> AuthToken:
+    """The token for public.ecr.aws, from an `ecr-public` client (that API lives in us-east-1)."""
+    with translate("ecr-public:GetAuthorizationToken"):
+        reply = client.get_authorization_token()
+    data = reply["authorizationData"]
+    user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    return AuthToken(user, password, data.get("expiresAt"), "https://public.ecr.aws")
+
+
 class Ecr:
     """Wraps one boto3 ECR client; every call goes through `translate` so callers see EcrToolErrors."""
 

@@ -6,17 +6,19 @@ progress through a callback, and raises only EcrToolErrors.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from ecrtool.core import dockerconfig
+from ecrtool.core import dockerconfig, token_cache
 from ecrtool.core.aws import AwsSession
 from ecrtool.core.docker_engine import DockerApi, DockerRunner, RegistryAuth, is_auth_failure
-from ecrtool.core.ecr import Ecr
+from ecrtool.core.ecr import AuthToken, Ecr, public_authorization_token
 from ecrtool.core.refs import (
+    PUBLIC_HOST,
     RepoRef,
     parse_ecr_host,
     parse_key_value,
@@ -76,6 +78,7 @@ class Service:
         self.settings = settings
         self._aws = aws
         self._docker = docker
+        self._token_keys: list[token_cache.CacheKey] = []
 
     # -- gateways, built on first use -------------------------------------------------------------
 
@@ -111,8 +114,42 @@ class Service:
             target.account = self.aws.caller_account()
         return registry_host(target.account, target.region)
 
+    def _token(
+        self, region: str, account: str | None, fetch: Callable[[], AuthToken], *, service: str = "ecr"
+    ) -> AuthToken:
+        """The one way to a registry token: the cache's while it is fresh, else FETCH's, kept for next time."""
+        if self.settings.no_cache:
+            return fetch()
+        identity = token_cache.environment_identity(os.environ, self.settings.profile) or self.aws.identity()
+        key = token_cache.make_key(account, region, identity, service=service)
+        self._token_keys.append(key)
+        token, was_cached = token_cache.cached(key, fetch)
+        named = parse_ecr_host((token.proxy_endpoint or "").removeprefix("https://").rstrip("/"))
+        if account is None and named is not None:
+            # the caller's default registry: kept under its account too, where the credential helper looks
+            alias = token_cache.make_key(named.account, region, identity, service=service)
+            self._token_keys.append(alias)
+            if not was_cached:
+                token_cache.store(alias, token)
+        return token
+
+    def _forget_tokens(self) -> None:
+        """The registry refused a token: drop the ones this command used, so the next try fetches anew."""
+        for key in self._token_keys:
+            token_cache.forget(key)
+
+    def _watch_refusals(self, events: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        try:
+            for event in events:
+                if ("error" in event or "errorDetail" in event) and is_auth_failure(str(event)):
+                    self._forget_tokens()
+                yield event
+        except AuthError:
+            self._forget_tokens()
+            raise
+
     def _auth(self, target: Target) -> RegistryAuth:
-        token = target.ecr.authorization_token()
+        token = self._token(target.region, target.account, target.ecr.authorization_token)
         target.host = target.host or self._host(target, token.proxy_endpoint)
         return RegistryAuth(registry=target.host, username=token.username, password=token.password)
 
@@ -152,12 +189,42 @@ class Service:
 
     def login(self) -> LoginResult:
         target = self._target()
-        token = target.ecr.authorization_token()
+        token = self._token(target.region, target.account, target.ecr.authorization_token)
         host = self._host(target, token.proxy_endpoint)
         auth = RegistryAuth(registry=host, username=token.username, password=token.password)
-        self.docker.login(auth)
+        try:
+            self.docker.login(auth)
+        except AuthError:
+            self._forget_tokens()
+            raise
         stored = dockerconfig.store_credentials(host, token.username, token.password)
         return LoginResult(registry=host, username=token.username, expires_at=token.expires_at, stored_in=stored)
+
+    def registry_token(self, host: str) -> AuthToken:
+        """The credential helper's `get`: the token for the registry at HOST, from the cache while fresh.
+
+        HOST is ECRTOOL_REGISTRY's (the settings' account and region), an ECR registry's own name (its
+        account and region), or public.ecr.aws. The region comes from the environment before boto3 is
+        loaded, so a cached token costs no AWS library at all.
+        """
+        if host == PUBLIC_HOST:
+            return self._token(
+                "us-east-1",
+                "public",
+                lambda: public_authorization_token(self.aws.client("ecr-public", "us-east-1")),
+                service="ecr-public",
+            )
+        if self.settings.registry_override and host == self.settings.registry_override:
+            region = self.settings.region or os.environ.get("AWS_DEFAULT_REGION") or self.aws.region()
+            account = self.settings.registry_id
+        else:
+            found = parse_ecr_host(host)
+            if found is None:
+                raise InvalidInput(f"{host} is not an ECR registry: expected ACCOUNT.dkr.ecr.REGION.amazonaws.com")
+            region, account = found.region, found.account
+        return self._token(
+            region, account, lambda: Ecr(self.aws.client("ecr", region), registry_id=account).authorization_token()
+        )
 
     def tag(self, image_text: str, repo: str | None, tags: tuple[str, ...]) -> TagResult:
         image = parse_local_image(image_text)
@@ -365,7 +432,7 @@ class Service:
         """Drain the engine's event stream: report progress, collect the digest, raise on an error event."""
         found: dict[str, Any] = {}
         probe_at = 0.0
-        for event in events:
+        for event in self._watch_refusals(events):
             if "error" in event or "errorDetail" in event:
                 message = str(event.get("error") or (event.get("errorDetail") or {}).get("message") or "failed")
                 raise stream_error(action, reference, registry, message)
