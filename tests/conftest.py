@@ -74,6 +74,54 @@ def stack() -> Stack:
     return Stack(env=_stack_env())
 
 
+class PrivateStack(Stack):
+    """A local ECR of one's own, for tests that stop or kill its parts: the shared one stays untouched."""
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(STACK), *args], capture_output=True, text=True, timeout=120, env=_path_env({**os.environ, **self.env})
+        )
+
+    def stop(self, component: str) -> None:
+        done = self.run("stop", component)
+        assert done.returncode == 0, done.stderr
+
+    def kill(self, component: str) -> None:
+        """SIGKILL, as a crash would: no chance to finish what it was doing."""
+        import signal
+
+        os.kill(int((self.home / f"{component}.pid").read_text().split()[0]), signal.SIGKILL)
+
+    def up(self) -> None:
+        """Start whatever is not running and wait until it answers."""
+        done = self.run("up")
+        assert done.returncode == 0, done.stderr
+
+    def image(self, name: str, *options: str) -> str:
+        done = self.run("image", name, *options)
+        assert done.returncode == 0, done.stderr
+        return name
+
+
+@pytest.fixture(scope="session")
+def private_stack() -> Iterator[PrivateStack]:
+    """A second local ECR (own dockerd, registry, bridge and ports) for the whole session, purged at the end."""
+    import tempfile
+
+    # a short folder: the docker sockets under it must stay within the 108-byte unix socket limit
+    home = tempfile.mkdtemp(prefix="lecr-", dir="/tmp")
+    env = _path_env({**os.environ, "LOCAL_ECR_HOME": home})
+    done = subprocess.run([str(STACK), "up"], capture_output=True, text=True, timeout=300, env=env)
+    if done.returncode != 0:
+        pytest.fail(f"could not start a private local ECR in {home}: {done.stderr.strip()}", pytrace=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("export ")]
+    exports = dict(shlex.split(line)[1].split("=", 1) for line in lines)
+    try:
+        yield PrivateStack(env=exports)
+    finally:
+        subprocess.run([str(STACK), "down", "--purge"], capture_output=True, timeout=120, env=env)
+
+
 @pytest.fixture
 def env(stack: Stack, tmp_path: Path) -> dict[str, str]:
     """A clean environment for one test: the stack's settings, its own HOME and Docker config."""

@@ -1,0 +1,380 @@
+"""Breaking things on purpose: the registry, the engine and the ECR API fail under a real ecrtool.
+
+Each test shows a clear one-line error, the right exit code and nothing lost or half-done. They run
+on a private local ECR (the `private_stack` fixture), since they stop and kill its parts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.integration
+
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+# -- fixtures: ecrtool and docker on the private stack ---------------------------------------------
+
+
+@pytest.fixture
+def penv(private_stack: Any, tmp_path: Path) -> dict[str, str]:
+    """The private stack's settings, with this test's own HOME and Docker config."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECRTOOL_", "DOCKER_"))}
+    base.update(private_stack.env)
+    home = tmp_path / "home"
+    home.mkdir()
+    base["HOME"] = str(home)
+    base["DOCKER_CONFIG"] = str(home / ".docker")
+    base["PATH"] = f"{Path(os.sys.executable).parent}{os.pathsep}{base.get('PATH', '')}"
+    return base
+
+
+@pytest.fixture
+def ecr(penv: dict[str, str]) -> Run:
+    exe = shutil.which("ecrtool", path=penv["PATH"])
+    assert exe, "ecrtool is not installed in this environment (make install)"
+
+    def run(*args: str, timeout: float = 120, home: Path | None = None) -> subprocess.CompletedProcess[str]:
+        env = penv if home is None else {**penv, "HOME": str(home)}  # another HOME: another user, no token cache
+        return subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+    return run
+
+
+@pytest.fixture
+def engine(penv: dict[str, str]) -> Run:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, env=penv)
+
+    return run
+
+
+@pytest.fixture
+def control(private_stack: Any) -> Iterator[Callable[..., dict[str, object]]]:
+    """The private bridge's test endpoints; faults are cleared and counts reset around each test."""
+    private_stack.control("faults", {})
+    private_stack.control("reset-stats", {})
+    yield private_stack.control
+    private_stack.control("faults", {})
+
+
+@pytest.fixture(scope="module")
+def small(private_stack: Any) -> str:
+    return private_stack.image("viruses")
+
+
+@pytest.fixture
+def repo(ecr: Run) -> str:
+    name = f"forest-{uuid.uuid4().hex[:8]}"
+    created = ecr("create", name)
+    assert created.returncode == 0, created.stderr
+    return name
+
+
+def local_tags(engine: Run) -> set[str]:
+    listed = engine("images", "--format", "{{.Repository}}:{{.Tag}}")
+    assert listed.returncode == 0, listed.stderr
+    return set(listed.stdout.split())
+
+
+def error_line(stderr: str) -> str:
+    """The one error line, asserting it is the only one and that no traceback came with it."""
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("ecrtool: error: ")]
+    assert len(errors) == 1, stderr
+    assert stderr.rstrip("\n").splitlines()[-1] == errors[0]
+    return errors[0]
+
+
+def registry_get(stack: Any, path: str, **headers: str) -> requests.Response:
+    return requests.get(
+        f"http://{stack.registry}/v2/{path}", auth=("AWS", stack.password()), headers=headers, timeout=60
+    )
+
+
+def assert_consistent(stack: Any, repo: str, tag: str) -> str:
+    """The registry serves TAG's manifest and every blob it names, each matching its digest and size."""
+    reply = registry_get(stack, f"{repo}/manifests/{tag}", Accept=MANIFEST_V2)
+    assert reply.status_code == 200, reply.text
+    manifest = reply.json()
+    for blob in [manifest["config"], *manifest["layers"]]:
+        data = registry_get(stack, f"{repo}/blobs/{blob['digest']}").content
+        assert len(data) == blob["size"]
+        assert "sha256:" + hashlib.sha256(data).hexdigest() == blob["digest"]
+    return str(reply.headers["Docker-Content-Digest"])
+
+
+def registry_tags(stack: Any, repo: str) -> list[str]:
+    reply = registry_get(stack, f"{repo}/tags/list")
+    return [] if reply.status_code == 404 else sorted(reply.json().get("tags") or [])
+
+
+def listed(ecr: Run, repo: str) -> dict[str, str]:
+    """tag -> digest, as `ecrtool images` reports them."""
+    done = ecr("images", repo, "-o", "json")
+    assert done.returncode == 0, done.stderr
+    return {tag: image["digest"] for image in json.loads(done.stdout) for tag in image["tags"]}
+
+
+def digest_line(stdout: str) -> str:
+    return next(line.removeprefix("digest: ") for line in stdout.splitlines() if line.startswith("digest: "))
+
+
+class Running:
+    """ecrtool in the background, its stderr read line by line until a wanted line shows."""
+
+    def __init__(self, penv: dict[str, str], *args: str) -> None:
+        exe = shutil.which("ecrtool", path=penv["PATH"])
+        self.proc = subprocess.Popen(
+            [str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=penv
+        )
+        self.lines: list[str] = []
+
+    def wait_for(self, needle: str, timeout: float = 60) -> None:
+        assert self.proc.stderr is not None
+        deadline = time.monotonic() + timeout
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            if needle in line:
+                return
+            assert time.monotonic() < deadline, f"no {needle!r} within {timeout} s"
+        pytest.fail(f"ecrtool ended before printing {needle!r}: {''.join(self.lines)}")
+
+    def finish(self, timeout: float = 60) -> tuple[int, str, str]:
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out, "".join(self.lines) + err
+
+
+# -- the registry ----------------------------------------------------------------------------------
+
+
+def test_registry_stopped_before_a_push(private_stack: Any, ecr: Run, engine: Run, small: str, repo: str) -> None:
+    before = local_tags(engine)
+    private_stack.stop("registry")
+    try:
+        started = time.monotonic()
+        pushed = ecr("push", small, "--repo", repo, "--tag", "v1")
+        took = time.monotonic() - started
+    finally:
+        private_stack.up()
+    assert pushed.returncode == 1
+    line = error_line(pushed.stderr)
+    assert line.startswith(f"ecrtool: error: push of {private_stack.registry}/{repo}:v1 to registry ")
+    assert "connection refused" in line.lower()
+    assert took < 30
+    assert local_tags(engine) == before  # the name the push added went again
+
+    again = ecr("push", small, "--repo", repo, "--tag", "v1")
+    assert again.returncode == 0, again.stderr
+    digest = assert_consistent(private_stack, repo, "v1")
+    assert digest_line(again.stdout) == digest
+    assert listed(ecr, repo) == {"v1": digest}
+
+
+def test_registry_killed_during_the_upload_of_a_large_layer(
+    private_stack: Any, penv: dict[str, str], ecr: Run, engine: Run, repo: str
+) -> None:
+    image = private_stack.image("heavy:1", "--layers", "5", "--size-mb", "50")
+    before = local_tags(engine)
+    push = Running(penv, "push", image, "--repo", repo)
+    try:
+        push.wait_for("Pushing")
+        private_stack.kill("registry")
+        killed = time.monotonic()
+        code, out, err = push.finish()
+        took = time.monotonic() - killed
+    finally:
+        private_stack.up()
+    assert code == 1, err
+    line = error_line(err)
+    assert f"registry {private_stack.registry}" in line
+    assert took < 20  # not the engine's 50 s of retries against a registry that is gone
+    assert local_tags(engine) == before
+    assert registry_tags(private_stack, repo) == []
+
+    again = ecr("push", image, "--repo", repo)
+    assert again.returncode == 0, again.stderr
+    digest = assert_consistent(private_stack, repo, "1")
+    assert digest_line(again.stdout) == digest
+    assert listed(ecr, repo) == {"1": digest}
+
+
+# -- the Docker engine -----------------------------------------------------------------------------
+
+
+def test_docker_engine_stopped(private_stack: Any, ecr: Run, small: str) -> None:
+    fresh = f"forest-{uuid.uuid4().hex[:8]}"
+    private_stack.stop("dockerd")
+    try:
+        pushed = ecr("push", small, "--repo", fresh, "--create")
+        pulled = ecr("pull", f"{fresh}:v1")
+    finally:
+        private_stack.up()
+    socket = private_stack.env["DOCKER_HOST"]
+    for done in (pushed, pulled):
+        assert done.returncode == 1
+        line = error_line(done.stderr)
+        assert line.startswith(f"ecrtool: error: cannot reach the Docker engine at {socket}: start it")
+    # checked before anything was created: the push did not leave an empty repository behind
+    assert fresh not in ecr("repos", "-q").stdout.split()
+
+
+# -- the ECR API: 5xx and throttling ---------------------------------------------------------------
+
+
+def test_ecr_failing_with_500s_is_retried_five_times_then_reported(
+    control: Any, ecr: Run, engine: Run, small: str, repo: str
+) -> None:
+    before = local_tags(engine)
+    control("faults", {"error": {"action": "DescribeRepositories", "status": 500}})
+    started = time.monotonic()
+    pushed = ecr("push", small, "--repo", repo)
+    took = time.monotonic() - started
+    assert pushed.returncode == 1
+    assert error_line(pushed.stderr) == (
+        "ecrtool: error: AWS answered ecr:DescribeRepositories with HTTP 500 (ServerException: local-ecr injected"
+        " fault) on all 5 attempts: the service is having trouble; run the command again later"
+    )
+    assert control("stats")["DescribeRepositories"] == 5
+    assert took < 15
+    assert local_tags(engine) == before
+
+
+def test_ecr_throttling_is_backed_off_five_times_then_reported(control: Any, ecr: Run) -> None:
+    control("faults", {"error": {"action": "GetAuthorizationToken", "status": 400, "code": "ThrottlingException"}})
+    started = time.monotonic()
+    logged = ecr("login")
+    took = time.monotonic() - started
+    assert logged.returncode == 1
+    assert error_line(logged.stderr) == (
+        "ecrtool: error: AWS throttled ecr:GetAuthorizationToken (ThrottlingException: Rate exceeded) on all 5"
+        " attempts, backing off between them: too many calls at once; wait a minute and run the command again"
+    )
+    assert control("stats")["GetAuthorizationToken"] == 5
+    # four waits of at most 1, 2, 4 and 8 s (standard mode's jittered backoff for throttling)
+    assert took < 15 + 10
+
+
+def test_a_few_5xx_are_ridden_out(control: Any, ecr: Run, small: str, repo: str) -> None:
+    assert ecr("push", small, "--repo", repo).returncode == 0
+    control("reset-stats", {})
+    control("faults", {"error": {"action": "DescribeImages", "status": 503, "count": 2}})
+    assert list(listed(ecr, repo)) == [small]
+    assert control("stats")["DescribeImages"] == 3
+
+
+# -- tokens that stop working midway -----------------------------------------------------------------
+
+
+def test_token_revoked_between_tags_is_replaced_once(
+    private_stack: Any, control: Any, ecr: Run, engine: Run, small: str, repo: str
+) -> None:
+    before = private_stack.password()
+    tags = [f"v{n}" for n in range(1, 7)]
+    control("faults", {"rotate_after_pushes": 1})  # the registry password changes once v1 has landed
+    pushed = ecr("push", small, "--repo", repo, *[arg for tag in tags for arg in ("--tag", tag)])
+    assert pushed.returncode == 0, pushed.stderr
+    assert private_stack.password() != before
+    assert control("stats")["GetAuthorizationToken"] == 2
+    assert registry_tags(private_stack, repo) == sorted(tags)
+    assert sorted(listed(ecr, repo)) == sorted(tags)
+
+
+def test_token_refused_again_after_renewal_fails_clearly(
+    private_stack: Any, control: Any, ecr: Run, engine: Run, small: str, repo: str
+) -> None:
+    before = local_tags(engine)
+    control("faults", {"token_password": "revoked-password-123"})
+    pushed = ecr("push", small, "--repo", repo, "--tag", "v1")
+    assert pushed.returncode == 1
+    line = error_line(pushed.stderr)
+    assert line.startswith(f"ecrtool: error: registry {private_stack.registry} refused authentication for push")
+    assert "a fresh token from ecr:GetAuthorizationToken was refused as well" in line
+    assert "revoked-password-123" not in pushed.stdout + pushed.stderr
+    assert control("stats")["GetAuthorizationToken"] == 2
+    assert local_tags(engine) == before
+    assert registry_tags(private_stack, repo) == []
+
+
+def test_token_expired_before_use_is_replaced(
+    private_stack: Any, control: Any, ecr: Run, small: str, repo: str, tmp_path: Path
+) -> None:
+    assert ecr("push", small, "--repo", repo, home=tmp_path).returncode == 0
+    control("reset-stats", {})
+    control("faults", {"token_password": "expired-password-123", "token_count": 1})
+    pulled = ecr("pull", f"{repo}:viruses")
+    assert pulled.returncode == 0, pulled.stderr
+    assert pulled.stdout.splitlines()[0] == f"{private_stack.registry}/{repo}:viruses"
+    assert control("stats")["GetAuthorizationToken"] == 2
+
+
+# -- Ctrl-C ----------------------------------------------------------------------------------------
+
+
+def docker_config_files(penv: dict[str, str]) -> list[str]:
+    folder = Path(penv["DOCKER_CONFIG"])
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_ctrl_c_during_a_push(private_stack: Any, penv: dict[str, str], engine: Run, repo: str) -> None:
+    image = private_stack.image("heavy:2", "--layers", "5", "--size-mb", "50")
+    before, files = local_tags(engine), docker_config_files(penv)
+    push = Running(penv, "push", image, "--repo", repo, "--tag", "v1")
+    push.wait_for("Pushing")
+    push.proc.send_signal(signal.SIGINT)
+    code, out, err = push.finish()
+    assert code == 130
+    assert error_line(err) == "ecrtool: error: interrupted"
+    assert out == ""
+    assert local_tags(engine) == before
+    assert docker_config_files(penv) == files
+    assert registry_tags(private_stack, repo) == []
+
+
+def test_ctrl_c_during_a_pull(private_stack: Any, penv: dict[str, str], ecr: Run, engine: Run, repo: str) -> None:
+    image = private_stack.image("heavy:3", "--layers", "5", "--size-mb", "50")
+    assert ecr("push", image, "--repo", repo, "--tag", "v1").returncode == 0
+    # drop every local copy so the pull has layers to download
+    assert engine("rmi", image, f"{private_stack.registry}/{repo}:v1").returncode == 0
+    before, files = local_tags(engine), docker_config_files(penv)
+    pull = Running(penv, "pull", f"{repo}:v1")
+    pull.wait_for("Downloading")
+    pull.proc.send_signal(signal.SIGINT)
+    code, out, err = pull.finish()
+    assert code == 130
+    assert error_line(err) == "ecrtool: error: interrupted"
+    assert local_tags(engine) == before
+    assert docker_config_files(penv) == files
+
+
+# -- concurrency -----------------------------------------------------------------------------------
+
+
+def test_eight_concurrent_pushes_to_one_repository_all_land(
+    private_stack: Any, ecr: Run, small: str, repo: str
+) -> None:
+    tags = [f"c{n}" for n in range(8)]
+    with ThreadPoolExecutor(len(tags)) as pool:
+        results = list(pool.map(lambda tag: ecr("push", small, "--repo", repo, "--tag", tag), tags))
+    for done in results:
+        assert done.returncode == 0, done.stderr
+    digests = {digest_line(done.stdout) for done in results}
+    assert len(digests) == 1
+    digest = digests.pop()
+    assert registry_tags(private_stack, repo) == sorted(tags)
+    assert listed(ecr, repo) == dict.fromkeys(tags, digest)
