@@ -295,6 +295,22 @@ def test_token_revoked_between_tags_is_replaced_once(
     assert sorted(listed(ecr, repo)) == sorted(tags)
 
 
+def test_cached_token_revoked_since_login_is_replaced_from_ecr(
+    private_stack: Any, control: Any, ecr: Run, small: str, repo: str
+) -> None:
+    logged = ecr("login")
+    assert logged.returncode == 0, logged.stderr
+    control("rotate-password", {})  # the token login cached is revoked
+    control("reset-stats", {})
+    pushed = ecr("push", small, "--repo", repo)
+    assert pushed.returncode == 0, pushed.stderr
+    # the cached token was refused, so exactly one fresh one came from ECR, and it is cached now
+    assert control("stats")["GetAuthorizationToken"] == 1
+    control("reset-stats", {})
+    assert ecr("push", small, "--repo", repo, "--tag", "again").returncode == 0
+    assert "GetAuthorizationToken" not in control("stats")
+
+
 def test_token_refused_again_after_renewal_fails_clearly(
     private_stack: Any, control: Any, ecr: Run, engine: Run, small: str, repo: str
 ) -> None:

@@ -412,6 +412,7 @@ class Service:
             if self._reauthenticated:
                 raise
             self._reauthenticated = True
+        self._forget_tokens()  # the refused token may be the cache's: the fresh one must come from ECR
         fresh = self._auth(target)
         try:
             return self._follow(action, reference, fresh.registry, start(fresh), progress), fresh
