@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -61,6 +60,8 @@ class EcrToolGroup(click.Group):
 
 def fail(message: str, code: int, debug: bool, newline: bool = False) -> NoReturn:
     if debug:
+        import traceback  # only now: it costs start-up time every other run would pay for nothing
+
         traceback.print_exc()
     prefix = "\n" if newline else ""
     click.echo(f"{prefix}ecrtool: error: {message}", err=True)

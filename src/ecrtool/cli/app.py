@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
 from ecrtool.cli.options import settings
-from ecrtool.cli.render import Renderer
-from ecrtool.core.service import Service
+
+if TYPE_CHECKING:
+    from ecrtool.cli.render import Renderer
+    from ecrtool.core.service import Service
 
 
 @dataclass
@@ -18,5 +21,10 @@ class App:
 
 
 def app(ctx: click.Context) -> App:
+    # imported when a command runs, not when the command line is parsed: `ecrtool --help` and
+    # `--version` load neither the service (and its results) nor the renderer
+    from ecrtool.cli.render import Renderer
+    from ecrtool.core.service import Service
+
     current = settings(ctx)
     return App(service=Service(current), render=Renderer(output=current.output, quiet=current.quiet))

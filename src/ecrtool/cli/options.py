@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ecrtool.settings import Settings
+if TYPE_CHECKING:
+    from ecrtool.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,6 +59,9 @@ def global_options(func: F) -> F:
 
 
 def settings(ctx: click.Context) -> Settings:
+    # imported here: the settings bring the config file and the reference rules, which --help never needs
+    from ecrtool.settings import Settings
+
     values = ctx.find_root().meta.get(_KEY, {})
     return Settings.build(**values)
 
