@@ -84,6 +84,17 @@ INVALID: dict[str, list[list[str]]] = {
         ["trees", "--tag", "v1", "--yes"],
         ["Trees", "--force", "--yes"],
     ],
+    "configure-docker": [
+        ["--region", "mars"],
+        ["--region", "ca-west-1", "--region", "CA-WEST-1"],
+        ["--registry-id", "12345"],
+        ["123456789012.dkr.ecr.ca-west-1.amazonaws.com"],
+    ],
+    "doctor": [
+        ["--region", "mars"],
+        ["--registry-id", "abc"],
+        ["trees"],
+    ],
 }
 
 CASES = [pytest.param([name, *args], id=f"{name}-{args!r}") for name, cases in INVALID.items() for args in cases]

@@ -9,8 +9,10 @@ from typing import Any, NoReturn
 import click
 
 from ecrtool import __version__
+from ecrtool.cli.configure_docker import configure_docker
 from ecrtool.cli.create import create
 from ecrtool.cli.delete import delete
+from ecrtool.cli.doctor import doctor
 from ecrtool.cli.listing import images, repos
 from ecrtool.cli.login import login
 from ecrtool.cli.options import global_options
@@ -86,7 +88,7 @@ def cli(ctx: click.Context) -> None:
     # Global options are applied by their callbacks (options.global_options); nothing else to do here.
 
 
-for command in (create, login, tag, push, pull, images, repos, delete):
+for command in (create, login, tag, push, pull, images, repos, delete, configure_docker, doctor):
     cli.add_command(command)
 
 

@@ -58,6 +58,18 @@ def global_options(func: F) -> F:
     return func
 
 
+def global_options_except(*names: str) -> Callable[[F], F]:
+    """The global options but NAMES, for a command with its own options of those names (e.g. many --region)."""
+
+    def decorate(func: F) -> F:
+        func = global_options(func)
+        kept = [param for param in getattr(func, "__click_params__", []) if param.name not in names]
+        func.__click_params__ = kept  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
 def settings(ctx: click.Context) -> Settings:
     # imported here: the settings bring the config file and the reference rules, which --help never needs
     from ecrtool.settings import Settings

@@ -16,9 +16,11 @@ from typing import Any, TextIO
 import click
 
 from ecrtool.core.results import (
+    ConfigureDockerResult,
     CreateResult,
     DeleteImagesResult,
     DeleteRepositoryResult,
+    DoctorReport,
     ImageInfo,
     LoginResult,
     ProgressEvent,
@@ -153,6 +155,46 @@ class Renderer:
             return self.emit_json(result)
         extra = f" and its {result.images_deleted} image(s)" if result.images_deleted else ""
         self.line(f"deleted repository {result.repository}{extra}")
+
+    def configured_docker(self, result: ConfigureDockerResult) -> None:
+        program = "docker-credential-ecrtool"
+        if self.json:
+            self.emit_json(result)
+        else:
+            for registry in result.registries:
+                self.line(registry)
+            if result.added or result.replaced:
+                backup = f" (previous file kept as {result.backup})" if result.backup else ""
+                self.note(f"{result.config_path} now sends these registries to {program}{backup}")
+                for host, old in result.replaced.items():
+                    self.note(f"{host} used docker-credential-{old} before")
+            else:
+                self.note(f"{result.config_path} already sends these registries to {program}: nothing changed")
+        if result.helper is None:
+            # even with --quiet or JSON: without the helper on PATH every docker pull fails to authenticate
+            whose = "root's PATH under sudo" if result.for_root else "PATH"
+            where = result.installed_helper
+            if where:
+                fix = f"put {where.rsplit('/', 1)[0]} on {whose}, or: sudo ln -s {where} /usr/local/bin/{program}"
+            else:
+                fix = "reinstall ecrtool, which installs it"
+            click.echo(f"ecrtool: warning: {program} is not on {whose}, so docker cannot run it: {fix}", file=self.err)
+
+    def doctor(self, report: DoctorReport) -> None:
+        if self.json:
+            checks = [{**to_jsonable(check), "ok": check.ok} for check in report.checks]
+            return self.emit_json({"ok": report.ok, "checks": checks})
+        marks = {"ok": "✓", "fail": "✗", "skip": "–"}
+        try:
+            "✓✗–".encode(getattr(self.out, "encoding", None) or "utf-8")
+        except (UnicodeEncodeError, LookupError):
+            marks = {"ok": "ok", "fail": "FAIL", "skip": "skip"}
+        shown = [check for check in report.checks if check.status == "fail" or not self.quiet]
+        failed = sum(1 for check in report.checks if check.status == "fail")
+        title = "every check passed" if not failed else f"{failed} check(s) failed: see FIX"
+        headers = ["", "CHECK", "RESULT"] + (["FIX"] if failed else [])
+        rows = [[marks[c.status], c.name, c.detail] + ([c.fix or ""] if failed else []) for c in shown]
+        self.table(f"ecrtool doctor: {title}", headers, rows)
 
     def table(self, title: str, headers: list[str], rows: list[list[str]]) -> None:
         from rich.console import Console

@@ -158,6 +158,10 @@ class DockerApi:
         except (requests.exceptions.ConnectionError, docker.errors.DockerException) as err:
             raise unavailable(self._host, err) from err
 
+    def version(self) -> dict[str, Any]:
+        """The engine's own report (GET /version): Version, ApiVersion, Os, Arch…; for `ecrtool doctor`."""
+        return dict(self._call("version", self.client.version))
+
     def login(self, auth: RegistryAuth) -> None:
         self._call(
             "login",

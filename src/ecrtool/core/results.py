@@ -107,3 +107,41 @@ class ProgressEvent:
     status: str
     current: int | None = None
     total: int | None = None
+
+
+@dataclass(frozen=True)
+class ConfigureDockerResult:
+    """What `configure-docker` did to a Docker config: which registries now use docker-credential-ecrtool."""
+
+    config_path: str
+    registries: list[str]
+    added: list[str]
+    replaced: dict[str, str]  # registry -> the helper it used before
+    unchanged: list[str]
+    backup: str | None
+    helper: str | None  # docker-credential-ecrtool as found on the PATH docker runs with; None: not found
+    installed_helper: str | None  # where this installation has it, for the fix when it is not on PATH
+    for_root: bool = False
+
+
+@dataclass(frozen=True)
+class DoctorCheck:
+    """One line of `ecrtool doctor`: status is ok, fail, or skip (could not run: an earlier check failed)."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "fail"
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    checks: list[DoctorCheck]
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)

@@ -26,15 +26,19 @@ from ecrtool.core.refs import (
     parse_repo_ref,
     push_targets,
     registry_host,
+    validate_account,
     validate_digest,
+    validate_region,
     validate_repository,
     validate_tag,
 )
 from ecrtool.core.registry import unreachable
 from ecrtool.core.results import (
+    ConfigureDockerResult,
     CreateResult,
     DeleteImagesResult,
     DeleteRepositoryResult,
+    DoctorReport,
     ImageInfo,
     LoginResult,
     ProgressEvent,
@@ -225,6 +229,36 @@ class Service:
         return self._token(
             region, account, lambda: Ecr(self.aws.client("ecr", region), registry_id=account).authorization_token()
         )
+
+    def configure_docker(
+        self, regions: Iterable[str], accounts: Iterable[str], *, public: bool = False, sudo: bool = False
+    ) -> ConfigureDockerResult:
+        """Point the Docker config (root's with SUDO) at docker-credential-ecrtool for these registries.
+
+        ECRTOOL_REGISTRY stands for every account and region; otherwise the registries are each
+        account (default: the caller's) in each region (default: the settings').
+        """
+        from ecrtool.core import docker_setup
+
+        wanted_regions = list(dict.fromkeys(validate_region(region) for region in regions))
+        wanted_accounts = list(dict.fromkeys(validate_account(account) for account in accounts))
+        if self.settings.registry_override:
+            hosts = [self.settings.registry_override]
+        else:
+            wanted_regions = wanted_regions or [self.aws.region(self.settings.region)]
+            if not wanted_accounts:
+                wanted_accounts = [self.settings.registry_id or self.aws.caller_account()]
+            hosts = [registry_host(account, region) for account in wanted_accounts for region in wanted_regions]
+        if public:
+            hosts.append(PUBLIC_HOST)
+        if sudo:
+            return docker_setup.configure_root(hosts)
+        return docker_setup.configure(dockerconfig.config_path(), hosts, helper_path=docker_setup.find_helper())
+
+    def doctor(self) -> DoctorReport:
+        from ecrtool.core.doctor import Doctor
+
+        return Doctor(self).run()
 
     def tag(self, image_text: str, repo: str | None, tags: tuple[str, ...]) -> TagResult:
         image = parse_local_image(image_text)

@@ -1,0 +1,186 @@
+"""`ecrtool doctor` with moto and a fake engine: healthy, and each failure with its fix."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHECKS = [
+    "AWS credentials",
+    "region",
+    "ecr:GetAuthorizationToken",
+    "Docker engine",
+    "Docker socket",
+    "Docker config",
+    "credential helper",
+    "token cache",
+    "registry",
+]
+
+
+class VersionedDocker:
+    """An engine that only reports its version: all doctor asks of it."""
+
+    def __init__(self, up: bool = True) -> None:
+        self.up = up
+
+    def version(self) -> dict[str, Any]:
+        from ecrtool.errors import DockerUnavailable
+
+        if not self.up:
+            raise DockerUnavailable("cannot reach the Docker engine at unix:///nowhere.sock: start it")
+        return {"Version": "28.2.2", "ApiVersion": "1.50", "Os": "linux", "Arch": "amd64"}
+
+
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch) -> VersionedDocker:
+    fake = VersionedDocker()
+    monkeypatch.setattr("ecrtool.core.service.DockerApi", lambda docker_host=None: fake)
+    return fake
+
+
+@pytest.fixture
+def registry() -> Iterator[str]:
+    """A registry's /v2/ that asks for credentials, as ECR's does."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(401 if self.path == "/v2/" else 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def healthy(
+    aws: Any, engine: VersionedDocker, registry: str, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Everything in place: credentials (moto), engine, a socket, the config entry, the helper, a registry."""
+    monkeypatch.setenv("ECRTOOL_REGISTRY", registry)
+    sock_path = isolated_env / "docker.sock"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(sock_path))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{sock_path}")
+    (isolated_env / ".docker").mkdir()
+    (isolated_env / ".docker" / "config.json").write_text(json.dumps({"credHelpers": {registry: "ecrtool"}}))
+    folder = isolated_env / "bin"
+    folder.mkdir()
+    (folder / "docker-credential-ecrtool").write_text("#!/bin/sh\n")
+    (folder / "docker-credential-ecrtool").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    return isolated_env
+
+
+def checks(stdout: str) -> dict[str, dict[str, Any]]:
+    data = json.loads(stdout)
+    assert [check["name"] for check in data["checks"]] == CHECKS
+    return {check["name"]: check for check in data["checks"]}
+
+
+def test_healthy(invoke: Any, healthy: Path) -> None:
+    result = invoke("doctor")
+    assert result.exit_code == 0, result.output
+    assert "every check passed" in result.stdout
+    assert result.stdout.count("✓") == len(CHECKS) and "✗" not in result.stdout
+    found = checks(invoke("doctor", "-o", "json").stdout)
+    assert all(check["status"] == "ok" and check["fix"] is None for check in found.values())
+    assert "account 123456789012" in found["AWS credentials"]["detail"]
+    assert found["region"]["detail"] == "ca-west-1 (from AWS_DEFAULT_REGION)"
+    assert found["Docker engine"]["detail"].startswith("28.2.2 (API 1.50, linux/amd64)")
+    assert "uses docker-credential-ecrtool" in found["Docker config"]["detail"]
+    assert found["registry"]["detail"].endswith("answers (HTTP 401)")
+
+
+def test_no_credentials(invoke: Any, engine: VersionedDocker, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ca-west-1")
+    result = invoke("doctor", "-o", "json")
+    assert result.exit_code == 1
+    found = checks(result.stdout)
+    assert found["AWS credentials"]["status"] == "fail"
+    assert "no AWS credentials found" in found["AWS credentials"]["detail"]
+    assert "AWS_ACCESS_KEY_ID" in found["AWS credentials"]["fix"]
+    assert found["ecr:GetAuthorizationToken"]["status"] == "fail"
+    assert found["registry"]["status"] == "skip"  # no account, no registry host
+    assert found["Docker engine"]["status"] == "ok"
+
+
+def test_no_region(invoke: Any, aws: Any, engine: VersionedDocker, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    result = invoke("doctor", "-o", "json")
+    assert result.exit_code == 1
+    found = checks(result.stdout)
+    assert found["region"]["status"] == "fail" and "--region" in found["region"]["fix"]
+    assert found["ecr:GetAuthorizationToken"]["status"] == "skip"
+
+
+def test_no_engine_and_no_socket(invoke: Any, healthy: Path, engine: VersionedDocker, tmp_path: Path) -> None:
+    engine.up = False
+    missing = tmp_path / "missing.sock"
+    result = invoke("doctor", "--docker-host", f"unix://{missing}", "-o", "json")
+    assert result.exit_code == 1
+    found = checks(result.stdout)
+    assert found["Docker engine"]["status"] == "fail"
+    assert "systemctl start docker" in found["Docker engine"]["fix"]
+    assert found["Docker socket"] == {
+        "name": "Docker socket",
+        "status": "fail",
+        "detail": f"no socket at {missing}",
+        "fix": "start the engine (sudo systemctl start docker) or point --docker-host / DOCKER_HOST at a running one",
+        "ok": False,
+    }
+
+
+def test_helper_missing(invoke: Any, healthy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", f"/usr/bin{os.pathsep}/bin")
+    result = invoke("doctor")
+    assert result.exit_code == 1
+    assert "1 check(s) failed" in result.stdout
+    assert "✗" in result.stdout and "docker-credential-ecrtool is not on PATH" in result.stdout
+    found = checks(invoke("doctor", "-o", "json").stdout)
+    assert [name for name, check in found.items() if check["status"] == "fail"] == ["credential helper"]
+
+
+def test_docker_config_without_the_helper(invoke: Any, healthy: Path, registry: str) -> None:
+    config = healthy / ".docker" / "config.json"
+    config.write_text(json.dumps({"auths": {registry: {"auth": "QVdTOnNlY3JldA=="}}}))
+    found = checks(invoke("doctor", "-o", "json").stdout)
+    assert found["Docker config"]["status"] == "fail"
+    assert "expires 12 hours after login" in found["Docker config"]["detail"]
+    assert found["Docker config"]["fix"].startswith("run `ecrtool configure-docker`")
+    config.write_text("{}")
+    found = checks(invoke("doctor", "-o", "json").stdout)
+    assert "has no credentials for" in found["Docker config"]["detail"]
+
+
+def test_registry_unreachable(invoke: Any, healthy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    monkeypatch.setenv("ECRTOOL_REGISTRY", f"127.0.0.1:{port}")
+    found = checks(invoke("doctor", "-o", "json").stdout)
+    assert found["registry"]["status"] == "fail"
+    assert found["registry"]["detail"].startswith(f"cannot reach http://127.0.0.1:{port}/v2/")
+    assert "proxy" in found["registry"]["fix"]
+
+
+def test_quiet_shows_only_failures(invoke: Any, healthy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", f"/usr/bin{os.pathsep}/bin")
+    result = invoke("doctor", "-q")
+    assert result.exit_code == 1
+    assert "credential helper" in result.stdout and "AWS credentials" not in result.stdout
