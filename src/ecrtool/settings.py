@@ -1,12 +1,73 @@
-"""The settings every command shares, gathered from global options and the environment."""
+"""The settings every command shares, gathered from global options, the environment and the config file.
+
+region, registry_id, docker_host, runner and sudo come from, in order: the flag (--region …), the
+environment (ECRTOOL_REGION …), the config file (region = "…"), else the default; `sources` says which,
+for `ecrtool config show` and for messages. Below all three, boto3 still reads AWS_REGION and the
+profile, and docker-py DOCKER_HOST.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+from ecrtool.config import config_path, read_settings
 from ecrtool.core.refs import validate_account, validate_region
+from ecrtool.core.results import SettingsReport, SettingValue
 from ecrtool.errors import InvalidInput
+
+MERGED = ("region", "registry_id", "docker_host", "runner", "sudo")
+RUNNERS = ("api", "cli")
+DEFAULTS: dict[str, Any] = {"region": None, "registry_id": None, "docker_host": None, "runner": "api", "sudo": False}
+DEFAULT_SOURCE = "default"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+_DOCKER_HOST_RE = re.compile(r"^(?:unix|tcp|ssh|http|https|npipe|fd)://\S+$")
+
+
+def env_name(key: str) -> str:
+    return f"ECRTOOL_{key.upper()}"
+
+
+def flag_name(key: str, value: Any = None) -> str:
+    if key == "sudo" and value is False:
+        return "--no-sudo"
+    return "--" + key.replace("_", "-")
+
+
+def _host_override(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name) or None
+    if value is not None and ("/" in value or not value.strip() or " " in value):
+        raise InvalidInput(f"invalid {name} {value!r}: expected host[:port], such as 127.0.0.1:5000")
+    return value
+
+
+def _from_text(key: str, text: str, source: str) -> Any:
+    """A setting given as text (an environment variable) as its type; sudo is a yes/no."""
+    if key != "sudo":
+        return text
+    if text.strip().lower() in _TRUE:
+        return True
+    if text.strip().lower() in _FALSE:
+        return False
+    raise InvalidInput(f"invalid {source} {text!r}: use true or false (or 1 / 0)")
+
+
+def _check(key: str, value: Any) -> Any:
+    if key == "region":
+        validate_region(value)
+    elif key == "registry_id":
+        validate_account(value)
+    elif key == "runner" and value not in RUNNERS:
+        raise InvalidInput(f"invalid runner {value!r}: use api (docker-py on the socket) or cli (the docker command)")
+    elif key == "docker_host" and not _DOCKER_HOST_RE.match(value):
+        raise InvalidInput(
+            f"invalid Docker host {value!r}: expected a URL such as unix:///var/run/docker.sock or tcp://HOST:2375"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -20,6 +81,11 @@ class Settings:
     quiet: bool = False
     debug: bool = False
     no_cache: bool = False  # --no-cache or ECRTOOL_NO_CACHE=1: neither read nor write the token cache
+    runner: str = "api"  # api: docker-py on the socket; cli: the docker command (always with sudo)
+    sudo: bool = False  # run the docker command through `sudo -n`
+    public_registry_override: str | None = None  # ECRTOOL_PUBLIC_REGISTRY: stands in for public.ecr.aws
+    # where each of MERGED came from: "--region", "ECRTOOL_REGION", "<config file>, line N" or "default"
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
     def build(
@@ -33,24 +99,98 @@ class Settings:
         quiet: bool = False,
         debug: bool = False,
         no_cache: bool = False,
-        environ: dict[str, str] | None = None,
+        runner: str | None = None,
+        sudo: bool | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> Settings:
         env = os.environ if environ is None else environ
-        if region is not None:
-            validate_region(region)
-        if registry_id is not None:
-            validate_account(registry_id)
-        override = env.get("ECRTOOL_REGISTRY") or None
-        if override is not None and ("/" in override or not override.strip() or " " in override):
-            raise InvalidInput(f"invalid ECRTOOL_REGISTRY {override!r}: expected host[:port], such as 127.0.0.1:5000")
+        flags = dict(region=region, registry_id=registry_id, docker_host=docker_host, runner=runner, sudo=sudo)
+        values, sources = _merge(flags, env)
+        override = _host_override(env, "ECRTOOL_REGISTRY")
         return cls(
-            region=region,
+            region=values["region"],
             profile=profile,
-            registry_id=registry_id,
-            docker_host=docker_host,
+            registry_id=values["registry_id"],
+            docker_host=values["docker_host"],
+            runner=values["runner"],
+            sudo=values["sudo"],
+            public_registry_override=_host_override(env, "ECRTOOL_PUBLIC_REGISTRY"),
+            sources=sources,
             registry_override=override,
             output=output or "text",
             quiet=quiet,
             debug=debug,
             no_cache=bool(no_cache) or env.get("ECRTOOL_NO_CACHE", "").lower() in ("1", "true", "yes"),
         )
+
+
+def _merge(flags: Mapping[str, Any], env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each of MERGED from the first place that sets it: flag, ECRTOOL_* variable, config file, default."""
+    # read even when flags set everything: a malformed file is an error every time, not now and then
+    in_file = read_settings(config_path(dict(env)))
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key in MERGED:
+        if flags.get(key) is not None:
+            value, source = flags[key], flag_name(key, flags[key])
+            values[key] = _check(key, value)
+        elif env.get(env_name(key), "").strip():
+            source = env_name(key)
+            value = _from_text(key, env[source], source)
+            try:
+                values[key] = _check(key, value)
+            except InvalidInput as err:
+                raise InvalidInput(f"{err} (from {source})") from None
+        else:
+            if key in in_file:
+                setting = in_file[key]
+                source = f"{setting.path}, line {setting.line}"
+                try:
+                    values[key] = _check(key, setting.value)
+                except InvalidInput as err:
+                    raise InvalidInput(f"the config file {setting.where}: {err}: fix or remove it") from None
+            else:
+                values[key], source = DEFAULTS[key], DEFAULT_SOURCE
+        sources[key] = source
+    if values["sudo"]:
+        if values["runner"] == "api" and sources["runner"] != DEFAULT_SOURCE:
+            raise InvalidInput(
+                f"sudo (from {sources['sudo']}) runs the docker command, but the runner is api "
+                f"(from {sources['runner']}): use --runner cli, or drop one of the two"
+            )
+        if sources["runner"] == DEFAULT_SOURCE:
+            values["runner"], sources["runner"] = "cli", f"implied by sudo ({sources['sudo']})"
+    return values, sources
+
+
+def describe(
+    settings: Settings, environ: Mapping[str, str], profile_region: Callable[[], str | None]
+) -> SettingsReport:
+    """Each merged setting's effective value and source, down to what boto3 and docker fall back on."""
+    from ecrtool.core.docker_engine import DEFAULT_SOCKET
+
+    rows: list[SettingValue] = []
+    for key in MERGED:
+        value: str | bool | None = getattr(settings, key)
+        source = settings.sources.get(key, DEFAULT_SOURCE)
+        if value is None and key == "region":
+            variable = next((name for name in ("AWS_REGION", "AWS_DEFAULT_REGION") if environ.get(name)), None)
+            if variable:
+                value, source = environ[variable], variable
+            else:
+                value = profile_region()
+                source = "the AWS profile (~/.aws/config)" if value else "not set: pass --region or set AWS_REGION"
+        elif value is None and key == "registry_id":
+            source = "not set: the caller's account (sts:GetCallerIdentity)"
+        elif value is None and key == "docker_host":
+            if environ.get("DOCKER_HOST"):
+                value, source = environ["DOCKER_HOST"], "DOCKER_HOST"
+            else:
+                value = DEFAULT_SOCKET
+        rows.append(SettingValue(key, value, source))
+    for name in ("ECRTOOL_REGISTRY", "ECRTOOL_PUBLIC_REGISTRY"):
+        if environ.get(name):
+            what = "registry" if name == "ECRTOOL_REGISTRY" else "public_registry"
+            rows.append(SettingValue(what, environ[name], name))
+    path = config_path(dict(environ))
+    return SettingsReport(config_file=str(path), config_file_exists=path.is_file(), settings=rows)

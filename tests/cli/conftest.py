@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from ecrtool.cli import cli
+from ecrtool.core.containers import Output, RunOutcome, RunSpec
 from ecrtool.core.docker_engine import DockerRunner, LocalImageDetails, RegistryAuth
 
 REGION = "ca-west-1"
@@ -21,6 +22,7 @@ HOST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 IMAGE_ID = "sha256:" + "1" * 64
 DIGEST = "sha256:" + "d" * 64
 LAYER = "0123456789ab"
+CONTAINER_ID = "c0ffee" + "0" * 58
 
 Events = Callable[[str], Iterable[dict[str, Any]]]
 
@@ -52,6 +54,9 @@ class FakeDocker:
         self.auths: list[RegistryAuth] = []
         self.push_script: Events = push_events
         self.pull_script: Events = pull_events
+        self.runs: list[RunSpec] = []
+        self.run_output: list[tuple[str, bytes]] = [("stdout", b"hello from the container\n")]
+        self.run_exit_code = 0
 
     @staticmethod
     def _normal(reference: str) -> str:
@@ -98,6 +103,17 @@ class FakeDocker:
     def login(self, auth: RegistryAuth) -> None:
         self.calls.append(("login", auth.registry, auth.username))
         self.auths.append(auth)
+
+    def run(self, spec: RunSpec, output: Output | None) -> RunOutcome:
+        """Detached: an id. Attached: the scripted output, then the scripted exit code."""
+        self.calls.append(("run", spec.image))
+        self.runs.append(spec)
+        if spec.detach:
+            return RunOutcome(CONTAINER_ID, None)
+        for stream, data in self.run_output:
+            if output is not None:
+                output(stream, data)
+        return RunOutcome(CONTAINER_ID, self.run_exit_code)
 
 
 def _fake_is_a_runner(fake: FakeDocker) -> DockerRunner:

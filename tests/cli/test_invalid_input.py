@@ -58,7 +58,7 @@ INVALID: dict[str, list[list[str]]] = {
         ["trees:"],
         ["trees@sha256:abc"],
         ["trees@"],
-        ["public.ecr.aws/library/nginx"],
+        ["public.ecr.aws/nginx"],
         ["docker.io/library/nginx:latest"],
         ["123456789012.dkr.ecr.ca-west-1.amazonaws.com/Trees"],
         ["123456789012.dkr.ecr.ca-west-1.amazonaws.com.evil.example/trees"],
@@ -83,6 +83,36 @@ INVALID: dict[str, list[list[str]]] = {
         ["trees", "--tag", "v1", "--force"],
         ["trees", "--tag", "v1", "--yes"],
         ["Trees", "--force", "--yes"],
+    ],
+    "run": [
+        ["Trees:v1"],
+        ["--", "-trees"],
+        ["public.ecr.aws/nginx"],
+        ["docker.io/library/busybox"],
+        ["trees:v1", "-p", "80"],
+        ["trees:v1", "-p", "8080:99999"],
+        ["trees:v1", "-e", "1BAD=x"],
+        ["trees:v1", "-e", "UNSET_IN_THIS_TEST"],
+        ["trees:v1", "--env-file", "/nonexistent/app.env"],
+        ["trees:v1", "-v", "/srv"],
+        ["trees:v1", "-v", "/srv:relative"],
+        ["trees:v1", "--restart", "sometimes"],
+        ["trees:v1", "--rm", "--restart", "always"],
+        ["trees:v1", "--name", "-web"],
+        ["trees:v1", "--runner", "api", "--sudo"],
+        ["trees:v1", "--docker-host", "/var/run/docker.sock"],
+    ],
+    "ec2": [
+        ["user-data", "--image", "Trees"],
+        ["user-data", "--image", "trees:v1", "--region", "mars"],
+        ["user-data", "--image", "trees:v1", "--region", "ca-west-1", "-e", "TOKEN"],
+        ["user-data", "--image", "trees:v1", "--region", "ca-west-1", "--service", "--restart", "always"],
+        ["user-data", "--image", "trees:v1", "--region", "ca-west-1", "--install", "ecrtool; reboot"],
+        ["user-data", "--image", "trees:v1", "--region", "ca-west-1", "--env-file", "relative.env"],
+    ],
+    "config": [
+        ["show", "--region", "mars"],
+        ["show", "--registry-id", "12"],
     ],
     "configure-docker": [
         ["--region", "mars"],
@@ -151,5 +181,5 @@ def test_messages_say_what_to_do_next(invoke: Any, forbid_backends: Any) -> None
     assert "--repo" in result.stderr and "--tag" in result.stderr
     result = invoke("create", "trees", "--tag", "team")
     assert "KEY=VALUE" in result.stderr
-    result = invoke("pull", "public.ecr.aws/library/nginx")
-    assert "docker pull" in result.stderr
+    result = invoke("images", "public.ecr.aws/library/nginx")
+    assert "ecrtool pulls and runs those" in result.stderr

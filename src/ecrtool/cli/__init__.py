@@ -9,15 +9,18 @@ from typing import Any, NoReturn
 import click
 
 from ecrtool import __version__
+from ecrtool.cli.config_show import config
 from ecrtool.cli.configure_docker import configure_docker
 from ecrtool.cli.create import create
 from ecrtool.cli.delete import delete
 from ecrtool.cli.doctor import doctor
+from ecrtool.cli.ec2 import ec2
 from ecrtool.cli.listing import images, repos
 from ecrtool.cli.login import login
 from ecrtool.cli.options import global_options
 from ecrtool.cli.pull import pull
 from ecrtool.cli.push import push
+from ecrtool.cli.run import run
 from ecrtool.cli.tag import tag
 from ecrtool.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EcrToolError
 
@@ -88,7 +91,7 @@ def cli(ctx: click.Context) -> None:
     # Global options are applied by their callbacks (options.global_options); nothing else to do here.
 
 
-for command in (create, login, tag, push, pull, images, repos, delete, configure_docker, doctor):
+for command in (create, login, tag, push, pull, run, images, repos, delete, configure_docker, doctor, ec2, config):
     cli.add_command(command)
 
 

@@ -17,7 +17,8 @@ _KEY = "ecrtool.globals"
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     # A value given after the command name overrides one given before it, as people expect.
-    if value is not None and value is not False:
+    # --no-sudo's False is a choice too: it beats ECRTOOL_SUDO and the config file.
+    if value is not None and (value is not False or param.name == "sudo"):
         ctx.find_root().meta.setdefault(_KEY, {})[param.name] = value
         if param.name == "debug":
             from ecrtool.cli.debuglog import configure
@@ -33,6 +34,16 @@ _GLOBALS = [
     click.option(
         "--docker-host", metavar="URL", help="Docker engine, e.g. unix:///var/run/docker.sock (default: DOCKER_HOST)."
     ),
+    click.option(
+        "--runner",
+        type=click.Choice(["api", "cli"]),
+        help="How to drive Docker: api (docker-py on the socket; the default) or cli (the docker command).",
+    ),
+    click.option(
+        "--sudo/--no-sudo",
+        default=None,
+        help="Run the docker command through `sudo -n` (implies --runner cli), for users outside the docker group.",
+    ),
     click.option("-o", "--output", type=click.Choice(["text", "json"]), help="Output format for results."),
     click.option("-q", "--quiet", is_flag=True, default=None, help="Print only results: no progress, no notes."),
     click.option(
@@ -46,12 +57,14 @@ _GLOBALS = [
     ),
 ]
 
+_NAMES = {"region", "profile", "registry_id", "docker_host", "output", "quiet", "debug", "no_cache", "runner", "sudo"}
+
 
 def global_options(func: F) -> F:
     for option in reversed(_GLOBALS):
         func = option(func)
     for param in getattr(func, "__click_params__", []):
-        if param.name in {"region", "profile", "registry_id", "docker_host", "output", "quiet", "debug", "no_cache"}:
+        if param.name in _NAMES:
             param.callback = _remember
             param.expose_value = False
             param.is_eager = True

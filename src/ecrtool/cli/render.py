@@ -27,7 +27,10 @@ from ecrtool.core.results import (
     PullResult,
     PushResult,
     RepositoryInfo,
+    RunResult,
+    SettingsReport,
     TagResult,
+    UserData,
 )
 from ecrtool.core.service import Progress
 
@@ -55,6 +58,14 @@ def human_size(size: int | None) -> str:
     return f"{amount:.1f} PB"
 
 
+def _setting_text(value: str | bool | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
 def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if moment else "-"
 
@@ -65,6 +76,7 @@ class Renderer:
         self.quiet = quiet
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self._bars: _Bars | None = None  # the live progress display, while one is drawn
 
     def line(self, text: str = "") -> None:
         click.echo(text, file=self.out)
@@ -196,6 +208,49 @@ class Renderer:
         rows = [[marks[c.status], c.name, c.detail] + ([c.fix or ""] if failed else []) for c in shown]
         self.table(f"ecrtool doctor: {title}", headers, rows)
 
+    def ran(self, result: RunResult) -> None:
+        """A detached container: its id. Attached, the container's own output was the output."""
+        if result.exit_code is not None:
+            return
+        if self.json:
+            return self.emit_json(result)
+        self.line(result.container_id)
+
+    def container_output(self, stream: str, data: bytes) -> None:
+        """The attached container's output, byte for byte, to ecrtool's stdout or stderr as it comes."""
+        if self._bars is not None:
+            self._bars.progress.stop()  # a live progress display would redraw over the container's output
+            self._bars = None
+        target = self.out if stream == "stdout" else self.err
+        target.flush()
+        binary = getattr(target, "buffer", None)
+        if binary is not None:
+            binary.write(data)
+            binary.flush()
+        else:
+            target.write(data.decode("utf-8", "replace"))
+            target.flush()
+
+    def settings_report(self, report: SettingsReport) -> None:
+        if self.json:
+            settings = {item.name: {"value": item.value, "source": item.source} for item in report.settings}
+            return self.emit_json({"config_file": report.config_file, "settings": settings})
+        state = "" if report.config_file_exists else " (not found)"
+        self.note(f"config file: {report.config_file}{state}")
+        width = max(len(item.name) for item in report.settings)
+        values = [_setting_text(item.value) for item in report.settings]
+        value_width = max(len(value) for value in values)
+        for item, value in zip(report.settings, values, strict=True):
+            self.line(f"{item.name:<{width}}  {value:<{value_width}}  {item.source}")
+
+    def user_data(self, result: UserData, *, launch_command: bool, to_file: str | None) -> None:
+        """The script on stdout (or in TO_FILE); the run-instances line after it on stdout with a file, else stderr."""
+        if to_file is None:
+            self.out.write(result.script)
+            self.out.flush()
+        if launch_command:
+            click.echo(result.launch_command, file=self.out if to_file else self.err)
+
     def table(self, title: str, headers: list[str], rows: list[list[str]]) -> None:
         from rich.console import Console
         from rich.table import Table
@@ -215,7 +270,11 @@ class Renderer:
             yield None
         elif self.err.isatty() and not self.json:
             with _Bars(self.err) as bars:
-                yield bars.update
+                self._bars = bars
+                try:
+                    yield bars.update
+                finally:
+                    self._bars = None
         else:
             yield _PlainLines(self.err).update
 

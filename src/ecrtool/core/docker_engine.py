@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ecrtool.core.containers import Output, RunOutcome, RunSpec
 from ecrtool.errors import AuthError, DockerUnavailable, EcrToolError, NotFound
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -50,7 +51,13 @@ class DockerRunner(Protocol):
 
     def pull(self, repository: str, ref: str, auth: RegistryAuth | None) -> Iterator[dict[str, Any]]: ...
 
-    def login(self, auth: RegistryAuth) -> None: ...
+    def login(self, auth: RegistryAuth) -> str | None:
+        """Check AUTH with the registry; returns where the credentials were stored when the runner stored them."""
+        ...
+
+    def run(self, spec: RunSpec, output: Output | None) -> RunOutcome:
+        """Create and start a container; attached (not spec.detach), send its output and wait for its exit code."""
+        ...
 
 
 def describe_host(docker_host: str | None) -> str:
@@ -63,13 +70,17 @@ def unavailable(docker_host: str | None, err: BaseException) -> DockerUnavailabl
     text = f"{err!r} {err}"
     if "Permission denied" in text or "PermissionError" in text:
         path = host.removeprefix("unix://")
-        return DockerUnavailable(
-            f"permission denied on the Docker socket {path}: add your user to its group "
-            "(sudo usermod -aG docker $USER, then log in again) or run docker as root"
-        )
+        return DockerUnavailable(permission_hint(path))
     return DockerUnavailable(
         f"cannot reach the Docker engine at {host}: start it (sudo systemctl start docker) "
         "or point --docker-host / DOCKER_HOST at a running engine"
+    )
+
+
+def permission_hint(socket: str) -> str:
+    return (
+        f"permission denied on the Docker socket {socket}: rerun with --sudo (docker through sudo), "
+        "or join the socket's group with `sudo usermod -aG docker $USER` and log in again"
     )
 
 
@@ -149,7 +160,7 @@ class DockerApi:
         )
         yield from self._stream(stream)
 
-    def _stream(self, stream: Any) -> Iterator[dict[str, Any]]:
+    def _stream(self, stream: Any) -> Iterator[Any]:
         import docker
         import requests
 
@@ -162,7 +173,7 @@ class DockerApi:
         """The engine's own report (GET /version): Version, ApiVersion, Os, Arch…; for `ecrtool doctor`."""
         return dict(self._call("version", self.client.version))
 
-    def login(self, auth: RegistryAuth) -> None:
+    def login(self, auth: RegistryAuth) -> str | None:
         self._call(
             "login",
             self.client.login,
@@ -171,6 +182,77 @@ class DockerApi:
             registry=auth.registry,
             reauth=True,
         )
+        return None  # the engine only checks them; the caller stores them where the docker CLI reads them
+
+    def run(self, spec: RunSpec, output: Output | None) -> RunOutcome:
+        client = self.client
+        bindings: dict[str, list[Any]] = {}
+        for port in spec.ports:
+            bindings.setdefault(f"{port.container_port}/{port.protocol}", []).append(
+                (port.host_ip, port.host_port) if port.host_ip else port.host_port
+            )
+        host_config = self._call(
+            "create",
+            client.create_host_config,
+            port_bindings=bindings or None,
+            binds=[mount.docker for mount in spec.mounts] or None,
+            restart_policy={"Name": spec.restart.name, "MaximumRetryCount": spec.restart.max_retries}
+            if spec.restart
+            else None,
+            # attached, ecrtool removes the container itself once it has its exit code
+            auto_remove=spec.remove and spec.detach,
+        )
+        created = self._call(
+            "create",
+            client.create_container,
+            spec.image,
+            command=list(spec.command) or None,
+            name=spec.name,
+            environment=[f"{key}={value}" for key, value in spec.env] or None,
+            ports=[(port.container_port, port.protocol) for port in spec.ports] or None,
+            host_config=host_config,
+            detach=spec.detach,
+        )
+        container = str(created["Id"])
+        if spec.detach:
+            self._start(container, spec)
+            return RunOutcome(container, None)
+        try:
+            # attach before start, so not a byte of output is missed
+            frames = self._call(
+                "attach", client.attach, container, stdout=True, stderr=True, stream=True, logs=True, demux=True
+            )
+            self._start(container, spec)
+            for out, err in self._stream(frames):
+                if output is not None and out:
+                    output("stdout", out)
+                if output is not None and err:
+                    output("stderr", err)
+            status = self._call("wait", client.wait, container)
+            return RunOutcome(container, int(status.get("StatusCode", 1)))
+        except KeyboardInterrupt:
+            # Ctrl-C (or SIGTERM): stop the container as `docker run` does, then go
+            self._quietly(client.stop, container, timeout=10)
+            raise
+        finally:
+            if spec.remove:
+                self._quietly(client.remove_container, container, force=True)
+
+    def _start(self, container: str, spec: RunSpec) -> None:
+        try:
+            self._call("start", self.client.start, container)
+        except BaseException:
+            if spec.remove:
+                self._quietly(self.client.remove_container, container, force=True)
+            raise
+
+    @staticmethod
+    def _quietly(fn: Any, *args: Any, **kwargs: Any) -> None:
+        """Clean-up that must not hide the error (or Ctrl-C) that caused it."""
+        try:
+            fn(*args, **kwargs)
+        except Exception:  # noqa: BLE001 - best effort by design
+            pass
 
 
 def engine_error(what: str, err: Any) -> EcrToolError:
@@ -180,6 +262,8 @@ def engine_error(what: str, err: Any) -> EcrToolError:
     status = getattr(err, "status_code", None)
     if is_auth_failure(lowered) or status == 401:
         return AuthError(f"the registry refused authentication during {what}: {explanation}")
+    if status == 409 and "name" in lowered and "in use" in lowered:
+        return EcrToolError(f"Docker {what} failed: {explanation}: pick another --name, or remove the old one")
     if status == 404 or "not found" in lowered or "no such image" in lowered or "manifest unknown" in lowered:
         return NotFound(f"{what}: {explanation}")
     return EcrToolError(f"Docker {what} failed: {explanation}")

@@ -102,6 +102,7 @@ class RepoRef:
     host: str | None = None
     account: str | None = None
     region: str | None = None
+    public: bool = False  # in the public gallery, public.ecr.aws/ALIAS/REPOSITORY
 
     def with_tag(self, tag: str) -> RepoRef:
         return replace(self, tag=tag, digest=None)
@@ -125,8 +126,11 @@ def _looks_like_host(component: str) -> bool:
     return "." in component or ":" in component or component == "localhost"
 
 
-def parse_repo_ref(text: str, registry_override: str | None = None) -> RepoRef:
-    """Parse REPO[:TAG], REPO@sha256:..., or a full ECR reference HOST/REPO[:TAG][@DIGEST]."""
+def parse_repo_ref(text: str, registry_override: str | None = None, *, public: bool = False) -> RepoRef:
+    """Parse REPO[:TAG], REPO@sha256:..., or a full ECR reference HOST/REPO[:TAG][@DIGEST].
+
+    With public=True (pull and run) a public gallery reference, public.ecr.aws/ALIAS/REPO[:TAG], is one too.
+    """
     if not text or text.startswith("-") or any(ch.isspace() for ch in text):
         raise InvalidInput(f"invalid reference {text!r}: expected REPO[:TAG], REPO@sha256:... or a full ECR reference")
     first, sep, rest = text.partition("/")
@@ -135,9 +139,16 @@ def parse_repo_ref(text: str, registry_override: str | None = None) -> RepoRef:
         name, tag, digest = _split_name_tag_digest(rest)
         validate_repository(name)
         if host == PUBLIC_HOST:
-            raise InvalidInput(
-                f"{text!r} is in the public gallery: pull it with docker pull, ecrtool works with private repositories"
-            )
+            if not public:
+                raise InvalidInput(
+                    f"{text!r} is in the public gallery: ecrtool pulls and runs those; this command works on "
+                    "private repositories"
+                )
+            if "/" not in name:
+                raise InvalidInput(
+                    f"invalid public gallery reference {text!r}: expected public.ecr.aws/ALIAS/REPOSITORY[:TAG]"
+                )
+            return RepoRef(name, tag, digest, host=host, public=True)
         ecr = parse_ecr_host(host)
         if ecr is not None:
             return RepoRef(name, tag, digest, host=host, account=ecr.account, region=ecr.region)

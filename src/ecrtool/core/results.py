@@ -145,3 +145,41 @@ class DoctorReport:
     @property
     def ok(self) -> bool:
         return all(check.ok for check in self.checks)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """`ecrtool run`: the image it ran, whether it pulled it, the container, and its exit code when attached."""
+
+    reference: str
+    container_id: str
+    exit_code: int | None
+    pulled: bool
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class SettingValue:
+    name: str
+    value: str | bool | None
+    source: str
+
+
+@dataclass(frozen=True)
+class SettingsReport:
+    """`ecrtool config show`: each setting's effective value and where it came from."""
+
+    config_file: str
+    config_file_exists: bool
+    settings: list[SettingValue]
+
+
+@dataclass(frozen=True)
+class UserData:
+    """`ecrtool ec2 user-data`: the cloud-init script, and the matching `aws ec2 run-instances` line."""
+
+    script: str
+    launch_command: str
+    os: str
+    user: str
+    unit: str | None = None

@@ -15,6 +15,7 @@ from typing import Any
 
 from ecrtool.core import dockerconfig, token_cache
 from ecrtool.core.aws import AwsSession
+from ecrtool.core.containers import PULL_POLICIES, Output, RunSpec
 from ecrtool.core.docker_engine import DockerApi, DockerRunner, RegistryAuth, is_auth_failure
 from ecrtool.core.ecr import AuthToken, Ecr, public_authorization_token
 from ecrtool.core.refs import (
@@ -45,7 +46,10 @@ from ecrtool.core.results import (
     PullResult,
     PushResult,
     RepositoryInfo,
+    RunResult,
+    SettingsReport,
     TagResult,
+    UserData,
 )
 from ecrtool.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound, Refused, RegistryError
 from ecrtool.settings import Settings
@@ -95,7 +99,12 @@ class Service:
     @property
     def docker(self) -> DockerRunner:
         if self._docker is None:
-            self._docker = DockerApi(self.settings.docker_host)
+            if self.settings.runner == "cli":
+                from ecrtool.core.docker_cli import DockerCli
+
+                self._docker = DockerCli(self.settings.docker_host, sudo=self.settings.sudo)
+            else:
+                self._docker = DockerApi(self.settings.docker_host)
         return self._docker
 
     def _target(self, ref: RepoRef | None = None, *, need_host: bool = False) -> Target:
@@ -191,17 +200,24 @@ class Service:
                 return CreateResult(repository=self._uri(target.ecr.describe_repository(ref.repository)), created=False)
             raise
 
-    def login(self) -> LoginResult:
+    def login(self, *, public: bool = False) -> LoginResult:
+        if public:
+            # ecr-public's GetAuthorizationToken lives in us-east-1 whatever --region says
+            host = self.settings.public_registry_override or PUBLIC_HOST
+            return self._docker_login(host, self.registry_token(PUBLIC_HOST))
         target = self._target()
         token = self._token(target.region, target.account, target.ecr.authorization_token)
-        host = self._host(target, token.proxy_endpoint)
+        return self._docker_login(self._host(target, token.proxy_endpoint), token)
+
+    def _docker_login(self, host: str, token: AuthToken) -> LoginResult:
         auth = RegistryAuth(registry=host, username=token.username, password=token.password)
         try:
-            self.docker.login(auth)
+            # the cli runner's docker login stores them itself (root's config under sudo); the api runner's not
+            stored = self.docker.login(auth)
         except AuthError:
             self._forget_tokens()
             raise
-        stored = dockerconfig.store_credentials(host, token.username, token.password)
+        stored = stored or dockerconfig.store_credentials(host, token.username, token.password)
         return LoginResult(registry=host, username=token.username, expires_at=token.expires_at, stored_in=stored)
 
     def registry_token(self, host: str) -> AuthToken:
@@ -322,7 +338,9 @@ class Service:
         )
 
     def pull(self, ref_text: str, *, progress: Progress | None = None) -> PullResult:
-        ref = parse_repo_ref(ref_text, self.settings.registry_override)
+        ref = parse_repo_ref(ref_text, self.settings.registry_override, public=True)
+        if ref.public:
+            return self._pull_public(ref, progress)
         target = self._target(ref)
         auth = self._auth(target)
         remote = f"{auth.registry}/{ref.repository}"
@@ -339,6 +357,116 @@ class Service:
             digest=found.get("Digest") or ref.digest,
             image_id=details.image_id if details else None,
         )
+
+    def _pull_public(self, ref: RepoRef, progress: Progress | None) -> PullResult:
+        """A public gallery image: anonymously, or with what `ecrtool login --public` stored (the engine's
+        client sends stored credentials itself), so no AWS call at all."""
+        reference = self._local_reference(ref)
+        host = reference.split("/", 1)[0]
+        wanted = ref.digest or ref.tag or "latest"
+        try:
+            events = self.docker.pull(f"{host}/{ref.repository}", wanted, None)
+            found = self._follow("pull", reference, host, events, progress)
+        except AuthError as err:
+            raise AuthError(f"{err}: log in with `ecrtool login --public`, then pull again") from err
+        except NotFound as err:
+            raise NotFound(f"{err}: check the alias, repository and tag on https://gallery.ecr.aws") from err
+        details = self.docker.inspect_image(reference)
+        digest = found.get("Digest") or ref.digest
+        return PullResult(reference=reference, digest=digest, image_id=details.image_id if details else None)
+
+    def _local_reference(self, ref: RepoRef) -> str:
+        """The name the engine knows the image by once pulled."""
+        if ref.public:
+            host = self.settings.public_registry_override or PUBLIC_HOST
+        else:
+            host = str(self._target(ref, need_host=True).host)
+        wanted = ref.digest or ref.tag or "latest"
+        return f"{host}/{ref.repository}@{wanted}" if ref.digest else f"{host}/{ref.repository}:{wanted}"
+
+    def run(
+        self,
+        ref_text: str,
+        spec: RunSpec,
+        *,
+        pull: str = "missing",
+        output: Output | None = None,
+        progress: Progress | None = None,
+    ) -> RunResult:
+        """Pull REF when the policy says so (authenticating as pull does), then create and start a container."""
+        if pull not in PULL_POLICIES:
+            raise InvalidInput(f"invalid pull policy {pull!r}: use {', '.join(PULL_POLICIES)}")
+        ref = parse_repo_ref(ref_text, self.settings.registry_override, public=True)
+        reference = self._local_reference(ref)
+        present = pull != "always" and self.docker.inspect_image(reference) is not None
+        pulled: PullResult | None = None
+        if pull == "always" or (pull == "missing" and not present):
+            pulled = self.pull(ref_text, progress=progress)
+            reference = pulled.reference
+        elif not present:
+            raise NotFound(
+                f"image {reference} is not on this Docker engine and --pull never forbids fetching it: "
+                f"pull it with `ecrtool pull {ref_text}`, or use --pull missing"
+            )
+        outcome = self.docker.run(replace(spec, image=reference), output)
+        return RunResult(
+            reference=reference,
+            container_id=outcome.container_id,
+            exit_code=outcome.exit_code,
+            pulled=pulled is not None,
+            digest=pulled.digest if pulled else None,
+        )
+
+    def user_data(
+        self,
+        ref_text: str,
+        *,
+        os_name: str,
+        service: bool,
+        run: dict[str, Any],
+        install: str | None = None,
+        launch_template: str | None = None,
+        instance_profile: str | None = None,
+        file_name: str = "user-data.sh",
+    ) -> UserData:
+        """`ecrtool ec2 user-data`: the script an instance runs at first boot to run REF. No AWS call."""
+        from ecrtool.core import userdata
+
+        ref = parse_repo_ref(ref_text, self.settings.registry_override, public=True)
+        region = self.settings.region or ref.region
+        if region is None and not ref.public:
+            try:
+                region = self.aws.region()  # AWS_REGION or the profile's: read locally
+            except InvalidInput:
+                raise InvalidInput(
+                    "the user data needs the instance's region: pass --region, or a full reference "
+                    "(ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG)"
+                ) from None
+        return userdata.generate(
+            ref_text=ref_text,
+            os_name=os_name,
+            region=region,
+            registry_id=self.settings.registry_id,
+            run=userdata.check_run_args(ref, service=service, **run),
+            service=service,
+            spec=install,
+            launch_template=launch_template,
+            instance_profile=instance_profile,
+            file_name=file_name,
+            public=ref.public,
+        )
+
+    def settings_report(self) -> SettingsReport:
+        """`ecrtool config show`: the effective settings and where each came from."""
+        from ecrtool.settings import describe
+
+        def profile_region() -> str | None:
+            try:
+                return self.aws.region()
+            except EcrToolError:
+                return None
+
+        return describe(self.settings, os.environ, profile_region)
 
     def images(self, ref_text: str) -> list[ImageInfo]:
         ref = parse_repo_ref(ref_text, self.settings.registry_override)
