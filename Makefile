@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STACK := PATH=$(CURDIR)/$(BIN):$$PATH scripts/local-ecr
 
-.PHONY: install up down demo test test-fast lint bench clean
+.PHONY: install up down demo test test-fast test-tools lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,11 +30,22 @@ lint: install
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/mypy src
 
-test: lint up
+# Debian tools the tests use besides the local ECR's: sudo (ecrtool --sudo as a real non-root user)
+# and shellcheck (the EC2 user data, and actionlint's check of workflow scripts).
+TEST_DEBS := sudo shellcheck
+
+test-tools:
+	@missing=""; for tool in $(TEST_DEBS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test: lint up test-tools
 	eval "$$($(STACK) env)" && $(BIN)/python -m pytest
 
 test-fast: install
-	$(BIN)/python -m pytest tests/unit tests/cli
+	$(BIN)/python -m pytest -m "not integration" tests/unit tests/cli
 
 clean: down
 	rm -rf $(VENV) .local-ecr

@@ -105,7 +105,7 @@ def test_docker_socket_not_permitted(env, stack, test_image):
     assert done.returncode == 1, done.stderr
     line = one_error_line(done.stderr)
     assert f"permission denied on the Docker socket {socket}" in line
-    assert "usermod -aG docker" in line
+    assert "--sudo" in line and "usermod -aG docker" in line  # both fixes
 
 
 def test_access_denied_names_the_action(ecrtool, faults, test_image, repo_name):

@@ -1,0 +1,92 @@
+"""Public gallery references with the real ecrtool: anonymous pulls and runs need no login and no AWS
+call at all; a registry that wants credentials gets the advice to log in. An open registry (Debian's
+docker-registry without auth) stands in for public.ecr.aws through ECRTOOL_PUBLIC_REGISTRY."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+HELLO = "hello from the local-ecr test image viruses"
+NO_AWS = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def open_registry(tmp_path_factory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("open-registry")
+    host = f"127.0.0.1:{free_port()}"
+    config = folder / "config.yml"
+    config.write_text(
+        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
+        f"http:\n  addr: {host}\n"
+    )
+    proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://{host}/v2/", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline, "the open registry did not start"
+                time.sleep(0.2)
+        yield host
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def published(open_registry, docker, test_image) -> Iterator[str]:
+    """The test image published anonymously as ALIAS/viruses:v1, and not left in the engine."""
+    local = f"{open_registry}/team/viruses:v1"
+    assert docker("tag", "viruses", local).returncode == 0
+    pushed = docker("push", local)
+    assert pushed.returncode == 0, pushed.stderr
+    docker("image", "rm", local)
+    yield "team/viruses:v1"
+    docker("image", "rm", local)
+
+
+@pytest.mark.parametrize("runner", ["api", "cli"])
+def test_anonymous_pull_and_run_make_no_aws_call(ecrtool, stack, open_registry, published, runner):
+    before = stack.control("stats")
+    gallery = {**NO_AWS, "ECRTOOL_PUBLIC_REGISTRY": open_registry}
+    pulled = ecrtool("--runner", runner, "pull", f"public.ecr.aws/{published}", "-q", extra_env=gallery)
+    assert pulled.returncode == 0, pulled.stderr
+    assert pulled.stdout == f"{open_registry}/{published}\n"
+    ran = ecrtool("--runner", runner, "run", f"public.ecr.aws/{published}", "--rm", "--pull", "always",
+                  extra_env=gallery)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == HELLO + "\n"
+    assert stack.control("stats") == before
+
+
+def test_a_registry_that_wants_a_login_says_how(ecrtool, stack, open_registry, test_image):
+    done = ecrtool("pull", "public.ecr.aws/team/viruses:v1", extra_env={**NO_AWS,
+                   "ECRTOOL_PUBLIC_REGISTRY": stack.registry})  # fmt: skip
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ecrtool: error: "), done.stderr
+    assert "log in with `ecrtool login --public`" in lines[0]
+
+
+def test_public_references_are_refused_where_ecrtool_works_on_private_ones(ecrtool):
+    done = ecrtool("images", "public.ecr.aws/team/viruses")
+    assert done.returncode == 2
+    assert "is in the public gallery: ecrtool pulls and runs those" in done.stderr

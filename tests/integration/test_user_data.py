@@ -1,0 +1,108 @@
+"""`ecrtool ec2 user-data`: the script passes bash -n and shellcheck for every OS, and its ecrtool lines,
+run here against the local ECR, log in, pull and run the image, as they would on the instance."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import uuid
+
+import pytest
+
+from ecrtool.core.userdata import ECRTOOL, RECIPES
+
+pytestmark = pytest.mark.integration
+
+HELLO = "hello from the local-ecr test image viruses"
+
+
+@pytest.fixture
+def pushed(ecrtool, docker, stack, test_image, repo_name) -> str:
+    done = ecrtool("push", "viruses", "--repo", repo_name, "--create", "-q")
+    assert done.returncode == 0, done.stderr
+    docker("image", "rm", f"{stack.registry}/{repo_name}:viruses")
+    return f"{repo_name}:viruses"
+
+
+def user_data(ecrtool, *args: str) -> str:
+    done = ecrtool("ec2", "user-data", "--region", "ca-west-1", *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.parametrize("service", [False, True], ids=["detached", "service"])
+@pytest.mark.parametrize("os_name", list(RECIPES))
+def test_the_script_passes_bash_n_and_shellcheck(ecrtool, tmp_path, os_name, service):
+    args = ["--image", "trees:viruses", "--os", os_name, "-p", "80:8080", "-e", "MODE=a b $x", "--", "serve", "%d"]
+    script = tmp_path / "user-data.sh"
+    script.write_text(user_data(ecrtool, *args, *(["--service"] if service else [])))
+    syntax = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert syntax.returncode == 0, syntax.stderr
+    assert shutil.which("shellcheck"), "shellcheck is missing: make test-tools installs it"
+    lint = subprocess.run(["shellcheck", "--shell=bash", str(script)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+
+
+def test_its_ecrtool_lines_log_in_pull_and_run(ecrtool, docker, env, stack, pushed):
+    name = f"ud-{uuid.uuid4().hex[:8]}"
+    script = user_data(ecrtool, "--image", pushed, "--name", name, "-e", "GREETING=from user data", "--",
+                       "/bin/busybox", "sh", "-c", 'echo "$GREETING"')  # fmt: skip
+    lines = [line for line in script.splitlines() if line.startswith('"$ECRTOOL" ')]
+    assert [shlex.split(line)[3] for line in lines] == ["login", "pull", "run"]
+    try:
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", "\n".join(lines)],
+            env={**env, "ECRTOOL": shutil.which("ecrtool", path=env["PATH"]) or "ecrtool"},
+            capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"Login Succeeded: {stack.registry}")
+        assert f"{stack.registry}/{pushed}" in done.stdout.splitlines()  # the pull
+        container_id = done.stdout.splitlines()[-1]  # the detached run
+        docker("wait", container_id)
+        assert docker("logs", container_id).stdout == "from user data\n"
+    finally:
+        docker("rm", "--force", name)
+
+
+def test_the_service_units_commands_pull_and_run(ecrtool, docker, env, stack, pushed):
+    script = user_data(ecrtool, "--image", pushed, "--service", "--", "/bin/busybox", "echo", "from the unit")
+    unit = {
+        key: value
+        for key, _, value in (line.partition("=") for line in script.splitlines())
+        if key in ("ExecStartPre", "ExecStart")
+    }
+    name = pushed.split(":")[0]
+    assert unit["ExecStartPre"] == f"-/usr/bin/docker rm --force {name}"
+    # a container left by an earlier start goes first (with none there it fails, which '-' allows)
+    assert docker("create", "--name", name, "viruses").returncode == 0
+    pre = shlex.split(unit["ExecStartPre"].removeprefix("-"))
+    assert subprocess.run(["docker", *pre[1:]], env=env, capture_output=True).returncode == 0
+    start = shlex.split(unit["ExecStart"])
+    assert start[0] == ECRTOOL
+    ecrtool_exe = shutil.which("ecrtool", path=env["PATH"])
+    done = subprocess.run([ecrtool_exe, *start[1:]], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "from the unit\n"
+    assert docker("ps", "--all", "--filter", f"name=^{name}$", "--quiet").stdout == ""  # --rm: one container a start
+
+
+def test_file_and_launch_command(ecrtool, tmp_path):
+    target = tmp_path / "data.txt"
+    done = ecrtool("ec2", "user-data", "--image", "trees:viruses", "--region", "ca-west-1", "--file", str(target),
+                   "--launch-command", "--launch-template", "lt-0abc", "--instance-profile", "ecr-reader")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        f"aws ec2 run-instances --region ca-west-1 --user-data file://{target} "
+        "--launch-template LaunchTemplateId=lt-0abc --iam-instance-profile Name=ecr-reader\n"
+    )
+    assert target.read_text().startswith("#!/bin/bash\n")
+    assert f"#   aws ec2 run-instances --region ca-west-1 --user-data file://{target}" in target.read_text()
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+
+
+def test_without_a_file_the_launch_command_goes_to_stderr(ecrtool):
+    done = ecrtool("ec2", "user-data", "--image", "trees:viruses", "--region", "ca-west-1", "--launch-command")
+    assert done.stdout.startswith("#!/bin/bash\n")
+    assert done.stderr.startswith("aws ec2 run-instances --region ca-west-1 --user-data file://user-data.sh ")
