@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +148,58 @@ def test_a_broken_docker_config_is_left_alone(invoke: Any, aws: Any, helper_on_p
     ]
     assert config.read_text() == "{not json"
     assert not config.with_name("config.json.bak").exists()
+
+
+def test_sudo_as_root_writes_roots_config_not_docker_config(
+    invoke: Any, aws: Any, helper_on_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    root_config = tmp_path / "root" / ".docker" / "config.json"
+    monkeypatch.setattr(docker_setup, "root_config_path", lambda: root_config)
+    monkeypatch.setattr(docker_setup.os, "geteuid", lambda: 0)
+    result = invoke("configure-docker", "--sudo")
+    assert result.exit_code == 0, result.output
+    assert json.loads(root_config.read_text()) == {"credHelpers": {HOST: "ecrtool"}}
+    assert not config.exists()  # sudo drops DOCKER_CONFIG: `sudo docker` reads root's file
+
+
+def test_sudo_as_a_user_goes_through_sudo_n_with_the_registries_on_stdin(
+    invoke: Any, aws: Any, helper_on_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    root_config = tmp_path / "root" / ".docker" / "config.json"
+    monkeypatch.setattr(docker_setup, "root_config_path", lambda: root_config)
+    monkeypatch.setattr(docker_setup.os, "geteuid", lambda: 1000)
+    ran: list[list[str]] = []
+
+    def fake_sudo(command: list[str], *, input: str, **kwargs: Any) -> Any:
+        import io
+        import subprocess
+
+        ran.append(command)
+        out = io.StringIO()
+        with pytest.MonkeyPatch.context() as patch:  # the root side, in this process
+            patch.setattr(sys, "stdin", io.StringIO(input))
+            patch.setattr(sys, "stdout", out)
+            docker_setup.main()
+        return subprocess.CompletedProcess(command, 0, out.getvalue(), "")
+
+    monkeypatch.setattr(docker_setup.subprocess, "run", fake_sudo)
+    result = invoke("configure-docker", "--sudo", "-o", "json")
+    assert result.exit_code == 0, result.output
+    assert ran == [["sudo", "-n", sys.executable, "-m", "ecrtool.core.docker_setup"]]
+    assert json.loads(root_config.read_text()) == {"credHelpers": {HOST: "ecrtool"}}
+    assert json.loads(result.stdout)["for_root"] is True
+
+
+def test_sudo_that_wants_a_password_says_what_to_do(
+    invoke: Any, aws: Any, helper_on_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(docker_setup.os, "geteuid", lambda: 1000)
+    sudo = helper_on_path.parent / "sudo"
+    sudo.write_text("#!/bin/sh\necho 'sudo: a password is required' >&2\nexit 1\n")
+    sudo.chmod(0o755)
+    result = invoke("configure-docker", "--sudo")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "ecrtool: error: sudo asks for a password: run `sudo -v` first, then this command again"
+        " (or run `sudo ecrtool configure-docker` yourself)"
+    ]

@@ -184,3 +184,29 @@ def test_quiet_shows_only_failures(invoke: Any, healthy: Path, monkeypatch: pyte
     result = invoke("doctor", "-q")
     assert result.exit_code == 1
     assert "credential helper" in result.stdout and "AWS credentials" not in result.stdout
+
+
+def test_with_sudo_the_docker_config_is_roots(
+    invoke: Any, healthy: Path, engine: VersionedDocker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("ecrtool.core.docker_cli.DockerCli", lambda docker_host=None, sudo=False: engine)
+    root_config = tmp_path / "root" / ".docker" / "config.json"
+    monkeypatch.setattr("ecrtool.core.doctor.root_config_path", lambda: root_config)
+    found = checks(invoke("doctor", "--sudo", "-o", "json").stdout)
+    # DOCKER_CONFIG has the entry, but sudo docker reads root's config, which does not
+    assert found["Docker config"]["status"] == "fail"
+    assert str(found["Docker config"]["detail"]).startswith(f"{root_config} (root's: docker runs through sudo)")
+    assert found["Docker config"]["fix"] == "run `ecrtool configure-docker --sudo`"
+    assert found["Docker socket"]["status"] == "ok" and "through sudo" in found["Docker socket"]["detail"]
+    assert found["Docker engine"]["status"] == "ok"
+
+
+def test_the_region_says_where_it_came_from(invoke: Any, healthy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = healthy / "ecrtool.toml"
+    config.write_text('# team defaults\nregion = "us-east-1"\n')
+    monkeypatch.setenv("ECRTOOL_CONFIG", str(config))
+    found = checks(invoke("doctor", "-o", "json").stdout)
+    assert found["region"]["detail"] == f"us-east-1 (from {config}, line 2)"
+    assert checks(invoke("doctor", "--region", "ca-west-1", "-o", "json").stdout)["region"]["detail"] == (
+        "ca-west-1 (from --region)"
+    )

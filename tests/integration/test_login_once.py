@@ -239,6 +239,11 @@ def test_doctor_healthy(ecrtool, stack, cache):
     assert f"uses {HELPER} for {stack.registry}" in str(found["Docker config"]["detail"])
     assert found["registry"]["detail"] == f"http://{stack.registry}/v2/ answers (HTTP 401)"
 
+    # the docker command as the runner reports the same engine
+    through_cli = doctor_checks(ecrtool("doctor", "--runner", "cli", "-o", "json").stdout)
+    assert through_cli["Docker engine"]["status"] == "ok"
+    assert through_cli["Docker engine"]["detail"] == found["Docker engine"]["detail"]
+
 
 def test_doctor_without_an_engine(ecrtool, tmp_path):
     missing = tmp_path / "missing.sock"

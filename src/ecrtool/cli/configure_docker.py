@@ -45,6 +45,5 @@ def configure_docker(ctx: click.Context, regions: tuple[str, ...], accounts: tup
     written through `sudo -n` unless you are root, and the helper must be on root's PATH under sudo.
     """
     a = app(ctx)
-    sudo = bool(getattr(a.service.settings, "sudo", False))  # the global --sudo: docker runs as root
-    result = a.service.configure_docker(regions, accounts, public=public, sudo=sudo)
+    result = a.service.configure_docker(regions, accounts, public=public, sudo=a.service.settings.sudo)
     a.render.configured_docker(result)

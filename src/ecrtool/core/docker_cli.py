@@ -224,6 +224,13 @@ class DockerCli:
                 text = (lines[-1] if lines else "failed").removeprefix("Error response from daemon: ")
                 yield {"error": text, "errorDetail": {"message": text}}
 
+    def version(self) -> dict[str, Any]:
+        """The engine's own report (docker version's Server part): Version, ApiVersion, Os, Arch; for doctor."""
+        report = json.loads(self._call("version", "version", "--format", "{{json .Server}}") or "null")
+        if not isinstance(report, dict):
+            raise DockerUnavailable(f"the docker command reports no engine at {self.host or 'its default socket'}")
+        return report
+
     def login(self, auth: RegistryAuth) -> str | None:
         argv = self.argv("login", "--username", auth.username, "--password-stdin", auth.registry)
         try:

@@ -37,6 +37,7 @@ CREDENTIALS_FIX = (
 REGION_FIX = "pass --region, set AWS_DEFAULT_REGION, or set region in ~/.aws/config"
 ENGINE_FIX = "start the engine (sudo systemctl start docker) or point --docker-host / DOCKER_HOST at a running one"
 CONFIGURE_FIX = "run `ecrtool configure-docker` (and `ecrtool configure-docker --sudo` for `sudo docker`)"
+SUDO_CONFIGURE_FIX = "run `ecrtool configure-docker --sudo`"
 _TIMEOUT = 5
 
 
@@ -99,7 +100,7 @@ class Doctor:
             return fail(name, str(err), REGION_FIX)
         if self.settings.region:
             # the settings say where they found it: the flag, ECRTOOL_REGION or the config file's line
-            source = str(getattr(self.settings, "sources", {}).get("region") or "--region")
+            source = self.settings.sources.get("region") or "--region"
         elif os.environ.get("AWS_DEFAULT_REGION"):
             source = "AWS_DEFAULT_REGION"
         else:
@@ -162,6 +163,8 @@ class Doctor:
         if not where.startswith("unix://"):
             return skip(name, f"the engine is at {where}: no local socket to check")
         path = where.removeprefix("unix://")
+        if self.settings.sudo:
+            return ok(name, f"docker runs through sudo -n: root uses {path}")
         me = _user(os.geteuid())
         try:
             info = os.stat(path)
@@ -183,10 +186,11 @@ class Doctor:
     def check_docker_config(self) -> DoctorCheck:
         name = "Docker config"
         path = dockerconfig.config_path()
-        source = "DOCKER_CONFIG" if os.environ.get("DOCKER_CONFIG") else "HOME"
-        if getattr(self.settings, "sudo", False):
+        source = "from DOCKER_CONFIG" if os.environ.get("DOCKER_CONFIG") else "from HOME"
+        fix = CONFIGURE_FIX
+        if self.settings.sudo:
             # docker runs through sudo, which drops DOCKER_CONFIG: root's own config is the one in use
-            path, source = root_config_path(), "sudo: root's"
+            path, source, fix = root_config_path(), "root's: docker runs through sudo", SUDO_CONFIGURE_FIX
             try:
                 with open(path, "rb"):
                     pass
@@ -197,8 +201,8 @@ class Doctor:
         try:
             data = dockerconfig.load(path)
         except EcrToolError as err:
-            return fail(name, str(err), f"fix or remove {path}, then {CONFIGURE_FIX}")
-        where = f"{path} (from {source})"
+            return fail(name, str(err), f"fix or remove {path}, then {fix}")
+        where = f"{path} ({source})"
         if self.host is None:
             return skip(name, f"{where}; the registry is unknown without credentials")
         helpers = data.get("credHelpers") if isinstance(data.get("credHelpers"), dict) else {}
@@ -212,7 +216,7 @@ class Doctor:
             detail = f"{where} keeps a `docker login` password for {self.host}, which expires 12 hours after login"
         else:
             detail = f"{where} has no credentials for {self.host}: plain `docker` commands are not logged in"
-        return fail(name, detail, CONFIGURE_FIX)
+        return fail(name, detail, fix)
 
     def check_helper(self) -> DoctorCheck:
         name = "credential helper"
