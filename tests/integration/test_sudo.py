@@ -7,6 +7,7 @@ and takes all of them away again. Root's tests keep working meanwhile: root igno
 
 from __future__ import annotations
 
+import fcntl
 import grp
 import json
 import os
@@ -64,8 +65,13 @@ def _grant_traversal(paths: list[Path]) -> list[tuple[Path, int]]:
 
 @pytest.fixture(scope="module")
 def socket_group(stack) -> Iterator[str]:
-    """The engine's socket usable by one new group only (mode 0660); restored afterwards."""
+    """The engine's socket usable by one new group only (mode 0660); restored afterwards.
+
+    Two test runs on one stack would undo each other's change, so the module holds a lock meanwhile.
+    """
     socket = Path(stack.env["DOCKER_HOST"].removeprefix("unix://"))
+    lock = open(stack.home / "socket-permissions.lock", "w")  # held for the whole module
+    fcntl.flock(lock, fcntl.LOCK_EX)
     name = f"ecrdock-{uuid.uuid4().hex[:6]}"
     _run("groupadd", name)
     before = socket.stat()
@@ -77,10 +83,11 @@ def socket_group(stack) -> Iterator[str]:
         os.chown(socket, -1, before.st_gid)
         socket.chmod(stat.S_IMODE(before.st_mode))
         _run("groupdel", name)
+        lock.close()
 
 
 @pytest.fixture(scope="module")
-def reachable(stack) -> Iterator[None]:
+def reachable(stack, socket_group) -> Iterator[None]:
     socket = Path(stack.env["DOCKER_HOST"].removeprefix("unix://"))
     targets = [socket, Path(sys.executable).parent / "ecrtool", Path(os.path.realpath(sys.executable)), ROOT / "src"]
     changed = _grant_traversal(targets)

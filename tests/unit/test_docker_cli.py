@@ -184,9 +184,16 @@ def test_sudo_refusals(stderr: str, error: type, says: str) -> None:
         ("Error response from daemon: something else\n", EcrToolError, "docker pull failed: something else"),
     ],
 )
-def test_docker_errors(stderr: str, error: type, says: str) -> None:
+def test_docker_errors(stderr: str, error: type, says: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
     found = DockerCli().translate("pull", stderr)
     assert type(found) is error and says in str(found)
+
+
+def test_the_permission_hint_names_the_socket_docker_tried(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///elsewhere.sock")
+    stderr = "permission denied while trying to connect to the Docker daemon socket at unix:///run/d.sock: Get ..."
+    assert "Docker socket /run/d.sock:" in str(DockerCli().translate("ps", stderr))
 
 
 def test_the_permission_hint_names_both_fixes() -> None:

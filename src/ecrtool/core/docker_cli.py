@@ -45,6 +45,7 @@ _SUDO_REFUSALS = (
     "may not run sudo",
     "sudo: docker: command not found",
 )
+_SOCKET_RE = re.compile(r"socket at unix://(?P<path>/[^\s:]+)")
 _NEVER_STARTED = "0001-01-01T00:00:00Z"
 _SHORT = 300  # seconds for commands that do not stream (inspect, tag, create, login...)
 
@@ -118,8 +119,9 @@ class DockerCli:
         if self._sudo and any(refusal in lowered for refusal in _SUDO_REFUSALS):
             return self._sudo_error(lowered)
         if "permission denied while trying to connect" in lowered:
-            socket = (self.host or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET).removeprefix("unix://")
-            return DockerUnavailable(permission_hint(socket))
+            named = _SOCKET_RE.search(stderr)  # docker names the socket it tried
+            socket = named["path"] if named else (self.host or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET)
+            return DockerUnavailable(permission_hint(socket.removeprefix("unix://")))
         if "cannot connect to the docker daemon" in lowered or "error during connect" in lowered:
             where = self.host or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
             return DockerUnavailable(
