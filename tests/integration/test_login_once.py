@@ -1,7 +1,8 @@
 """Log in once: configure-docker, docker-credential-ecrtool, the token cache and doctor, against the local ECR.
 
 The plain docker CLI runs the real helper (from its PATH, with its environment) as it would on a host;
-GetAuthorizationToken calls are counted where the API receives them (the bridge's /_bridge/stats).
+GetAuthorizationToken calls are counted where the API receives them (the bridge's /_bridge/stats), on
+the session's private local ECR where a count must be exact, so no other test run can add to it.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,40 +145,77 @@ def test_the_helper_speaks_the_protocol(helper, stack, env, tmp_path):
 # -- the token cache ----------------------------------------------------------------------------------
 
 
-def test_a_second_command_inside_the_window_makes_no_token_call(ecrtool, helper, stack, test_image, repo_name):
-    assert ecrtool("create", repo_name).returncode == 0
-    before = token_calls(stack)
-    pushed = ecrtool("push", test_image, "--repo", repo_name, "-q")
+@dataclass
+class Counted:
+    """ecrtool and the helper on the private local ECR, whose API calls no other test's run can add to."""
+
+    stack: Any
+    ecrtool: Run
+    helper: Run
+    cache: Path
+
+    def token_calls(self) -> int:
+        return token_calls(self.stack)
+
+
+@pytest.fixture
+def counted(private_stack: Any, tmp_path: Path) -> Counted:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECRTOOL_", "DOCKER_", "XDG_"))}
+    base.update(private_stack.env)
+    home = tmp_path / "private-home"
+    home.mkdir()
+    base.update(HOME=str(home), DOCKER_CONFIG=str(home / ".docker"), XDG_CACHE_HOME=str(home / ".cache"))
+    base["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base.get('PATH', '')}"
+
+    def command(name: str) -> Run:
+        program = shutil.which(name, path=base["PATH"])
+        assert program, f"{name} is not installed (make install)"
+
+        def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([program, *args], input=input, capture_output=True, text=True, timeout=120, env=base)
+
+        return run
+
+    private_stack.control("faults", {})
+    return Counted(private_stack, command("ecrtool"), command(HELPER), home / ".cache" / "ecrtool" / "tokens")
+
+
+def test_a_second_command_inside_the_window_makes_no_token_call(counted, repo_name):
+    image = counted.stack.image("viruses")
+    assert counted.ecrtool("create", repo_name).returncode == 0
+    before = counted.token_calls()
+    pushed = counted.ecrtool("push", image, "--repo", repo_name, "-q")
     assert pushed.returncode == 0, pushed.stderr
-    assert token_calls(stack) == before + 1
+    assert counted.token_calls() == before + 1
 
-    assert ecrtool("pull", f"{repo_name}:viruses", "-q").returncode == 0
-    assert ecrtool("login", "-q").returncode == 0
-    assert helper("get", stack.registry).returncode == 0
-    assert token_calls(stack) == before + 1  # pull, login and the helper all took the cached token
+    assert counted.ecrtool("pull", f"{repo_name}:viruses", "-q").returncode == 0
+    assert counted.ecrtool("login", "-q").returncode == 0
+    assert counted.helper("get", input=counted.stack.registry).returncode == 0
+    assert counted.token_calls() == before + 1  # pull, login and the helper all took the cached token
 
-    assert ecrtool("login", "-q", "--no-cache").returncode == 0
-    assert token_calls(stack) == before + 2
+    assert counted.ecrtool("login", "-q", "--no-cache").returncode == 0
+    assert counted.token_calls() == before + 2
 
 
-def test_an_expiring_cached_token_is_refreshed(helper, stack, cache):
-    assert helper("get", stack.registry).returncode == 0
-    files = sorted(cache.glob("*.json"))
+def test_an_expiring_cached_token_is_refreshed(counted):
+    registry = counted.stack.registry
+    assert counted.helper("get", input=registry).returncode == 0
+    files = sorted(counted.cache.glob("*.json"))
     assert files
     soon = datetime.now(timezone.utc) + timedelta(minutes=10)  # inside the 15-minute margin
     for path in files:
         doc = json.loads(path.read_text())
         doc["expires_at"] = soon.isoformat()
         path.write_text(json.dumps(doc))
-    before = token_calls(stack)
-    got = helper("get", stack.registry)
-    assert got.returncode == 0 and json.loads(got.stdout)["Secret"] == stack.password()
-    assert token_calls(stack) == before + 1
+    before = counted.token_calls()
+    got = counted.helper("get", input=registry)
+    assert got.returncode == 0 and json.loads(got.stdout)["Secret"] == counted.stack.password()
+    assert counted.token_calls() == before + 1
     refreshed = [datetime.fromisoformat(json.loads(p.read_text())["expires_at"]) for p in files]
     assert all(moment > datetime.now(timezone.utc) + timedelta(hours=11) for moment in refreshed)
     # and the refreshed token is reused again
-    assert helper("get", stack.registry).returncode == 0
-    assert token_calls(stack) == before + 1
+    assert counted.helper("get", input=registry).returncode == 0
+    assert counted.token_calls() == before + 1
 
 
 def test_cache_and_docker_config_files_are_private(ecrtool, helper, stack, env, cache):
