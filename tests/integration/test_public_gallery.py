@@ -15,6 +15,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 HELLO = "hello from the local-ecr test image viruses"
+# no credentials and an endpoint where nothing listens: any AWS call would fail the command
 NO_AWS = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
 
 
@@ -64,8 +65,7 @@ def published(open_registry, docker, test_image) -> Iterator[str]:
 
 
 @pytest.mark.parametrize("runner", ["api", "cli"])
-def test_anonymous_pull_and_run_make_no_aws_call(ecrtool, stack, open_registry, published, runner):
-    before = stack.control("stats")
+def test_anonymous_pull_and_run_make_no_aws_call(ecrtool, open_registry, published, runner):
     gallery = {**NO_AWS, "ECRTOOL_PUBLIC_REGISTRY": open_registry}
     pulled = ecrtool("--runner", runner, "pull", f"public.ecr.aws/{published}", "-q", extra_env=gallery)
     assert pulled.returncode == 0, pulled.stderr
@@ -74,7 +74,6 @@ def test_anonymous_pull_and_run_make_no_aws_call(ecrtool, stack, open_registry, 
                   extra_env=gallery)  # fmt: skip
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == HELLO + "\n"
-    assert stack.control("stats") == before
 
 
 def test_a_registry_that_wants_a_login_says_how(ecrtool, stack, open_registry, test_image):
