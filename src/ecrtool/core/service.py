@@ -359,8 +359,10 @@ class Service:
         )
 
     def _pull_public(self, ref: RepoRef, progress: Progress | None) -> PullResult:
-        """A public gallery image: anonymously, or with what `ecrtool login --public` stored (the engine's
-        client sends stored credentials itself), so no AWS call at all."""
+        """A public gallery image, anonymously or with what `ecrtool login --public` stored.
+
+        The engine's client sends stored credentials by itself, so this makes no AWS call at all.
+        """
         reference = self._local_reference(ref)
         host = reference.split("/", 1)[0]
         wanted = ref.digest or ref.tag or "latest"
