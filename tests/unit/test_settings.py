@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ecrtool.errors import InvalidInput
@@ -28,3 +30,15 @@ def test_bad_registry_override(value: str) -> None:
 def test_bad_options(option: str, value: str) -> None:
     with pytest.raises(InvalidInput):
         Settings.build(environ={}, **{option: value})
+
+
+def test_aws_region_variable_is_honoured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from ecrtool.core.aws import AwsSession
+
+    empty = tmp_path / "config"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    assert AwsSession().region() == "eu-west-1"
+    assert AwsSession(region="ca-west-1").region() == "ca-west-1"

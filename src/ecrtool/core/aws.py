@@ -47,7 +47,8 @@ class AwsSession:
         return self._session
 
     def region(self, wanted: str | None = None) -> str:
-        region = wanted or self._region or self._boto_session().region_name
+        # AWS_REGION is what the AWS CLI v2 and the SDKs read; boto3 reads only AWS_DEFAULT_REGION.
+        region = wanted or self._region or os.environ.get("AWS_REGION") or self._boto_session().region_name
         if not region:
             raise InvalidInput(
                 "no AWS region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or set region in ~/.aws/config"
