@@ -11,7 +11,10 @@ import click
 
 from ecrtool.cli.app import app
 from ecrtool.cli.options import global_options
-from ecrtool.core.containers import PULL_POLICIES, build_spec
+
+# containers.PULL_POLICIES, spelled out so that loading the command line does not load the container
+# rules (tests/unit/test_startup.py keeps the two equal)
+PULL_POLICIES = ("missing", "always", "never")
 
 
 def run_options(func: click.decorators.FC) -> click.decorators.FC:
@@ -102,6 +105,8 @@ def run(
     Attached, the container's output is ecrtool's and so is its exit code; Ctrl-C stops the
     container. With -d, ecrtool prints the container id and leaves it running.
     """
+    from ecrtool.core.containers import build_spec
+
     spec = build_spec(
         command=command,
         name=name,
