@@ -6,7 +6,7 @@ boto3 is imported here, and only when a command first needs a client, so `ecrtoo
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,7 +48,14 @@ class AwsSession:
 
     def region(self, wanted: str | None = None) -> str:
         # AWS_REGION is what the AWS CLI v2 and the SDKs read; boto3 reads only AWS_DEFAULT_REGION.
-        region = wanted or self._region or os.environ.get("AWS_REGION") or self._boto_session().region_name
+        region = (
+            wanted
+            or self._region
+            or os.environ.get("AWS_REGION")
+            # what botocore would find first anyway, read here so that knowing the region loads no boto3
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or self._boto_session().region_name
+        )
         if not region:
             raise InvalidInput(
                 "no AWS region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or set region in ~/.aws/config"
@@ -68,6 +75,10 @@ class AwsSession:
             with translate(f"{service} client"):
                 self._clients[key] = self._boto_session().client(service, region_name=name, config=config)
         return self._clients[key]
+
+    def lazy_client(self, service: str, region: str | None = None) -> Any:
+        """The client, made on first use: a command whose token is cached never loads botocore at all."""
+        return LazyClient(lambda: self.client(service, region))
 
     def caller_account(self) -> str:
         sts = self.client("sts")
@@ -94,6 +105,19 @@ class AwsSession:
         named = {key: str(scoped[key]) for key in _PROFILE_IDENTITY_KEYS if scoped.get(key)}
         named.update({k: v for k, v in os.environ.items() if k in _ROLE_VARIABLES and v})
         return f"{method}:{session.profile_name}:" + ",".join(f"{k}={v}" for k, v in sorted(named.items()))
+
+
+class LazyClient:
+    """Stands in for a boto3 client and makes it at the first attribute asked for."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = self._make()
+        return getattr(self._client, name)
 
 
 # What names a refreshing identity: the profile's role or SSO settings, and the role variables.

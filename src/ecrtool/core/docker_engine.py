@@ -5,13 +5,17 @@ docker is imported only when a command first talks to the engine, so `ecrtool --
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ecrtool.core.containers import Output, RunOutcome, RunSpec
 from ecrtool.errors import AuthError, DockerUnavailable, EcrToolError, NotFound
+
+if TYPE_CHECKING:  # the container rules load only when a container is run
+    from ecrtool.core.containers import Output, RunOutcome, RunSpec
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
@@ -174,6 +178,12 @@ class DockerApi:
         return dict(self._call("version", self.client.version))
 
     def login(self, auth: RegistryAuth) -> str | None:
+        host = describe_host(self._host)
+        if host.startswith("unix://") and self._client is None:
+            # One POST /auth on the socket, without docker-py: loading it and requests costs more than
+            # the whole login otherwise does when the token comes from the cache.
+            self._login_on_socket(host.removeprefix("unix://"), auth)
+            return None
         self._call(
             "login",
             self.client.login,
@@ -184,7 +194,35 @@ class DockerApi:
         )
         return None  # the engine only checks them; the caller stores them where the docker CLI reads them
 
+    def _login_on_socket(self, path: str, auth: RegistryAuth) -> None:
+        body = json.dumps({"username": auth.username, "password": auth.password, "serveraddress": auth.registry})
+        request = (
+            f"POST /auth HTTP/1.0\r\nHost: docker\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body.encode())}\r\n\r\n{body}"
+        ).encode()
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.settimeout(300)  # the engine asks the registry, which may be slow: docker-py's timeout
+                conn.connect(path)
+                conn.sendall(request)
+                reply = b"".join(iter(lambda: conn.recv(65536), b""))
+        except OSError as err:
+            raise unavailable(self._host, err) from err
+        head, _, content = reply.partition(b"\r\n\r\n")
+        try:
+            status = int(head.split(b" ", 2)[1])
+        except (IndexError, ValueError):
+            raise unavailable(self._host, ConnectionError(f"not an HTTP answer: {head[:80]!r}")) from None
+        if status >= 400:
+            try:
+                explanation = str(json.loads(content).get("message") or content.decode(errors="replace"))
+            except (ValueError, AttributeError):
+                explanation = content.decode(errors="replace").strip()
+            raise engine_error("login", EngineReply(status, explanation))
+
     def run(self, spec: RunSpec, output: Output | None) -> RunOutcome:
+        from ecrtool.core.containers import RunOutcome
+
         client = self.client
         bindings: dict[str, list[Any]] = {}
         for port in spec.ports:
@@ -253,6 +291,15 @@ class DockerApi:
             fn(*args, **kwargs)
         except Exception:  # noqa: BLE001 - best effort by design
             pass
+
+
+class EngineReply(Exception):
+    """An HTTP error from the engine, for engine_error, when it came without docker-py."""
+
+    def __init__(self, status_code: int, explanation: str) -> None:
+        super().__init__(explanation)
+        self.status_code = status_code
+        self.explanation = explanation
 
 
 def engine_error(what: str, err: Any) -> EcrToolError:

@@ -11,11 +11,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecrtool.core import dockerconfig, token_cache
 from ecrtool.core.aws import AwsSession
-from ecrtool.core.containers import PULL_POLICIES, Output, RunSpec
 from ecrtool.core.docker_engine import DockerApi, DockerRunner, RegistryAuth, is_auth_failure
 from ecrtool.core.ecr import AuthToken, Ecr, public_authorization_token
 from ecrtool.core.refs import (
@@ -53,6 +52,9 @@ from ecrtool.core.results import (
 )
 from ecrtool.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound, Refused, RegistryError
 from ecrtool.settings import Settings
+
+if TYPE_CHECKING:
+    from ecrtool.core.containers import Output, RunSpec
 
 Progress = Callable[[ProgressEvent], None]
 Confirm = Callable[[str, int], bool]
@@ -110,7 +112,7 @@ class Service:
     def _target(self, ref: RepoRef | None = None, *, need_host: bool = False) -> Target:
         region = self.aws.region((ref.region if ref else None) or self.settings.region)
         account = (ref.account if ref else None) or self.settings.registry_id
-        ecr = Ecr(self.aws.client("ecr", region), registry_id=account)
+        ecr = Ecr(self.aws.lazy_client("ecr", region), registry_id=account)
         target = Target(region=region, account=account, ecr=ecr)
         if need_host:
             target.host = self._host(target)
@@ -396,6 +398,8 @@ class Service:
         progress: Progress | None = None,
     ) -> RunResult:
         """Pull REF when the policy says so (authenticating as pull does), then create and start a container."""
+        from ecrtool.core.containers import PULL_POLICIES  # only run needs the container rules
+
         if pull not in PULL_POLICIES:
             raise InvalidInput(f"invalid pull policy {pull!r}: use {', '.join(PULL_POLICIES)}")
         ref = parse_repo_ref(ref_text, self.settings.registry_override, public=True)

@@ -1,0 +1,36 @@
+"""The light paths, with the real ecrtool against the local ECR: a login whose token is cached talks to
+the engine and nothing else, so it loads neither botocore nor docker-py (each costs more than the whole
+login); a first login loads botocore, still not docker-py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+PROBE = (
+    "import sys\n"
+    "sys.argv = ['ecrtool', *sys.argv[1:]]\n"
+    "from ecrtool.cli import main\n"
+    "try:\n    main()\nexcept SystemExit as done:\n    code = done.code\n"
+    "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'boto3', 'botocore', 'docker', 'requests', 'rich'})\n"
+    "print('loaded:', ','.join(heavy), 'exit:', code, file=sys.stderr)\n"
+)
+
+
+def loaded(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, timeout=60)
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.endswith("exit: 0"), done.stderr
+    return last.removeprefix("loaded: ").removesuffix(" exit: 0").strip()
+
+
+def test_a_cached_login_loads_neither_botocore_nor_docker_py(env: dict[str, str]) -> None:
+    env = {**env, "PYTHONPATH": os.pathsep.join(sys.path)}
+    assert loaded(env, "login") == "boto3,botocore"  # the first fetches the token
+    assert loaded(env, "login") == ""  # the second has it from the cache
+    assert loaded(env, "login", "--no-cache") == "boto3,botocore"
