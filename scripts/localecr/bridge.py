@@ -16,11 +16,12 @@ import contextlib
 import http.client
 import json
 import logging
+import secrets
 import socket
 import threading
 import time
 import urllib.parse
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -97,6 +98,7 @@ class Bridge:
         self.faults: dict[str, Any] = {}
         self._faults_lock = threading.Lock()
         self._pushes_seen = 0
+        self.pages = Pages()
 
     def count(self, action: str) -> None:
         with self._stats_lock:
@@ -263,10 +265,16 @@ class Handler(BaseHTTPRequestHandler):
 
         if action == "GetAuthorizationToken":
             return self._authorization_token(forward())
+        if action in _PAGED and params.get("nextToken"):
+            return self._next_page(action, params)  # from the snapshot the first page took
         if action in ("DescribeImages", "ListImages", "BatchGetImage"):
             mirror.sync(repo)
             answer = forward()
+            if action in _PAGED:
+                answer = self._first_page(action, params, answer)
             return self._image_sizes(answer) if action == "DescribeImages" else answer
+        if action in _PAGED:
+            return self._first_page(action, params, forward())
         if action == "BatchDeleteImage":
             return mirror.delete_images(repo, forward)
         if action == "DeleteRepository":
@@ -276,6 +284,31 @@ class Handler(BaseHTTPRequestHandler):
         if action == "PutImage":
             return self._put_image(params, repo)
         return forward()
+
+    # -- pages, as ECR gives them (moto answers everything at once) -------------------------------
+
+    def _first_page(self, action: str, params: dict[str, Any], answer: Answer) -> Answer:
+        key = _PAGED[action]
+        if answer.status != 200 or params.get("imageIds") or params.get("repositoryNames"):
+            return answer  # an error, or a lookup by id or name: ECR does not page those
+        limit = _page_size(params)
+        if limit is None:
+            return _ecr_error(400, "InvalidParameterException", "maxResults must be between 1 and 1000")
+        return self._page(key, answer.json().get(key) or [], 0, limit)
+
+    def _next_page(self, action: str, params: dict[str, Any]) -> Answer:
+        limit = _page_size(params)
+        found = self.bridge.pages.get(str(params["nextToken"]))
+        if limit is None or found is None:
+            return _ecr_error(400, "InvalidParameterException", "Invalid parameter: nextToken or maxResults")
+        items, offset = found
+        return self._page(_PAGED[action], items, offset, limit)
+
+    def _page(self, key: str, items: list[Any], offset: int, limit: int) -> Answer:
+        doc: dict[str, Any] = {key: items[offset : offset + limit]}
+        if offset + limit < len(items):
+            doc["nextToken"] = self.bridge.pages.keep(items, offset + limit)
+        return _json_answer(200, doc, "application/x-amz-json-1.1")
 
     def _authorization_token(self, answer: Answer) -> Answer:
         if answer.status != 200:
@@ -411,8 +444,48 @@ def _access_denied(action: str, body: bytes) -> Answer:
     )
 
 
-def _json_answer(status: int, doc: Any) -> Answer:
-    return Answer(status, [("Content-Type", "application/json")], json.dumps(doc).encode())
+def _json_answer(status: int, doc: Any, content_type: str = "application/json") -> Answer:
+    return Answer(status, [("Content-Type", content_type)], json.dumps(doc).encode())
+
+
+# The listings ECR answers a page at a time, and the key of each one's items
+_PAGED = {"DescribeImages": "imageDetails", "ListImages": "imageIds", "DescribeRepositories": "repositories"}
+_DEFAULT_PAGE = 100  # ECR's page when maxResults is not given
+
+
+def _page_size(params: dict[str, Any]) -> int | None:
+    try:
+        size = int(params.get("maxResults") or _DEFAULT_PAGE)
+    except (TypeError, ValueError):
+        return None
+    return size if 1 <= size <= 1000 else None
+
+
+class Pages:
+    """The listings handed out a page at a time: each first page takes a snapshot, and its nextToken
+    names the snapshot and where the next page starts (a listing stays as it was, as ECR's do)."""
+
+    def __init__(self, keep: int = 256) -> None:
+        self._snapshots: OrderedDict[str, list[Any]] = OrderedDict()
+        self._limit = keep
+        self._lock = threading.Lock()
+
+    def keep(self, items: list[Any], offset: int) -> str:
+        with self._lock:
+            name = next((k for k, v in self._snapshots.items() if v is items), None) or secrets.token_hex(8)
+            self._snapshots[name] = items
+            self._snapshots.move_to_end(name)
+            while len(self._snapshots) > self._limit:
+                self._snapshots.popitem(last=False)
+        return f"{name}.{offset}"
+
+    def get(self, token: str) -> tuple[list[Any], int] | None:
+        name, _, offset = token.partition(".")
+        with self._lock:
+            items = self._snapshots.get(name)
+        if items is None or not offset.isdigit():
+            return None
+        return items, int(offset)
 
 
 def _query_action(path: str, body: bytes) -> str:
