@@ -6,6 +6,7 @@ rich is imported only when a table or a progress bar is drawn.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import sys
 from collections.abc import Iterator
@@ -66,6 +67,34 @@ def _setting_text(value: str | bool | None) -> str:
     return value
 
 
+PLAIN_WIDTH = 200  # columns of a table written to a file or a pipe
+
+
+def plain_table(title: str, headers: list[str], rows: list[list[str]], width: int) -> Iterator[str] | None:
+    """The lines rich prints for this table when it is not on a terminal, made without rich; None when
+    the table needs rich (wider than WIDTH, or text whose width is not its length).
+
+    For a listing of thousands of images rich takes seconds and tens of MB; this takes milliseconds
+    and holds nothing but the rows.
+    """
+    widths = [len(header) for header in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            if not (cell.isascii() and cell.isprintable()):
+                return None
+            widths[i] = max(widths[i], len(cell))
+    total = sum(widths) + 2 * (len(widths) - 1)
+    if total > width or len(title) > total or not (title.isascii() and title.isprintable()):
+        return None
+
+    def lines() -> Iterator[str]:
+        yield title.ljust(total)
+        for row in itertools.chain([headers], rows):
+            yield "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+
+    return lines()
+
+
 def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if moment else "-"
 
@@ -87,6 +116,14 @@ class Renderer:
             click.echo(text, file=self.err)
 
     def emit_json(self, value: Any) -> None:
+        if isinstance(value, list) and value:
+            # a listing goes out an item at a time, the same text json.dumps would give for the whole:
+            # thousands of images never sit in memory as one document
+            for n, item in enumerate(value):
+                text = json.dumps(to_jsonable(item), indent=2, sort_keys=False).replace("\n", "\n  ")
+                click.echo(("[\n  " if n == 0 else ",\n  ") + text, file=self.out, nl=False)
+            click.echo("\n]", file=self.out)
+            return
         click.echo(json.dumps(to_jsonable(value), indent=2, sort_keys=False), file=self.out)
 
     # -- results ----------------------------------------------------------------------------------
@@ -252,6 +289,12 @@ class Renderer:
             click.echo(result.launch_command, file=self.out if to_file else self.err)
 
     def table(self, title: str, headers: list[str], rows: list[list[str]]) -> None:
+        if not self.out.isatty():
+            lines = plain_table(title, headers, rows, PLAIN_WIDTH)
+            if lines is not None:
+                for line in lines:
+                    click.echo(line, file=self.out)
+                return
         from rich.console import Console
         from rich.table import Table
 
@@ -260,7 +303,8 @@ class Renderer:
             table.add_column(header, overflow="fold")
         for row in rows:
             table.add_row(*row)
-        Console(file=self.out, width=None if self.out.isatty() else 200).print(table)
+        # cells are data, never rich markup or :emoji: codes
+        Console(file=self.out, width=None if self.out.isatty() else PLAIN_WIDTH, markup=False, emoji=False).print(table)
 
     # -- progress ---------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,9 +45,22 @@ def _image(repository: str, item: dict[str, Any]) -> ImageInfo:
         digest=item["imageDigest"],
         tags=sorted(item.get("imageTags") or []),
         size_bytes=item.get("imageSizeInBytes"),
-        pushed_at=item.get("imagePushedAt"),
-        media_type=item.get("imageManifestMediaType"),
+        pushed_at=_shared_zone(item.get("imagePushedAt")),
+        # a handful of media types, each parsed anew per image: one copy each in a long listing
+        media_type=sys.intern(item["imageManifestMediaType"]) if item.get("imageManifestMediaType") else None,
     )
+
+
+_ZONES: dict[Any, Any] = {}
+
+
+def _shared_zone(moment: datetime | None) -> datetime | None:
+    """The moment in local time, under one zone object per UTC offset: botocore gives every timestamp
+    its own tzlocal(), some 500 bytes each, which adds up in a listing of thousands of images."""
+    if moment is None:
+        return None
+    local = moment.astimezone()
+    return local.replace(tzinfo=_ZONES.setdefault(local.utcoffset(), local.tzinfo))
 
 
 def _image_id(raw: dict[str, str]) -> ImageId:

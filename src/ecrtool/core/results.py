@@ -17,7 +17,7 @@ class RepositoryInfo:
     scan_on_push: bool | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a listing holds thousands
 class ImageInfo:
     repository: str
     digest: str
