@@ -31,6 +31,6 @@ def loaded(env: dict[str, str], *args: str) -> str:
 
 def test_a_cached_login_loads_neither_botocore_nor_docker_py(env: dict[str, str]) -> None:
     env = {**env, "PYTHONPATH": os.pathsep.join(sys.path)}
-    assert loaded(env, "login") == "boto3,botocore"  # the first fetches the token
+    assert loaded(env, "login") == "botocore"  # the first fetches the token
     assert loaded(env, "login") == ""  # the second has it from the cache
-    assert loaded(env, "login", "--no-cache") == "boto3,botocore"
+    assert loaded(env, "login", "--no-cache") == "botocore"

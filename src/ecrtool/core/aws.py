@@ -1,6 +1,6 @@
 """AWS session, clients and the translation of botocore errors into the project's errors.
 
-boto3 is imported here, and only when a command first needs a client, so `ecrtool --help` stays fast.
+botocore is imported here, and only when a command first needs a client, so `ecrtool --help` stays fast.
 """
 
 from __future__ import annotations
@@ -34,11 +34,14 @@ class AwsSession:
 
     def _boto_session(self) -> Any:
         if self._session is None:
-            import boto3
+            # botocore's own session, not boto3's: clients are all ecrtool uses, and boto3 (with
+            # s3transfer) would add some 15-30 ms to every command that talks to AWS
             import botocore.exceptions
+            import botocore.session
 
             try:
-                self._session = boto3.session.Session(profile_name=self._profile)
+                self._session = botocore.session.Session(profile=self._profile)
+                self._session.get_scoped_config()  # an unknown profile fails here, as boto3's would
             except botocore.exceptions.ProfileNotFound as err:
                 raise InvalidInput(
                     f"AWS profile {self._profile!r} not found: check --profile or AWS_PROFILE "
@@ -54,7 +57,7 @@ class AwsSession:
             or os.environ.get("AWS_REGION")
             # what botocore would find first anyway, read here so that knowing the region loads no boto3
             or os.environ.get("AWS_DEFAULT_REGION")
-            or self._boto_session().region_name
+            or self._boto_session().get_config_variable("region")
         )
         if not region:
             raise InvalidInput(
@@ -73,7 +76,7 @@ class AwsSession:
             retries = {"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}
             config = Config(retries=retries, connect_timeout=10, read_timeout=60)
             with translate(f"{service} client"):
-                self._clients[key] = self._boto_session().client(service, region_name=name, config=config)
+                self._clients[key] = self._boto_session().create_client(service, region_name=name, config=config)
         return self._clients[key]
 
     def lazy_client(self, service: str, region: str | None = None) -> Any:
@@ -101,10 +104,10 @@ class AwsSession:
             method = str(getattr(credentials, "method", "") or "")
             if method in STATIC_METHODS:
                 return static_identity(str(credentials.access_key))
-            scoped = session._session.get_scoped_config() or {}
+            scoped = session.get_scoped_config() or {}
         named = {key: str(scoped[key]) for key in _PROFILE_IDENTITY_KEYS if scoped.get(key)}
         named.update({k: v for k, v in os.environ.items() if k in _ROLE_VARIABLES and v})
-        return f"{method}:{session.profile_name}:" + ",".join(f"{k}={v}" for k, v in sorted(named.items()))
+        return f"{method}:{session.profile or 'default'}:" + ",".join(f"{k}={v}" for k, v in sorted(named.items()))
 
 
 class LazyClient:
