@@ -227,6 +227,8 @@ class Mirror:
         for digest, tags in before.items():
             if after.get(digest) == tags:
                 continue
+            if digest not in self.sizes:
+                continue  # never in the registry (put straight into moto, as a benchmark seeds it)
             keep = sorted(after.get(digest, ()))
             manifest = self._manifest(repo, digest) if keep else None
             # distribution deletes by digest only, which drops every tag; the survivors go back
