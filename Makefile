@@ -16,6 +16,15 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# awscli, for the benchmarks only: they time ecrtool against the aws/docker chain it replaces
+$(VENV)/.bench: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	touch $@
+
+# every figure against its target (BENCHMARKS.md records them); needs root, like the local ECR
+bench: $(VENV)/.bench
+	$(BIN)/python benchmarks/run.py --write BENCHMARKS.md
+
 up: install
 	$(STACK) up
 
@@ -27,7 +36,7 @@ demo: up
 	eval "$$($(STACK) env)" && PATH=$(CURDIR)/$(BIN):$$PATH scripts/demo
 
 lint: install
-	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/mypy src
 
 # Debian tools the tests use besides the local ECR's: sudo (ecrtool --sudo as a real non-root user)
@@ -41,8 +50,10 @@ test-tools:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-test: lint up test-tools
+# the benchmarks' short mode fails only on a ratio more than 2x off its target, never on a time
+test: lint up test-tools $(VENV)/.bench
 	eval "$$($(STACK) env)" && $(BIN)/python -m pytest
+	$(BIN)/python benchmarks/run.py --short
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not integration" tests/unit tests/cli

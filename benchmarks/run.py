@@ -1,0 +1,476 @@
+#!/usr/bin/env python3
+"""ecrtool against the aws/docker chain it replaces, on a private local ECR (scripts/local-ecr).
+
+    benchmarks/run.py                  every figure, 7 interleaved runs each; exit 1 if a target is missed
+    benchmarks/run.py --short          CI: 3 runs, smaller listings; exit 1 only if a ratio misses its
+                                       target by more than 2x (never on an absolute time)
+    benchmarks/run.py --write BENCHMARKS.md    also put the figures, date and machine in that file
+
+Each figure is the median of interleaved runs (ecrtool, then the chain, then ecrtool...), timed with
+time.perf_counter around the processes; peak memory is each process's own ru_maxrss from wait4.
+Needs root (the stack runs its own dockerd), the docker CLI and awscli (pip install -e '.[bench]').
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK = ROOT / "scripts" / "local-ecr"
+BIN = Path(sys.executable).parent
+ECRTOOL = str(BIN / "ecrtool")
+AWS = str(BIN / "aws")
+START, END = "<!-- figures:start -->", "<!-- figures:end -->"
+
+Argv = Sequence[str]
+# one step of a run: a command, or a pipeline of commands (a list of argvs)
+Step = Argv | list[Argv]
+
+
+# -- running and measuring -------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    seconds: float
+    rss_kb: int  # the largest ru_maxrss among the processes of the run
+    cpu: float = 0.0  # user + system seconds of the processes themselves (not the servers they call)
+
+
+class Failed(Exception):
+    pass
+
+
+def run_steps(steps: Sequence[Step], env: dict[str, str]) -> Sample:
+    """Run STEPS one after the other (each a command or a pipeline); time all, keep the peak RSS."""
+    peak = 0
+    cpu = 0.0
+    started = time.perf_counter()
+    for step in steps:
+        pipeline = list(step) if step and not isinstance(step[0], str) else [step]
+        procs: list[subprocess.Popen[bytes]] = []
+        errors = []
+        for i, argv in enumerate(pipeline):
+            err = tempfile.TemporaryFile()
+            errors.append(err)
+            procs.append(
+                subprocess.Popen(
+                    list(argv),  # type: ignore[arg-type]
+                    stdin=procs[-1].stdout if procs else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE if i < len(pipeline) - 1 else subprocess.DEVNULL,
+                    stderr=err,
+                    env=env,
+                )
+            )
+            if len(procs) > 1 and procs[-2].stdout is not None:
+                procs[-2].stdout.close()  # the next command owns the pipe now
+        for proc, err in zip(procs, errors, strict=True):
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            peak = max(peak, usage.ru_maxrss)
+            cpu += usage.ru_utime + usage.ru_stime
+            if proc.returncode != 0:
+                err.seek(0)
+                raise Failed(f"{shlex.join(proc.args)} exited {proc.returncode}: {err.read().decode()[-800:]}")  # type: ignore[arg-type]
+    return Sample(time.perf_counter() - started, peak, cpu)
+
+
+@dataclass
+class Figure:
+    """One comparison: ecrtool's steps against the chain's, and the ratio it should stay under."""
+
+    name: str
+    ecrtool: Callable[[int], Sequence[Step]]
+    chain: Callable[[int], Sequence[Step]] | None
+    target: float | None  # ecrtool / chain
+    absolute_ms: float | None = None  # a bound on ecrtool's median too (full mode only)
+    versus: Figure | None = None  # no chain of its own: compared with that figure's chain
+    mine: list[Sample] = field(default_factory=list)
+    theirs: list[Sample] = field(default_factory=list)
+
+    @property
+    def ms(self) -> float:
+        return statistics.median(s.seconds for s in self.mine) * 1000
+
+    @property
+    def chain_ms(self) -> float | None:
+        if self.versus is not None:
+            return self.versus.chain_ms
+        return statistics.median(s.seconds for s in self.theirs) * 1000 if self.theirs else None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.ms / self.chain_ms if self.chain_ms else None
+
+
+def measure(figures: list[Figure], runs: int, env: dict[str, str]) -> None:
+    """Interleave: each round runs every variant once, the order turning round by round."""
+    variants = [(f, "mine") for f in figures] + [(f, "theirs") for f in figures if f.chain]
+    for n in range(runs):
+        turn = n % len(variants)
+        for figure, side in variants[turn:] + variants[:turn]:
+            steps = (figure.ecrtool if side == "mine" else figure.chain)(n)  # type: ignore[misc]
+            getattr(figure, side).append(run_steps(steps, env))
+
+
+# -- the stack and its data ------------------------------------------------------------------------
+
+
+class Stack:
+    def __init__(self) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="lecr-bench-", dir="/tmp"))  # short: socket paths
+        self.base = {**os.environ, "LOCAL_ECR_HOME": str(self.home), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        done = subprocess.run([str(STACK), "up"], capture_output=True, text=True, env=self.base, timeout=600)
+        if done.returncode != 0:
+            raise SystemExit(f"benchmarks: could not start a local ECR: {done.stderr.strip()}")
+        lines = [line for line in done.stdout.splitlines() if line.startswith("export ")]
+        self.env = dict(shlex.split(line)[1].split("=", 1) for line in lines)
+        self.registry = self.env["ECRTOOL_REGISTRY"]
+        ports = dict(line.split("=", 1) for line in (self.home / "ports").read_text().split())
+        self.moto = f"http://127.0.0.1:{ports['MOTO_PORT']}"
+
+    def down(self) -> None:
+        subprocess.run([str(STACK), "down", "--purge"], capture_output=True, env=self.base, timeout=300)
+
+    def image(self, name: str, *options: str) -> str:
+        subprocess.run([str(STACK), "image", name, *options], check=True, capture_output=True, env=self.base)
+        return name
+
+    def control(self, name: str, doc: dict[str, object] | None = None) -> dict[str, int]:
+        import urllib.request
+
+        data = None if doc is None else json.dumps(doc).encode()
+        with urllib.request.urlopen(f"{self.env['AWS_ENDPOINT_URL']}/_bridge/{name}", data=data, timeout=30) as r:
+            result: dict[str, int] = json.load(r)
+            return result
+
+    def seed(self, repo: str, count: int) -> None:
+        """COUNT images (distinct manifests, one tag each: t0, t1, ...) put straight into moto's ECR.
+
+        Pushing them through the registry would take minutes; these exist only in the ECR API, which
+        is all that listing and deleting through ecrtool or the aws CLI touch.
+        """
+        import boto3
+
+        ecr = boto3.client(
+            "ecr",
+            endpoint_url=self.moto,
+            region_name="ca-west-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        try:
+            ecr.create_repository(repositoryName=repo)
+        except ecr.exceptions.RepositoryAlreadyExistsException:
+            pass
+        for i in range(count):
+            blob = "sha256:" + hashlib.sha256(f"{repo}-{i}".encode()).hexdigest()
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 100, "digest": blob},
+                "layers": [
+                    {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1000 + i, "digest": blob}
+                ],
+            }
+            ecr.put_image(repositoryName=repo, imageManifest=json.dumps(manifest), imageTag=f"t{i}")
+
+
+def command_env(stack: Stack, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECRTOOL_", "DOCKER_"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # a user's install has its bytecode cached
+    env.update(stack.env)
+    env.update(HOME=str(home), DOCKER_CONFIG=str(home / ".docker"), PATH=stack.base["PATH"])
+    return env
+
+
+# -- the figures -----------------------------------------------------------------------------------
+
+
+def chain_login(registry: str) -> list[Argv]:
+    return [[AWS, "ecr", "get-login-password"], ["docker", "login", "--username", "AWS", "--password-stdin", registry]]
+
+
+def startup_and_login(stack: Stack) -> list[Figure]:
+    registry = stack.registry
+    aws_version = lambda n: [[AWS, "--version"]]  # noqa: E731
+    return [
+        Figure("start-up: ecrtool --help vs aws --version", lambda n: [[ECRTOOL, "--help"]], aws_version, 0.25, 120),
+        Figure(
+            "start-up: ecrtool --version vs aws --version", lambda n: [[ECRTOOL, "--version"]], aws_version, 0.25, 120
+        ),
+        Figure(
+            "login, no cached token (--no-cache)",
+            lambda n: [[ECRTOOL, "login", "--no-cache"]],
+            lambda n: [chain_login(registry)],
+            0.4,
+        ),
+        Figure("login, cached token", lambda n: [[ECRTOOL, "login"]], lambda n: [chain_login(registry)], 0.15),
+    ]
+
+
+def floors(login: Figure) -> list[Figure]:
+    """What any Python command line pays before doing anything, against the login chain: the costs
+    ecrtool cannot go below (full mode only)."""
+    python = str(BIN / "python")
+    client = "import botocore.session; botocore.session.Session().create_client('ecr', region_name='ca-west-1')"
+    return [
+        Figure("floor: python -c pass", lambda n: [[python, "-c", "pass"]], None, None, versus=login),
+        Figure("floor: python, import click", lambda n: [[python, "-c", "import click"]], None, None, versus=login),
+        Figure(
+            "floor: python, import botocore, make an ECR client",
+            lambda n: [[python, "-c", client]],
+            None,
+            None,
+            versus=login,
+        ),
+        Figure(
+            "floor: python, import docker (docker-py)",
+            lambda n: [[python, "-c", "import docker"]],
+            None,
+            None,
+            versus=login,
+        ),
+    ]
+
+
+def pushes(stack: Stack, runs: int, tag: str) -> list[Figure]:
+    registry, repo = stack.registry, "bench"
+    base = stack.image("bench-base:1", "--layers", "5", "--size-mb", "50")
+    fresh = {(side, n): f"bench-fresh-{side}:{tag}{n}" for side in "ec" for n in range(runs)}
+    for name in fresh.values():
+        stack.image(name, "--layers", "5", "--size-mb", "50")
+
+    def chain_push(image: str, remote: str) -> list[Step]:
+        return [chain_login(registry), ["docker", "tag", image, remote], ["docker", "push", remote]]
+
+    return [
+        Figure(
+            "push a new tag of an image already in the repository",
+            lambda n: [[ECRTOOL, "push", base, "--repo", repo, "--tag", f"{tag}e{n}"]],
+            lambda n: chain_push(base, f"{registry}/{repo}:{tag}c{n}"),
+            0.6,
+        ),
+        Figure(
+            "push a fresh 5-layer, 50 MB image",
+            lambda n: [[ECRTOOL, "push", fresh["e", n], "--repo", repo]],
+            lambda n: chain_push(fresh["c", n], f"{registry}/{repo}:{tag}f{n}"),
+            1.05,
+        ),
+    ]
+
+
+@dataclass
+class Scale:
+    what: str
+    count: int
+    sample: Sample
+    calls: int
+
+
+def scale(stack: Stack, env: dict[str, str], sizes: tuple[int, int], runs: int) -> list[Scale]:
+    """Listing every page, and deleting every tag, at two sizes."""
+    found: list[Scale] = []
+    for count in sizes:
+        repo = f"scale-{count}"
+        stack.seed(repo, count)
+        for what, argv in (
+            ("list (table)", [ECRTOOL, "images", repo]),
+            ("list (JSON)", [ECRTOOL, "images", repo, "-o", "json"]),
+        ):
+            samples = []
+            for _ in range(runs):
+                stack.control("reset-stats", {})
+                samples.append(run_steps([argv], env))
+            calls = stack.control("stats").get("DescribeImages", 0)
+            found.append(Scale(what, count, _median(samples), calls))
+        tags = [arg for i in range(count) for arg in ("--tag", f"t{i}")]
+        stack.control("reset-stats", {})
+        sample = run_steps([[ECRTOOL, "delete", repo, *tags, "-q"]], env)
+        found.append(Scale("delete every tag", count, sample, stack.control("stats").get("BatchDeleteImage", 0)))
+    return found
+
+
+def delete_thousand(stack: Stack, env: dict[str, str], runs: int) -> tuple[Figure, int]:
+    """Deleting 1,000 tags: ecrtool in one command, against the aws CLI's ten batch-delete-image calls of
+    100 (its limit). Each run deletes freshly seeded tags; the seeding is not timed."""
+    figure = Figure("delete 1,000 tags (ecrtool: one command; chain: 10 aws calls)", lambda n: [], lambda n: [], None)
+    calls = 0
+    for n in range(runs):
+        mine, theirs = f"del-e{n}", f"del-c{n}"
+        stack.seed(mine, 1000)
+        stack.seed(theirs, 1000)
+        batches = [[f"imageTag=t{i}" for i in range(start, start + 100)] for start in range(0, 1000, 100)]
+        chain = [[AWS, "ecr", "batch-delete-image", "--repository-name", theirs, "--image-ids", *b] for b in batches]
+        stack.control("reset-stats", {})
+        figure.mine.append(
+            run_steps([[ECRTOOL, "delete", mine, *[a for i in range(1000) for a in ("--tag", f"t{i}")], "-q"]], env)
+        )
+        calls = stack.control("stats").get("BatchDeleteImage", 0)
+        figure.theirs.append(run_steps(chain, env))
+    return figure, calls
+
+
+def _median(samples: list[Sample]) -> Sample:
+    ordered = sorted(samples, key=lambda s: s.seconds)
+    middle = ordered[len(ordered) // 2]
+    return Sample(middle.seconds, max(s.rss_kb for s in samples), statistics.median(s.cpu for s in samples))
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+
+def verdict(value: float | None, target: float | None, short: bool) -> str:
+    if value is None or target is None:
+        return ""
+    if value <= target:
+        return "met"
+    return "MISSED" if not short or value > 2 * target else "missed (within 2x)"
+
+
+def report(figures: list[Figure], scales: list[Scale], sizes: tuple[int, int], short: bool) -> tuple[str, bool]:
+    lines = [
+        "| figure | ecrtool | chain | ratio | target | |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    failed = False
+    for f in figures:
+        status = verdict(f.ratio, f.target, short)
+        failed |= status.startswith("MISSED")
+        extra = ""
+        if f.absolute_ms and not short:
+            ok = f.ms <= f.absolute_ms
+            failed |= not ok
+            extra = f"; {f.ms:.0f} ms {'≤' if ok else '>'} {f.absolute_ms:.0f} ms {'met' if ok else 'MISSED'}"
+        chain = f"{f.chain_ms:.0f} ms" if f.chain_ms is not None else "-"
+        ratio = f"{f.ratio:.2f}×" if f.ratio is not None else "-"
+        target = f"≤ {f.target}×" if f.target is not None else "-"
+        if f.versus is not None:
+            chain = f"({chain}: login chain)"
+        lines.append(f"| {f.name} | {f.ms:.0f} ms | {chain} | {ratio} | {target} | {status}{extra} |")
+    if scales:
+        small, large = sizes
+        lines += [
+            "",
+            f"| at scale | {small} images | {large} images | ecrtool CPU growth (≤ {large // small}×) "
+            "| peak RSS growth (≤ 1.10×) | wall-time growth |",
+            "|---|---|---|---|---|---:|",
+        ]
+
+        def cell(s: Scale) -> str:
+            return (
+                f"{s.sample.seconds * 1000:.0f} ms wall, {s.sample.cpu * 1000:.0f} ms CPU, "
+                f"{s.sample.rss_kb / 1024:.1f} MB, {s.calls} calls"
+            )
+
+        for what in dict.fromkeys(s.what for s in scales):
+            a, b = (next(s for s in scales if s.what == what and s.count == n) for n in sizes)
+            growth, memory = b.sample.cpu / a.sample.cpu, b.sample.rss_kb / a.sample.rss_kb
+            time_ok = verdict(growth, large / small, short)
+            memory_ok = verdict(memory, 1.10, short)
+            failed |= time_ok.startswith("MISSED") or memory_ok.startswith("MISSED")
+            lines.append(
+                f"| {what} | {cell(a)} | {cell(b)} | {growth:.2f}× {time_ok} | {memory:.2f}× {memory_ok} "
+                f"| {b.sample.seconds / a.sample.seconds:.1f}× |"
+            )
+    return "\n".join(lines), failed
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    mem = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    client = subprocess.run(["docker", "--version"], capture_output=True, text=True).stdout.split(",")[0]
+    engine = subprocess.run(["dockerd", "--version"], capture_output=True, text=True).stdout.split(",")[0]
+    docker = f"{client.replace('Docker version', 'docker CLI')}, {engine.replace('Docker version', 'dockerd')}"
+    aws = subprocess.run([AWS, "--version"], capture_output=True, text=True)
+    return (
+        f"{cpu}, {os.cpu_count()} CPUs, {mem / 1024 / 1024:.0f} GB RAM; Linux {platform.release()}; "
+        f"Python {platform.python_version()}; {docker}; {(aws.stdout or aws.stderr).split()[0]}"
+    )
+
+
+def write(path: Path, table: str, mode: str) -> None:
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    block = f"{START}\nMeasured {stamp} on {machine()} ({mode}).\n\n{table}\n{END}"
+    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
+    if START not in text:
+        text += f"\n{START}\n{END}\n"
+    head, _, rest = text.partition(START)
+    path.write_text(head + block + rest.partition(END)[2])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--short", action="store_true", help="the CI mode: fewer runs, smaller listings")
+    parser.add_argument("--runs", type=int, help="interleaved runs per figure (default 7; --short 3)")
+    parser.add_argument("--write", type=Path, metavar="FILE", help="record the figures in FILE (BENCHMARKS.md)")
+    args = parser.parse_args(argv)
+    runs = args.runs or (3 if args.short else 7)
+    sizes = (200, 2000) if args.short else (500, 5000)
+    for tool in (ECRTOOL, AWS):
+        if not Path(tool).exists():
+            raise SystemExit(f"benchmarks: {tool} is missing: pip install -e '.[bench]' (make bench does)")
+    if shutil.which("docker") is None:
+        raise SystemExit("benchmarks: the docker CLI is missing: scripts/local-ecr up installs it")
+
+    stack = Stack()
+    home = Path(tempfile.mkdtemp(prefix="ecrtool-bench-home-"))
+    try:
+        env = command_env(stack, home)
+        run_steps([[ECRTOOL, "create", "bench"]], env)
+        figures = startup_and_login(stack) + pushes(stack, runs + 1, tag=time.strftime("%H%M%S"))
+        if not args.short:
+            figures += floors(next(f for f in figures if f.name == "login, cached token"))
+        measure(figures, 1, env)  # warm-up: bytecode, page cache, the token cache; not counted
+        for f in figures:
+            f.mine.clear()
+            f.theirs.clear()
+        print(f"benchmarks: {runs} interleaved runs per figure...", file=sys.stderr)
+        # the warm-up used run 0's fresh images; the counted runs take the others
+        for f in figures:
+            ecrtool, chain = f.ecrtool, f.chain
+            f.ecrtool = lambda n, step=ecrtool: step(n + 1)  # type: ignore[misc]
+            f.chain = (lambda n, step=chain: step(n + 1)) if chain else None  # type: ignore[misc]
+        measure(figures, runs, env)
+        print("benchmarks: listing and deleting at scale...", file=sys.stderr)
+        deletion, calls = delete_thousand(stack, env, 1 if args.short else 5)
+        deletion.name += f"; ecrtool made {calls} calls"
+        figures.append(deletion)
+        scales = scale(stack, env, sizes, runs)
+    finally:
+        stack.down()
+        shutil.rmtree(home, ignore_errors=True)
+
+    table, failed = report(figures, scales, sizes, args.short)
+    print(table)
+    if args.write:
+        write(args.write, table, f"--short, {runs} runs" if args.short else f"median of {runs} interleaved runs")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
