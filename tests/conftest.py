@@ -123,6 +123,25 @@ def private_stack() -> Iterator[PrivateStack]:
 
 
 @pytest.fixture
+def root_docker_config() -> Iterator[Path]:
+    """Root's own Docker config (the one `sudo docker` reads), put back as it was afterwards."""
+    import pwd
+
+    path = Path(pwd.getpwnam("root").pw_dir) / ".docker" / "config.json"
+    saved = path.read_bytes() if path.exists() else None
+    folder_existed = path.parent.exists()
+    try:
+        yield path
+    finally:
+        if saved is not None:
+            path.write_bytes(saved)
+        elif path.exists():
+            path.unlink()
+            if not folder_existed:
+                shutil.rmtree(path.parent, ignore_errors=True)
+
+
+@pytest.fixture
 def env(stack: Stack, tmp_path: Path) -> dict[str, str]:
     """A clean environment for one test: the stack's settings, its own HOME and Docker config."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECRTOOL_", "DOCKER_"))}

@@ -137,6 +137,24 @@ def test_the_password_is_in_no_process_argv_while_logging_in_and_pushing(
     assert watch.found == []
 
 
+@pytest.mark.parametrize("runner", [["--sudo"], ["--runner", "cli"]], ids=["sudo", "docker-cli"])
+def test_the_password_is_in_no_argv_with_the_docker_command_runner(
+    private_stack: Any, ecr: Run, small: str, root_docker_config: Path, runner: list[str]
+) -> None:
+    """The docker command gets the password on stdin, through `sudo -n` too (root's config is put back)."""
+    password = private_stack.password()
+    with ArgvWatch(secret_forms(password)).running() as watch, ArgvWatch(["--password-stdin"], True).running() as ran:
+        for args in (["login", "--no-cache"], ["push", small, "--repo", "argv-cli", "--create"]):
+            done = ecr(*runner, *args)
+            assert done.returncode == 0, done.stderr
+            assert_secret_absent(password, done.stdout, done.stderr)
+    assert watch.found == []
+    # the watch saw the docker command log in, through sudo when asked: it was looking at the right thing
+    logins = [argv for argv in ran.found if "login" in argv]
+    assert logins, ran.found
+    assert any(argv[:2] == ["sudo", "-n"] for argv in logins) == (runner == ["--sudo"]), logins
+
+
 def test_the_argv_watch_does_catch_a_password_on_a_command_line(private_stack: Any, penv: dict[str, str]) -> None:
     """The check can fail: `docker login -p PASSWORD`, which the chain's careless form uses, is caught."""
     password = private_stack.password()

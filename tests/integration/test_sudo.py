@@ -149,23 +149,6 @@ def in_group(user, socket_group) -> Iterator[None]:
 
 
 @pytest.fixture
-def root_docker_config() -> Iterator[Path]:
-    """Root's own Docker config (the one `sudo docker` reads), put back as it was afterwards."""
-    path = Path(pwd.getpwnam("root").pw_dir) / ".docker" / "config.json"
-    saved = path.read_bytes() if path.exists() else None
-    folder_existed = path.parent.exists()
-    try:
-        yield path
-    finally:
-        if saved is not None:
-            path.write_bytes(saved)
-        elif path.exists():
-            path.unlink()
-            if not folder_existed:
-                shutil.rmtree(path.parent, ignore_errors=True)
-
-
-@pytest.fixture
 def image(ecrtool, docker, stack, test_image, repo_name) -> str:
     """The test image in ECR and not in the engine: a pull has to fetch it."""
     done = ecrtool("push", "viruses", "--repo", repo_name, "--create", "-q")
