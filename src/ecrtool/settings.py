@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecrtool.config import config_path, read_settings
-from ecrtool.core.refs import validate_account, validate_region
+from ecrtool.core.refs import is_registry_host, validate_account, validate_region
 from ecrtool.core.results import SettingsReport, SettingValue
 from ecrtool.errors import InvalidInput
 
@@ -40,7 +40,9 @@ def flag_name(key: str, value: Any = None) -> str:
 
 def _host_override(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name) or None
-    if value is not None and ("/" in value or not value.strip() or " " in value):
+    # a host name or address, never anything else: it starts every reference handed to the docker command,
+    # where a leading '-' would be read as an option
+    if value is not None and not is_registry_host(value):
         raise InvalidInput(f"invalid {name} {value!r}: expected host[:port], such as 127.0.0.1:5000")
     return value
 

@@ -42,8 +42,11 @@ def ecr(penv: dict[str, str]) -> Run:
     exe = shutil.which("ecrtool", path=penv["PATH"])
     assert exe, "ecrtool is not installed in this environment (make install)"
 
-    def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([exe, *args], capture_output=True, text=True, timeout=120, env=penv, cwd=cwd)
+    def run(
+        *args: str, cwd: Path | None = None, extra: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**penv, **(extra or {})}
+        return subprocess.run([exe, *args], capture_output=True, text=True, timeout=120, env=env, cwd=cwd)
 
     return run
 
@@ -82,14 +85,15 @@ def assert_secret_absent(secret: str, *texts: str) -> None:
 class ArgvWatch:
     """Reads every process's /proc/PID/cmdline over and over, keeping each one that holds a needle.
 
-    With new_only, processes that were already running when the watch began are not looked at.
+    With ours_only, only the processes this test started (its descendants) are looked at, so that
+    whatever else runs on the machine cannot match.
     """
 
-    def __init__(self, needles: list[str], new_only: bool = False) -> None:
+    def __init__(self, needles: list[str], ours_only: bool = False) -> None:
         self.needles = [needle.encode() for needle in needles]
         self.found: list[list[str]] = []
         self.scans = 0
-        self._old = {pid for pid in os.listdir("/proc") if pid.isdigit()} if new_only else set()
+        self._ours_only = ours_only
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
@@ -97,7 +101,7 @@ class ArgvWatch:
         own = str(os.getpid())
         while not self._stop.is_set():
             for pid in os.listdir("/proc"):
-                if not pid.isdigit() or pid == own or pid in self._old:
+                if not pid.isdigit() or pid == own or (self._ours_only and not _descends_from(pid, own)):
                     continue
                 try:
                     with open(f"/proc/{pid}/cmdline", "rb") as handle:
@@ -116,6 +120,18 @@ class ArgvWatch:
         finally:
             self._stop.set()
             self._thread.join()
+
+
+def _descends_from(pid: str, ancestor: str) -> bool:
+    while pid not in ("0", "1"):
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                pid = handle.read().rpartition(")")[2].split()[1]  # the parent: after "PID (COMM) STATE"
+        except (OSError, IndexError):
+            return False
+        if pid == ancestor:
+            return True
+    return False
 
 
 def _not_ecrtool(argv: list[str]) -> bool:
@@ -143,7 +159,10 @@ def test_the_password_is_in_no_argv_with_the_docker_command_runner(
 ) -> None:
     """The docker command gets the password on stdin, through `sudo -n` too (root's config is put back)."""
     password = private_stack.password()
-    with ArgvWatch(secret_forms(password)).running() as watch, ArgvWatch(["--password-stdin"], True).running() as ran:
+    with (
+        ArgvWatch(secret_forms(password)).running() as watch,
+        ArgvWatch(["--password-stdin"], ours_only=True).running() as ran,
+    ):
         for args in (["login", "--no-cache"], ["push", small, "--repo", "argv-cli", "--create"]):
             done = ecr(*runner, *args)
             assert done.returncode == 0, done.stderr
@@ -234,18 +253,38 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.parametrize("runner", [[], ["--runner", "cli"]], ids=["api", "docker-cli"])
 @pytest.mark.parametrize("argv", HOSTILE, ids=lambda argv: " ".join(argv))
-def test_no_reference_smuggles_an_option_or_shell_text(ecr: Run, small: str, tmp_path: Path, argv: list[str]) -> None:
+def test_no_reference_smuggles_an_option_or_shell_text(
+    ecr: Run, small: str, tmp_path: Path, argv: list[str], runner: list[str]
+) -> None:
     tmp_path = tmp_path / "cwd"  # where `touch pwned` would land if any shell ran it
     tmp_path.mkdir()
-    with ArgvWatch(["--privileged", "pwned"], new_only=True).running() as watch:
-        done = ecr(*argv, cwd=tmp_path)
+    with ArgvWatch(["--privileged", "pwned"], ours_only=True).running() as watch:
+        done = ecr(*runner, *argv, cwd=tmp_path)  # before the command: some argv end with "--"
     assert done.returncode == 2, done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("ecrtool: error: "), done.stderr
     assert not (tmp_path / "pwned").exists()
     # only ecrtool's own command line held the text: nothing it started was handed it
     assert [argv for argv in watch.found if _not_ecrtool(argv)] == []
+
+
+@pytest.mark.parametrize("variable", ["ECRTOOL_REGISTRY", "ECRTOOL_PUBLIC_REGISTRY"])
+@pytest.mark.parametrize("value", ["-H", "--privileged", "$(touch pwned)"])
+def test_a_registry_setting_cannot_smuggle_an_option(
+    ecr: Run, small: str, tmp_path: Path, variable: str, value: str
+) -> None:
+    """The registry host starts every reference the docker command gets: `docker pull -H/trees:v1` would be
+    an option. It must be a host name or address."""
+    with ArgvWatch(["--privileged", "pwned", "-H/"], ours_only=True).running() as watch:
+        done = ecr("pull", "trees:v1", "--runner", "cli", cwd=tmp_path, extra={variable: value})
+    assert done.returncode == 2
+    assert (
+        done.stderr == f"ecrtool: error: invalid {variable} {value!r}: expected host[:port], such as 127.0.0.1:5000\n"
+    )
+    assert [argv for argv in watch.found if _not_ecrtool(argv)] == []
+    assert not (tmp_path / "pwned").exists()
 
 
 def test_an_option_like_but_valid_tag_stays_one_name(ecr: Run, small: str, private_stack: Any) -> None:

@@ -59,6 +59,11 @@ def validate_account(account: str) -> str:
     return account
 
 
+def is_registry_host(text: str) -> bool:
+    """HOST[:PORT] or [IPv6][:PORT], as a registry is named in an image reference."""
+    return bool(_HOST_RE.fullmatch(text))
+
+
 def validate_region(region: str) -> str:
     if not _REGION_RE.fullmatch(region):
         raise InvalidInput(f"invalid region {region!r}: expected a region code such as ca-west-1")
