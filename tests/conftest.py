@@ -141,16 +141,27 @@ def root_docker_config() -> Iterator[Path]:
                 shutil.rmtree(path.parent, ignore_errors=True)
 
 
-@pytest.fixture
-def env(stack: Stack, tmp_path: Path) -> dict[str, str]:
-    """A clean environment for one test: the stack's settings, its own HOME and Docker config."""
+def user_env(stack_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """A clean environment for one test on a stack: its settings, this test's own HOME and Docker config."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECRTOOL_", "DOCKER_"))}
-    base.update(stack.env)
+    base.update(stack_env)
     home = tmp_path / "home"
     home.mkdir()
     base["HOME"] = str(home)
     base["DOCKER_CONFIG"] = str(home / ".docker")
     return _path_env(base)
+
+
+@pytest.fixture
+def env(stack: Stack, tmp_path: Path) -> dict[str, str]:
+    """The shared local ECR's environment for one test."""
+    return user_env(stack.env, tmp_path)
+
+
+@pytest.fixture
+def penv(private_stack: PrivateStack, tmp_path: Path) -> dict[str, str]:
+    """The private local ECR's environment for one test (tests that stop or break its parts)."""
+    return user_env(private_stack.env, tmp_path)
 
 
 Run = Callable[..., subprocess.CompletedProcess[str]]

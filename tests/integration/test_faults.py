@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -29,19 +28,6 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 # -- fixtures: ecrtool and docker on the private stack ---------------------------------------------
-
-
-@pytest.fixture
-def penv(private_stack: Any, tmp_path: Path) -> dict[str, str]:
-    """The private stack's settings, with this test's own HOME and Docker config."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECRTOOL_", "DOCKER_"))}
-    base.update(private_stack.env)
-    home = tmp_path / "home"
-    home.mkdir()
-    base["HOME"] = str(home)
-    base["DOCKER_CONFIG"] = str(home / ".docker")
-    base["PATH"] = f"{Path(os.sys.executable).parent}{os.pathsep}{base.get('PATH', '')}"
-    return base
 
 
 @pytest.fixture

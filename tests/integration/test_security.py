@@ -26,18 +26,6 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def penv(private_stack: Any, tmp_path: Path) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECRTOOL_", "DOCKER_"))}
-    base.update(private_stack.env)
-    home = tmp_path / "home"
-    home.mkdir()
-    base["HOME"] = str(home)
-    base["DOCKER_CONFIG"] = str(home / ".docker")
-    base["PATH"] = f"{Path(os.sys.executable).parent}{os.pathsep}{base.get('PATH', '')}"
-    return base
-
-
-@pytest.fixture
 def ecr(penv: dict[str, str]) -> Run:
     exe = shutil.which("ecrtool", path=penv["PATH"])
     assert exe, "ecrtool is not installed in this environment (make install)"
