@@ -235,3 +235,10 @@ def restore_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture
+def trees(aws: Any) -> str:
+    """An empty repository named trees (test_listing_delete fills its own)."""
+    aws.create_repository(repositoryName="trees")
+    return "trees"

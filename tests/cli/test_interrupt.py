@@ -5,15 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from ecrtool.errors import EXIT_INTERRUPTED
-
-
-@pytest.fixture
-def trees(aws: Any) -> str:
-    aws.create_repository(repositoryName="trees")
-    return "trees"
 
 
 def interrupted(reference: str) -> Iterator[dict[str, Any]]:

@@ -6,16 +6,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 HOST = "123456789012.dkr.ecr.ca-west-1.amazonaws.com"
 DIGEST = "sha256:" + "d" * 64
-
-
-@pytest.fixture
-def trees(aws: Any) -> str:
-    aws.create_repository(repositoryName="trees")
-    return "trees"
 
 
 def test_pull_by_tag_prints_the_reference_and_digest(invoke: Any, fake_docker: Any, trees: Any) -> None:

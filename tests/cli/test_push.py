@@ -12,12 +12,6 @@ HOST = "123456789012.dkr.ecr.ca-west-1.amazonaws.com"
 DIGEST = "sha256:" + "d" * 64
 
 
-@pytest.fixture
-def trees(aws: Any) -> str:
-    aws.create_repository(repositoryName="trees")
-    return "trees"
-
-
 def test_push_prints_each_reference_and_the_digest(invoke: Any, fake_docker: Any, trees: Any) -> None:
     fake_docker.add_image("viruses")
     result = invoke("push", "viruses", "--repo", "trees", "--tag", "v1", "--tag", "latest")

@@ -14,12 +14,6 @@ REFUSED = {"error": "unauthorized: authentication required", "errorDetail": {"me
 
 
 @pytest.fixture
-def trees(aws: Any) -> str:
-    aws.create_repository(repositoryName="trees")
-    return "trees"
-
-
-@pytest.fixture
 def token_fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every GetAuthorizationToken ecrtool makes, counted where the ECR gateway makes it."""
     from ecrtool.core.ecr import Ecr

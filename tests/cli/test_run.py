@@ -11,12 +11,6 @@ HOST = "123456789012.dkr.ecr.ca-west-1.amazonaws.com"
 CONTAINER_ID = "c0ffee" + "0" * 58
 
 
-@pytest.fixture
-def trees(aws: Any) -> str:
-    aws.create_repository(repositoryName="trees")
-    return "trees"
-
-
 def test_a_missing_image_is_pulled_then_run(invoke: Any, fake_docker: Any, trees: str) -> None:
     result = invoke("run", "trees:v1", "-q")
     assert result.exit_code == 0, result.output
