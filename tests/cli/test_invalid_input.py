@@ -183,3 +183,11 @@ def test_messages_say_what_to_do_next(invoke: Any, forbid_backends: Any) -> None
     assert "KEY=VALUE" in result.stderr
     result = invoke("images", "public.ecr.aws/library/nginx")
     assert "ecrtool pulls and runs those" in result.stderr
+
+
+@pytest.mark.parametrize("text", ["=\x85", "trees\nfoo", "a\u2028b", "x\rmore"])
+def test_input_holding_line_breaks_is_quoted_on_one_line(text: str, invoke: Any, forbid_backends: Any) -> None:
+    result = invoke("create", "--", "--tag", text)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ecrtool: error: "), result.stderr

@@ -63,7 +63,12 @@ class EcrToolGroup(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+# Characters that end a line for the reader (str.splitlines): a message quoting user input shows them escaped.
+_LINE_ENDS = str.maketrans({ch: ascii(ch)[1:-1] for ch in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
 def fail(message: str, code: int, debug: bool, newline: bool = False) -> NoReturn:
+    message = message.translate(_LINE_ENDS)  # one line on stderr, whatever text the error quotes
     if debug:
         import traceback  # only now: it costs start-up time every other run would pay for nothing
 
