@@ -158,6 +158,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    # moto intercepts botocore's requests; ecrtool's own signed requests would go to the real endpoint
+    monkeypatch.setenv("ECRTOOL_AWS_CLIENT", "botocore")
     with mock_aws():
         yield boto3.client("ecr", region_name=REGION)
 

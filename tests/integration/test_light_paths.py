@@ -1,6 +1,6 @@
-"""The light paths, with the real ecrtool against the local ECR: a login whose token is cached talks to
-the engine and nothing else, so it loads neither botocore nor docker-py (each costs more than the whole
-login); a first login loads botocore, still not docker-py."""
+"""The light paths, with the real ecrtool against the local ECR: with the keys in the environment, a
+login and a push make their ECR calls without botocore, and a login never loads docker-py (each costs
+more than the whole login); ECRTOOL_AWS_CLIENT=botocore sends the calls through botocore again."""
 
 from __future__ import annotations
 
@@ -29,8 +29,15 @@ def loaded(env: dict[str, str], *args: str) -> str:
     return last.removeprefix("loaded: ").removesuffix(" exit: 0").strip()
 
 
-def test_a_cached_login_loads_neither_botocore_nor_docker_py(env: dict[str, str]) -> None:
+def test_a_login_loads_neither_botocore_nor_docker_py(env: dict[str, str]) -> None:
     env = {**env, "PYTHONPATH": os.pathsep.join(sys.path)}
-    assert loaded(env, "login") == "botocore"  # the first fetches the token
+    assert loaded(env, "login") == ""  # the first fetches the token, signing the call itself
     assert loaded(env, "login") == ""  # the second has it from the cache
-    assert loaded(env, "login", "--no-cache") == "botocore"
+    assert loaded(env, "login", "--no-cache") == ""
+    assert loaded({**env, "ECRTOOL_AWS_CLIENT": "botocore"}, "login", "--no-cache") == "botocore"
+
+
+def test_a_push_makes_its_ecr_calls_without_botocore(env: dict[str, str], test_image: str, repo_name: str) -> None:
+    env = {**env, "PYTHONPATH": os.pathsep.join(sys.path)}
+    assert loaded(env, "push", test_image, "--repo", repo_name, "--create", "-q") == "docker,requests"
+    assert loaded(env, "push", test_image, "--repo", repo_name, "--tag", "again", "-q") == "docker,requests"

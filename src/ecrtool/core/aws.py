@@ -80,8 +80,24 @@ class AwsSession:
         return self._clients[key]
 
     def lazy_client(self, service: str, region: str | None = None) -> Any:
-        """The client, made on first use: a command whose token is cached never loads botocore at all."""
-        return LazyClient(lambda: self.client(service, region))
+        """The client, made on first use: a command whose token is cached never loads botocore at all.
+
+        For ECR with the keys in the environment, the hot-path calls skip botocore altogether (ecr_json).
+        """
+        botocore_client = LazyClient(lambda: self.client(service, region))
+        if service != "ecr":
+            return botocore_client
+        from ecrtool.core import ecr_json
+
+        name = self.region(region)
+        endpoint = ecr_json.endpoint_for(name, os.environ, self._profile)
+        keys = ecr_json.environment_keys(os.environ)
+        if endpoint is None or keys is None:
+            return botocore_client
+        light = ecr_json.EcrJsonClient(
+            endpoint, name, keys, max_attempts=MAX_ATTEMPTS, ca_bundle=os.environ.get("AWS_CA_BUNDLE") or None
+        )
+        return SignedEcrClient(light, botocore_client)
 
     def caller_account(self) -> str:
         sts = self.client("sts")
@@ -108,6 +124,19 @@ class AwsSession:
         named = {key: str(scoped[key]) for key in _PROFILE_IDENTITY_KEYS if scoped.get(key)}
         named.update({k: v for k, v in os.environ.items() if k in _ROLE_VARIABLES and v})
         return f"{method}:{session.profile or 'default'}:" + ",".join(f"{k}={v}" for k, v in sorted(named.items()))
+
+
+class SignedEcrClient:
+    """ECR's hot-path calls signed and sent by ecrtool itself; every other call goes to botocore's client."""
+
+    def __init__(self, light: Any, fallback: LazyClient) -> None:
+        self._light = light
+        self._fallback = fallback
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("get_authorization_token", "describe_repositories", "create_repository"):
+            return getattr(self._light, name)
+        return getattr(self._fallback, name)
 
 
 class LazyClient:
@@ -152,25 +181,46 @@ _NOT_FOUND = {
 
 @contextmanager
 def translate(action: str, *, repository: str | None = None) -> Iterator[None]:
-    """Turn botocore's exceptions raised inside the block into the project's errors."""
-    import botocore.exceptions as bx
+    """Turn botocore's (and ecr_json's) exceptions raised inside the block into the project's errors.
 
+    botocore's exception classes are loaded only when one was raised: a call that went out without
+    botocore must not load it to find out that it succeeded.
+    """
     try:
         yield
     except EcrToolError:
         raise
-    except bx.NoCredentialsError as err:
-        raise AuthError(f"no AWS credentials found: {_CREDENTIALS_HINT}") from err
-    except bx.PartialCredentialsError as err:
-        raise AuthError(f"incomplete AWS credentials ({err}): {_CREDENTIALS_HINT}") from err
-    except (bx.EndpointConnectionError, bx.ConnectTimeoutError) as err:
-        raise EcrToolError(
+    except Exception as err:
+        translated = _translated(err, action, repository)
+        if translated is err:
+            raise
+        raise translated from err
+
+
+def _translated(err: Exception, action: str, repository: str | None) -> BaseException:
+    from ecrtool.core import ecr_json
+
+    if isinstance(err, ecr_json.ServiceError):
+        return from_client_error(err, action, repository)
+    if isinstance(err, ecr_json.Unreachable):
+        return ecr_json.unreachable_error(action, err)
+    if not type(err).__module__.startswith("botocore"):
+        return err
+    import botocore.exceptions as bx
+
+    if isinstance(err, bx.NoCredentialsError):
+        return AuthError(f"no AWS credentials found: {_CREDENTIALS_HINT}")
+    if isinstance(err, bx.PartialCredentialsError):
+        return AuthError(f"incomplete AWS credentials ({err}): {_CREDENTIALS_HINT}")
+    if isinstance(err, (bx.EndpointConnectionError, bx.ConnectTimeoutError)):
+        return EcrToolError(
             f"cannot reach the AWS endpoint for {action} ({err}): check the network, --region and AWS_ENDPOINT_URL"
-        ) from err
-    except bx.ClientError as err:
-        raise from_client_error(err, action, repository) from err
-    except bx.BotoCoreError as err:
-        raise EcrToolError(f"{action} failed: {err}") from err
+        )
+    if isinstance(err, bx.ClientError):
+        return from_client_error(err, action, repository)
+    if isinstance(err, bx.BotoCoreError):
+        return EcrToolError(f"{action} failed: {err}")
+    return err
 
 
 def from_client_error(err: Any, action: str, repository: str | None) -> EcrToolError:

@@ -245,7 +245,7 @@ class Service:
                 raise InvalidInput(f"{host} is not an ECR registry: expected ACCOUNT.dkr.ecr.REGION.amazonaws.com")
             region, account = found.region, found.account
         return self._token(
-            region, account, lambda: Ecr(self.aws.client("ecr", region), registry_id=account).authorization_token()
+            region, account, lambda: Ecr(self.aws.lazy_client("ecr", region), registry_id=account).authorization_token()
         )
 
     def configure_docker(

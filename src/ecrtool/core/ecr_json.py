@@ -1,0 +1,357 @@
+"""ECR's JSON API without botocore, for the calls on a command's hot path, when the keys are in the environment.
+
+Loading botocore and building a client costs some 220 ms here, more than the login or the push of a
+known image it serves, so `get_authorization_token`, `describe_repositories` and `create_repository`
+go out as one signed POST each when nothing needs botocore's machinery: the access keys are in the
+environment and no --profile names others (botocore takes those keys first then too), no proxy, no
+FIPS or dual-stack endpoint, and the AWS config file's profile holds nothing but
+a region. Anything else, and every other call, goes through botocore as before; so does everything
+when ECRTOOL_AWS_CLIENT=botocore. Retries follow botocore's standard mode (ecrtool's 5 attempts).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import re
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from ecrtool.core.sigv4 import sign_post
+from ecrtool.errors import EcrToolError
+
+log = logging.getLogger("ecrtool.ecr_json")
+
+TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921"
+CONTENT_TYPE = "application/x-amz-json-1.1"
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
+USER_AGENT = "ecrtool"
+
+# botocore's standard retry mode: what is retried, and how long to wait before the next attempt
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"})
+TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+MAX_BACKOFF = 20.0
+
+# the response fields ECR sends as epoch seconds, which botocore turns into datetimes
+_TIMESTAMPS = frozenset({"createdAt", "expiresAt", "imagePushedAt", "lastRecordedPullTime", "updatedAt"})
+_SECRETS = frozenset({"authorizationToken", "password"})
+# the only settings an AWS config profile may hold for the request to be the one botocore would send
+_HARMLESS_PROFILE_KEYS = frozenset({"region", "output", "cli_pager", "cli_history", "cli_timestamp_format"})
+# the partitions whose ECR endpoint is api.ecr.REGION.amazonaws.com (not China's .com.cn, nor the isolated ones)
+_STANDARD_REGION = re.compile(r"(?:us|eu|ap|sa|ca|me|af|il|mx)-(?!gov-|iso)[a-z]+-\d{1,2}")
+
+
+class ServiceError(Exception):
+    """An error answer from the API, shaped like botocore's ClientError for the same translation."""
+
+    def __init__(self, operation: str, response: dict[str, Any]) -> None:
+        error = response.get("Error", {})
+        super().__init__(f"An error occurred ({error.get('Code')}) when calling the {operation} operation")
+        self.operation = operation
+        self.response = response
+
+
+class Unreachable(Exception):
+    """No answer at all from the endpoint (refused, reset, timed out), after every attempt."""
+
+
+@dataclass(frozen=True)
+class Keys:
+    access_key: str
+    secret_key: str
+    session_token: str | None
+
+    def __repr__(self) -> str:
+        return f"Keys(access_key={self.access_key!r}, secret_key='***', session_token='***')"
+
+
+def environment_keys(environ: Mapping[str, str]) -> Keys | None:
+    access, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
+    if not access or not secret:
+        return None
+    return Keys(access, secret, environ.get("AWS_SESSION_TOKEN") or environ.get("AWS_SECURITY_TOKEN") or None)
+
+
+def endpoint_for(region: str, environ: Mapping[str, str], profile: str | None) -> str | None:
+    """The ECR endpoint to call without botocore, or None when botocore must make the call.
+
+    None whenever the request botocore would send could differ from the plain one sent here.
+    """
+    if environ.get("ECRTOOL_AWS_CLIENT", "").strip().lower() == "botocore":
+        return None
+    if profile is not None or environment_keys(environ) is None:
+        return None  # a named profile's credentials, roles, SSO, instance metadata: botocore's providers
+    if any(_true(environ.get(name)) for name in ("AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT")):
+        return None
+    if _true(environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")):
+        return None
+    if not _plain_profile(environ):
+        return None
+    endpoint = environ.get("AWS_ENDPOINT_URL_ECR") or environ.get("AWS_ENDPOINT_URL")
+    if not endpoint:
+        if not _STANDARD_REGION.fullmatch(region):
+            return None
+        endpoint = f"https://api.ecr.{region}.amazonaws.com"
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query:
+        return None
+    if _proxied(parts.scheme, parts.hostname, environ):
+        return None
+    return endpoint.rstrip("/")
+
+
+def _true(value: str | None) -> bool:
+    return (value or "").strip().lower() == "true"
+
+
+def _plain_profile(environ: Mapping[str, str]) -> bool:
+    """True when the AWS config file's profile changes nothing about the request (region at most)."""
+    home = environ.get("HOME") or os.path.expanduser("~")
+    path = os.path.expanduser(environ.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config"))
+    if not os.path.exists(path):
+        return True
+    import configparser  # only when there is a file to read
+
+    name = environ.get("AWS_PROFILE") or environ.get("AWS_DEFAULT_PROFILE") or "default"
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return False
+    section = "default" if name == "default" and parser.has_section("default") else f"profile {name}"
+    if not parser.has_section(section):
+        return True
+    return set(parser.options(section)) <= _HARMLESS_PROFILE_KEYS
+
+
+def _proxied(scheme: str, host: str, environ: Mapping[str, str]) -> bool:
+    if not (environ.get(f"{scheme}_proxy") or environ.get(f"{scheme.upper()}_PROXY")):
+        return False
+    bypass = environ.get("no_proxy") or environ.get("NO_PROXY") or ""
+    for entry in (item.strip().lstrip(".") for item in bypass.split(",")):
+        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+            return False
+    return True
+
+
+class EcrJsonClient:
+    """The few ECR operations a command's hot path makes, as botocore-shaped method calls."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        region: str,
+        keys: Keys,
+        *,
+        max_attempts: int,
+        ca_bundle: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._ca_bundle = ca_bundle  # AWS_CA_BUNDLE: as with botocore, the only certificates trusted
+        self._endpoint = endpoint
+        self._region = region
+        self._keys = keys
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+
+    def get_authorization_token(self, **params: Any) -> dict[str, Any]:
+        return self.call("GetAuthorizationToken", params)
+
+    def describe_repositories(self, **params: Any) -> dict[str, Any]:
+        return self.call("DescribeRepositories", params)
+
+    def create_repository(self, **params: Any) -> dict[str, Any]:
+        return self.call("CreateRepository", params)
+
+    def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        body = json.dumps(params, separators=(",", ":")).encode()
+        for attempt in range(1, self._max_attempts + 1):
+            last = attempt == self._max_attempts
+            try:
+                status, headers, content = self._post(operation, body)
+            except OSError as err:
+                log.debug("%s: attempt %d of %d: no answer (%s)", operation, attempt, self._max_attempts, err)
+                if last:
+                    raise Unreachable(f"{type(err).__name__}: {err}") from err
+                self._sleep(_delay(attempt, throttled=False))
+                continue
+            if status < 300:
+                reply = json.loads(content or b"{}")
+                log.debug("%s: attempt %d: HTTP %d: %s", operation, attempt, status, json.dumps(_masked(reply)))
+                return _timestamps(reply)
+            log.debug("%s: attempt %d of %d: HTTP %d", operation, attempt, self._max_attempts, status)
+            error = _error(status, headers, content)
+            code = error["Error"]["Code"]
+            throttled = code in THROTTLING_CODES or (status == 429 and not code)
+            if last or not (throttled or code in TRANSIENT_CODES or status in TRANSIENT_STATUSES):
+                error["ResponseMetadata"]["RetryAttempts"] = attempt - 1
+                raise ServiceError(operation, error)
+            self._sleep(_delay(attempt, throttled=throttled))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _post(self, operation: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(self._endpoint)
+        secure = parts.scheme == "https"
+        port = parts.port or (443 if secure else 80)
+        host = str(parts.hostname)
+        host_header = host if parts.port is None else f"{host}:{port}"
+        headers = sign_post(
+            host=host_header,
+            headers={"X-Amz-Target": f"{TARGET_PREFIX}.{operation}", "Content-Type": CONTENT_TYPE},
+            body=body,
+            region=self._region,
+            service="ecr",
+            access_key=self._keys.access_key,
+            secret_key=self._keys.secret_key,
+            session_token=self._keys.session_token,
+        )
+        headers.update({"User-Agent": USER_AGENT, "Content-Length": str(len(body)), "Connection": "close"})
+        return post(host, port, secure, headers, body, ca_bundle=self._ca_bundle)
+
+
+def post(
+    host: str, port: int, secure: bool, headers: Mapping[str, str], body: bytes, *, ca_bundle: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 POST / on its own connection; the status, the headers (lower-cased) and the body."""
+    head = "POST / HTTP/1.1\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+    with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT) as raw:
+        conn: socket.socket = raw
+        if secure:
+            import ssl  # only for https: the local ECR speaks plain http
+
+            conn = ssl.create_default_context(cafile=ca_bundle).wrap_socket(raw, server_hostname=host)
+        conn.settimeout(READ_TIMEOUT)
+        conn.sendall(head.encode() + body)
+        reply = _read_reply(conn)
+    return reply
+
+
+def _read_reply(conn: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionError("the endpoint closed the connection before answering")
+        buffer += chunk
+    head, _, rest = buffer.partition(b"\r\n\r\n")
+    lines = head.decode("iso-8859-1").split("\r\n")
+    try:
+        status = int(lines[0].split(" ", 2)[1])
+    except (IndexError, ValueError):
+        raise ConnectionError(f"not an HTTP answer: {lines[0][:80]!r}") from None
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return status, headers, _dechunk(conn, rest)
+    length = headers.get("content-length")
+    if length is not None:
+        wanted = int(length)
+        while len(rest) < wanted:
+            chunk = conn.recv(65536)
+            if not chunk:
+                raise ConnectionError("the endpoint closed the connection mid-answer")
+            rest += chunk
+        return status, headers, rest[:wanted]
+    return status, headers, rest + b"".join(iter(lambda: conn.recv(65536), b""))
+
+
+def _dechunk(conn: socket.socket, data: bytes) -> bytes:
+    body = b""
+    while True:
+        while b"\r\n" not in data:
+            more = conn.recv(65536)
+            if not more:
+                raise ConnectionError("the endpoint closed the connection mid-answer")
+            data += more
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        while len(data) < size + 2:
+            more = conn.recv(65536)
+            if not more:
+                raise ConnectionError("the endpoint closed the connection mid-answer")
+            data += more
+        if size == 0:
+            return body
+        body += data[:size]
+        data = data[size + 2 :]
+
+
+def _error(status: int, headers: Mapping[str, str], content: bytes) -> dict[str, Any]:
+    """The error as botocore's JSON protocol parser reads it: code from __type or x-amzn-ErrorType."""
+    try:
+        doc = json.loads(content) if content else {}
+    except ValueError:
+        doc = {}
+    if not isinstance(doc, dict):
+        doc = {}
+    code = str(doc.get("__type") or doc.get("code") or headers.get("x-amzn-errortype", "")).split(":")[0]
+    code = code.rsplit("#", 1)[-1]
+    message = str(doc.get("message") or doc.get("Message") or "")
+    if not code and not message and content and status >= 500:
+        message = content.decode(errors="replace")[:300]
+    return {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+
+
+def _delay(attempt: int, *, throttled: bool) -> float:
+    """botocore's standard backoff: rand(0, 1) * min(scale * 2 ** (attempt - 1), 20 s)."""
+    scale = 1.0 if throttled else 0.05
+    return random.random() * min(scale * 2 ** (attempt - 1), MAX_BACKOFF)
+
+
+def _masked(value: Any) -> Any:
+    """The answer as --debug may show it: every secret's value replaced, here at the source."""
+    if isinstance(value, dict):
+        return {key: "***" if key in _SECRETS else _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
+
+
+def _timestamps(value: Any) -> Any:
+    """Epoch-second fields as aware datetimes in local time, as botocore hands them out."""
+    if isinstance(value, dict):
+        return {
+            key: _moment(item) if key in _TIMESTAMPS and isinstance(item, (int, float)) else _timestamps(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_timestamps(item) for item in value]
+    return value
+
+
+def _moment(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, timezone.utc).astimezone()
+
+
+def unreachable_error(action: str, err: Unreachable) -> EcrToolError:
+    return EcrToolError(
+        f"cannot reach the AWS endpoint for {action} ({err}): check the network, --region and AWS_ENDPOINT_URL"
+    )

@@ -1,0 +1,298 @@
+"""ECR calls without botocore: when they are made, what goes out, and what a user reads when they fail.
+
+The client talks real HTTP to a small server in this process that answers as the ECR API would.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from ecrtool.core import ecr_json
+from ecrtool.core.aws import AwsSession, translate
+from ecrtool.core.ecr import Ecr
+from ecrtool.errors import EcrToolError, NotFound
+
+KEYS = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret/key+example"}
+
+
+class Api:
+    """What the server answers, in order (the last one repeats), and what it was sent."""
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[int, dict[str, str], bytes]] = [(200, {}, b"{}")]
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.chunked = False
+
+
+@pytest.fixture
+def api() -> Iterator[tuple[Api, str]]:
+    state = Api()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.received.append(({k: v for k, v in self.headers.items()}, body))
+            index = min(len(state.received), len(state.answers)) - 1
+            status, headers, content = state.answers[index]
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            if state.chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for start in range(0, len(content), 7):
+                    piece = content[start : start + 7]
+                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+            else:
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def client(endpoint: str, sleeps: list[float] | None = None) -> ecr_json.EcrJsonClient:
+    keys = ecr_json.environment_keys(KEYS)
+    assert keys is not None
+    record = sleeps if sleeps is not None else []
+    return ecr_json.EcrJsonClient(endpoint, "ca-west-1", keys, max_attempts=5, sleep=record.append)
+
+
+def error(code: str, message: str = "it went wrong") -> bytes:
+    return json.dumps({"__type": code, "message": message}).encode()
+
+
+# -- what goes out ---------------------------------------------------------------------------------
+
+
+def test_a_call_is_the_request_botocore_would_sign(api: tuple[Api, str]) -> None:
+    state, endpoint = api
+    client(endpoint).describe_repositories(repositoryNames=["trees"], registryId="123456789012")
+    headers, body = state.received[0]
+    assert headers["X-Amz-Target"] == "AmazonEC2ContainerRegistry_V20150921.DescribeRepositories"
+    assert headers["Content-Type"] == "application/x-amz-json-1.1"
+    assert json.loads(body) == {"repositoryNames": ["trees"], "registryId": "123456789012"}
+    # botocore's signer, given the same moment, signs the request exactly as it arrived
+    moment = datetime.strptime(headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
+    request = AWSRequest(
+        method="POST",
+        url=endpoint + "/",
+        data=body,
+        headers={"X-Amz-Target": headers["X-Amz-Target"], "Content-Type": headers["Content-Type"]},
+    )
+    with mock.patch("botocore.auth.get_current_datetime", return_value=moment):
+        SigV4Auth(Credentials(KEYS["AWS_ACCESS_KEY_ID"], KEYS["AWS_SECRET_ACCESS_KEY"]), "ecr", "ca-west-1").add_auth(
+            request
+        )
+    assert headers["Authorization"] == request.headers["Authorization"]
+    assert KEYS["AWS_SECRET_ACCESS_KEY"] not in json.dumps(headers)
+
+
+def test_answers_come_back_as_botocore_shapes_them(api: tuple[Api, str]) -> None:
+    state, endpoint = api
+    token = {"authorizationToken": "QVdTOnNlY3JldA==", "expiresAt": 1795800000.5, "proxyEndpoint": "https://x"}
+    state.answers = [(200, {}, json.dumps({"authorizationData": [token]}).encode())]
+    state.chunked = True
+    reply = client(endpoint).get_authorization_token()
+    expires = reply["authorizationData"][0]["expiresAt"]
+    assert isinstance(expires, datetime)
+    assert expires == datetime.fromtimestamp(1795800000.5, timezone.utc)
+    assert reply["authorizationData"][0]["authorizationToken"] == "QVdTOnNlY3JldA=="
+
+
+def test_the_ecr_gateway_works_over_it(api: tuple[Api, str]) -> None:
+    state, endpoint = api
+    repo = {"repositoryName": "trees", "repositoryUri": "x/trees", "registryId": "1", "createdAt": 1700000000}
+    state.answers = [(200, {}, json.dumps({"repositories": [repo]}).encode())]
+    info = Ecr(client(endpoint)).describe_repository("trees")
+    assert info.name == "trees"
+    assert info.created_at == datetime.fromtimestamp(1700000000, timezone.utc)
+
+
+# -- failures, as a user reads them ----------------------------------------------------------------
+
+
+def test_a_missing_repository_is_not_retried_and_reads_as_not_found(api: tuple[Api, str]) -> None:
+    state, endpoint = api
+    state.answers = [(400, {}, error("com.amazonaws.ecr#RepositoryNotFoundException"))]
+    with pytest.raises(NotFound, match="repository 'trees' does not exist"):
+        Ecr(client(endpoint)).describe_repository("trees")
+    assert len(state.received) == 1
+
+
+def test_the_error_code_may_come_in_the_header(api: tuple[Api, str]) -> None:
+    state, endpoint = api
+    state.answers = [(400, {"x-amzn-ErrorType": "AccessDeniedException:http://internal/"}, b"{}")]
+    with pytest.raises(EcrToolError, match="access denied for ecr:DescribeRepositories"):
+        Ecr(client(endpoint)).describe_repository("trees")
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_errors_take_five_attempts_with_short_backoff(api: tuple[Api, str], status: int) -> None:
+    state, endpoint = api
+    state.answers = [(status, {}, error("ServerException", "try later"))]
+    sleeps: list[float] = []
+    with pytest.raises(EcrToolError) as caught:
+        Ecr(client(endpoint, sleeps)).describe_repository("trees")
+    assert len(state.received) == 5
+    assert str(caught.value) == (
+        f"AWS answered ecr:DescribeRepositories with HTTP {status} (ServerException: try later) on all 5 attempts:"
+        " the service is having trouble; run the command again later"
+    )
+    # botocore's standard mode: rand(0, 1) * 50 ms * 2 ** i between attempts
+    assert len(sleeps) == 4 and all(0 <= s <= 0.05 * 2**i for i, s in enumerate(sleeps))
+
+
+def test_throttling_backs_off_longer_then_succeeds(api: tuple[Api, str]) -> None:
+    state, endpoint = api
+    state.answers = [(400, {}, error("ThrottlingException", "Rate exceeded")), (200, {}, b'{"repositories": []}')]
+    sleeps: list[float] = []
+    with mock.patch("random.random", return_value=0.5):
+        assert client(endpoint, sleeps).describe_repositories() == {"repositories": []}
+    assert sleeps == [0.5]  # rand(0, 1) * 1 s for a throttled first attempt
+    assert len(state.received) == 2
+
+
+def test_throttled_to_the_end_says_so(api: tuple[Api, str]) -> None:
+    state, endpoint = api
+    state.answers = [(429, {}, b"")]
+    with pytest.raises(EcrToolError, match=r"AWS throttled ecr:GetAuthorizationToken \(429\) on all 5 attempts"):
+        with translate("ecr:GetAuthorizationToken"):
+            client(endpoint).get_authorization_token()
+
+
+def test_no_endpoint_at_all_is_said_after_five_attempts() -> None:
+    with socket.socket() as spare:
+        spare.bind(("127.0.0.1", 0))
+        port = spare.getsockname()[1]  # closed again below: nothing listens there
+    sleeps: list[float] = []
+    with pytest.raises(EcrToolError, match="cannot reach the AWS endpoint for ecr:GetAuthorizationToken"):
+        with translate("ecr:GetAuthorizationToken"):
+            client(f"http://127.0.0.1:{port}", sleeps).get_authorization_token()
+    assert len(sleeps) == 4
+
+
+# -- when botocore makes the call instead ----------------------------------------------------------
+
+
+def env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {**KEYS, "HOME": str(tmp_path), **extra}
+
+
+def test_keys_in_the_environment_go_to_the_regions_endpoint(tmp_path: Path) -> None:
+    assert ecr_json.endpoint_for("ca-west-1", env(tmp_path), None) == "https://api.ecr.ca-west-1.amazonaws.com"
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "ca-west-1", "eu-central-2", "ap-southeast-5", "mx-central-1"])
+def test_the_endpoint_is_the_one_botocore_resolves(
+    tmp_path: Path, region: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("ECRTOOL_AWS_CLIENT", "botocore")
+    botocore_client = AwsSession(region=region).client("ecr")
+    assert ecr_json.endpoint_for(region, env(tmp_path), None) == botocore_client.meta.endpoint_url
+
+
+def test_an_endpoint_url_in_the_environment_is_used(tmp_path: Path) -> None:
+    found = ecr_json.endpoint_for("ca-west-1", env(tmp_path, AWS_ENDPOINT_URL="http://127.0.0.1:4566/"), None)
+    assert found == "http://127.0.0.1:4566"
+    both = env(tmp_path, AWS_ENDPOINT_URL="http://a:1", AWS_ENDPOINT_URL_ECR="http://b:2")
+    assert ecr_json.endpoint_for("ca-west-1", both, None) == "http://b:2"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"ECRTOOL_AWS_CLIENT": "botocore"},
+        {"AWS_USE_FIPS_ENDPOINT": "true"},
+        {"AWS_USE_DUALSTACK_ENDPOINT": "true"},
+        {"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"},
+        {"HTTPS_PROXY": "http://proxy:3128"},
+        {"https_proxy": "http://proxy:3128", "NO_PROXY": "example.com"},
+    ],
+)
+def test_settings_botocore_acts_on_send_the_call_through_botocore(tmp_path: Path, extra: dict[str, str]) -> None:
+    assert ecr_json.endpoint_for("ca-west-1", env(tmp_path, **extra), None) is None
+
+
+def test_a_proxy_bypassed_for_the_endpoint_does_not_matter(tmp_path: Path) -> None:
+    found = env(tmp_path, HTTPS_PROXY="http://proxy:3128", NO_PROXY="localhost,.amazonaws.com")
+    assert ecr_json.endpoint_for("ca-west-1", found, None) == "https://api.ecr.ca-west-1.amazonaws.com"
+
+
+def test_other_credentials_go_through_botocore(tmp_path: Path) -> None:
+    assert ecr_json.endpoint_for("ca-west-1", {"HOME": str(tmp_path)}, None) is None  # roles, SSO, IMDS...
+    assert ecr_json.endpoint_for("ca-west-1", env(tmp_path), "prod") is None  # --profile wins over the keys
+
+
+@pytest.mark.parametrize("region", ["cn-north-1", "us-gov-west-1", "us-iso-east-1", "mars"])
+def test_regions_outside_the_standard_partition_go_through_botocore(tmp_path: Path, region: str) -> None:
+    assert ecr_json.endpoint_for(region, env(tmp_path), None) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("[default]\nregion = ca-west-1\noutput = json\n", True),
+        ("[profile other]\nendpoint_url = http://elsewhere\n", True),
+        ("[default]\nendpoint_url = http://elsewhere\n", False),
+        ("[default]\nservices = local\n[services local]\necr =\n  endpoint_url = http://x\n", False),
+        ("[default]\nca_bundle = /etc/corp.pem\n", False),
+        ("not an ini file [", False),
+    ],
+)
+def test_the_config_files_profile_may_hold_a_region_only(tmp_path: Path, text: str, plain: bool) -> None:
+    (tmp_path / ".aws").mkdir()
+    (tmp_path / ".aws" / "config").write_text(text)
+    found = ecr_json.endpoint_for("ca-west-1", env(tmp_path), None)
+    assert (found is not None) == plain
+
+
+def test_the_profile_named_by_aws_profile_is_the_one_read(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = ca-west-1\n[profile odd]\nendpoint_url = http://x\n")
+    named = env(tmp_path, AWS_CONFIG_FILE=str(config), AWS_PROFILE="odd")
+    assert ecr_json.endpoint_for("ca-west-1", named, None) is None
+
+
+def test_the_keys_never_show_in_a_repr() -> None:
+    keys = ecr_json.environment_keys({**KEYS, "AWS_SESSION_TOKEN": "sessiontoken"})
+    assert "secret/key" not in repr(keys) and "sessiontoken" not in repr(keys)
+
+
+def test_the_debug_log_shows_the_answer_with_the_token_masked(
+    api: tuple[Api, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    state, endpoint = api
+    token = {"authorizationToken": "QVdTOnNlY3JldA==", "proxyEndpoint": "https://x"}
+    state.answers = [(200, {}, json.dumps({"authorizationData": [token]}).encode())]
+    with caplog.at_level("DEBUG", logger="ecrtool.ecr_json"):
+        client(endpoint).get_authorization_token()
+    assert '"authorizationToken": "***"' in caplog.text and "https://x" in caplog.text
+    assert "QVdTOnNlY3JldA==" not in caplog.text
