@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from ecrtool.core import http1
 from ecrtool.core.sigv4 import sign_post
 from ecrtool.errors import EcrToolError
 
@@ -231,15 +232,14 @@ class EcrJsonClient:
             secret_key=self._keys.secret_key,
             session_token=self._keys.session_token,
         )
-        headers.update({"User-Agent": USER_AGENT, "Content-Length": str(len(body)), "Connection": "close"})
+        headers["User-Agent"] = USER_AGENT
         return post(host, port, secure, headers, body, ca_bundle=self._ca_bundle)
 
 
 def post(
     host: str, port: int, secure: bool, headers: Mapping[str, str], body: bytes, *, ca_bundle: str | None = None
 ) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP/1.1 POST / on its own connection; the status, the headers (lower-cased) and the body."""
-    head = "POST / HTTP/1.1\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+    """One POST / on its own connection; the status, the headers (lower-cased) and the body."""
     with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT) as raw:
         conn: socket.socket = raw
         if secure:
@@ -247,61 +247,8 @@ def post(
 
             conn = ssl.create_default_context(cafile=ca_bundle).wrap_socket(raw, server_hostname=host)
         conn.settimeout(READ_TIMEOUT)
-        conn.sendall(head.encode() + body)
-        reply = _read_reply(conn)
-    return reply
-
-
-def _read_reply(conn: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    buffer = b""
-    while b"\r\n\r\n" not in buffer:
-        chunk = conn.recv(65536)
-        if not chunk:
-            raise ConnectionError("the endpoint closed the connection before answering")
-        buffer += chunk
-    head, _, rest = buffer.partition(b"\r\n\r\n")
-    lines = head.decode("iso-8859-1").split("\r\n")
-    try:
-        status = int(lines[0].split(" ", 2)[1])
-    except (IndexError, ValueError):
-        raise ConnectionError(f"not an HTTP answer: {lines[0][:80]!r}") from None
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        return status, headers, _dechunk(conn, rest)
-    length = headers.get("content-length")
-    if length is not None:
-        wanted = int(length)
-        while len(rest) < wanted:
-            chunk = conn.recv(65536)
-            if not chunk:
-                raise ConnectionError("the endpoint closed the connection mid-answer")
-            rest += chunk
-        return status, headers, rest[:wanted]
-    return status, headers, rest + b"".join(iter(lambda: conn.recv(65536), b""))
-
-
-def _dechunk(conn: socket.socket, data: bytes) -> bytes:
-    body = b""
-    while True:
-        while b"\r\n" not in data:
-            more = conn.recv(65536)
-            if not more:
-                raise ConnectionError("the endpoint closed the connection mid-answer")
-            data += more
-        size_line, _, data = data.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        while len(data) < size + 2:
-            more = conn.recv(65536)
-            if not more:
-                raise ConnectionError("the endpoint closed the connection mid-answer")
-            data += more
-        if size == 0:
-            return body
-        body += data[:size]
-        data = data[size + 2 :]
+        reply = http1.request(conn, "POST", "/", headers, body)
+        return reply.status, reply.headers, reply.body()
 
 
 def _error(status: int, headers: Mapping[str, str], content: bytes) -> dict[str, Any]:

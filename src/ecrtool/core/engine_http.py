@@ -1,0 +1,123 @@
+"""The Docker engine's API on its unix socket, without docker-py: the image calls of push, pull and tag.
+
+docker-py brings requests and urllib3, some 140 ms of imports here, more than pushing a new tag of a
+known image takes. Inspecting, tagging, untagging, pushing and pulling are a handful of plain HTTP
+requests on the socket, so they are made here; running containers stays on docker-py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from ecrtool.core import http1
+
+TIMEOUT = 300.0  # docker-py's: the engine may wait on the registry that long
+
+
+class EngineError(Exception):
+    """An HTTP error from the engine: its status and its explanation."""
+
+    def __init__(self, status_code: int, explanation: str) -> None:
+        super().__init__(explanation)
+        self.status_code = status_code
+        self.explanation = explanation
+
+
+class Engine:
+    """Requests on the engine's unix socket at PATH; OSError when it cannot be reached."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def _open(self, method: str, target: str, headers: Mapping[str, str] | None = None, body: bytes = b"") -> Any:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.settimeout(TIMEOUT)
+            conn.connect(self._path)
+            sent = {"Host": "docker", "User-Agent": "ecrtool", **(headers or {})}
+            if body:
+                sent["Content-Type"] = "application/json"
+            reply = http1.request(conn, method, target, sent, body)
+        except BaseException:
+            conn.close()
+            raise
+        if reply.status >= 400:
+            with conn:
+                raise EngineError(reply.status, _explanation(reply.body()))
+        return reply
+
+    def _call(self, method: str, target: str, body: bytes = b"") -> bytes:
+        reply = self._open(method, target, body=body)
+        with reply.conn:
+            return bytes(reply.body())
+
+    def inspect_image(self, reference: str) -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = json.loads(self._call("GET", f"/images/{_name(reference)}/json"))
+        except EngineError as err:
+            if err.status_code == 404:
+                return None
+            raise
+        return found
+
+    def tag(self, source: str, repository: str, tag: str) -> None:
+        self._call("POST", f"/images/{_name(source)}/tag?{urlencode({'repo': repository, 'tag': tag})}")
+
+    def untag(self, reference: str) -> None:
+        self._call("DELETE", f"/images/{_name(reference)}?noprune=1")
+
+    def push(self, repository: str, tag: str, auth: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+        target = f"/images/{_name(repository)}/push?{urlencode({'tag': tag})}"
+        yield from self._stream("POST", target, {"X-Registry-Auth": registry_auth(auth)})
+
+    def pull(self, image: str, tag: str | None, auth: Mapping[str, str] | None) -> Iterator[dict[str, Any]]:
+        params = {"fromImage": image, **({"tag": tag} if tag else {})}
+        headers = {"X-Registry-Auth": registry_auth(auth)} if auth else {}
+        yield from self._stream("POST", f"/images/create?{urlencode(params)}", headers)
+
+    def login(self, auth: Mapping[str, str]) -> None:
+        self._call("POST", "/auth", json.dumps(dict(auth)).encode())
+
+    def _stream(self, method: str, target: str, headers: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+        """The engine's progress, one JSON object at a time as they arrive (they may span or share pieces)."""
+        reply = self._open(method, target, headers)
+        decoder = json.JSONDecoder()
+        with reply.conn:
+            text = ""
+            for piece in reply.stream():
+                text += piece.decode(errors="replace")
+                while True:
+                    text = text.lstrip()
+                    if not text:
+                        break
+                    try:
+                        event, end = decoder.raw_decode(text)
+                    except ValueError:
+                        break  # the rest of this object is still on its way
+                    text = text[end:]
+                    if isinstance(event, dict):
+                        yield event
+
+
+def registry_auth(auth: Mapping[str, str]) -> str:
+    """The X-Registry-Auth header, as the docker CLI and docker-py encode it."""
+    return base64.urlsafe_b64encode(json.dumps(dict(auth)).encode()).decode()
+
+
+def _name(reference: str) -> str:
+    return quote(reference, safe="/:@")
+
+
+def _explanation(body: bytes) -> str:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body.decode(errors="replace").strip()
+    if isinstance(doc, dict) and doc.get("message"):
+        return str(doc["message"])
+    return body.decode(errors="replace").strip()
