@@ -180,9 +180,8 @@ class DockerApi:
     def login(self, auth: RegistryAuth) -> str | None:
         host = describe_host(self._host)
         if host.startswith("unix://") and self._client is None:
-            # One POST /auth on the socket, without docker-py: loading it and requests costs more than
-            # the whole login otherwise does when the token comes from the cache.
-            self._login_on_socket(host.removeprefix("unix://"), auth)
+            # on a socket, without docker-py: a login whose token is cached would spend most of its time loading it
+            login_on_socket(host.removeprefix("unix://"), auth, self._host)
             return None
         self._call(
             "login",
@@ -193,32 +192,6 @@ class DockerApi:
             reauth=True,
         )
         return None  # the engine only checks them; the caller stores them where the docker CLI reads them
-
-    def _login_on_socket(self, path: str, auth: RegistryAuth) -> None:
-        body = json.dumps({"username": auth.username, "password": auth.password, "serveraddress": auth.registry})
-        request = (
-            f"POST /auth HTTP/1.0\r\nHost: docker\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body.encode())}\r\n\r\n{body}"
-        ).encode()
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-                conn.settimeout(300)  # the engine asks the registry, which may be slow: docker-py's timeout
-                conn.connect(path)
-                conn.sendall(request)
-                reply = b"".join(iter(lambda: conn.recv(65536), b""))
-        except OSError as err:
-            raise unavailable(self._host, err) from err
-        head, _, content = reply.partition(b"\r\n\r\n")
-        try:
-            status = int(head.split(b" ", 2)[1])
-        except (IndexError, ValueError):
-            raise unavailable(self._host, ConnectionError(f"not an HTTP answer: {head[:80]!r}")) from None
-        if status >= 400:
-            try:
-                explanation = str(json.loads(content).get("message") or content.decode(errors="replace"))
-            except (ValueError, AttributeError):
-                explanation = content.decode(errors="replace").strip()
-            raise engine_error("login", EngineReply(status, explanation))
 
     def run(self, spec: RunSpec, output: Output | None) -> RunOutcome:
         from ecrtool.core.containers import RunOutcome
@@ -291,6 +264,39 @@ class DockerApi:
             fn(*args, **kwargs)
         except Exception:  # noqa: BLE001 - best effort by design
             pass
+
+
+def login_on_socket(path: str, auth: RegistryAuth, docker_host: str | None = None) -> None:
+    """Have the engine on the unix socket PATH check AUTH with the registry: one POST /auth, without docker-py.
+
+    Loading docker-py and requests costs more than the whole login otherwise does when the token comes
+    from the cache. DOCKER_HOST is the setting the socket came from (None: the environment's or the
+    default), named in the messages.
+    """
+    body = json.dumps({"username": auth.username, "password": auth.password, "serveraddress": auth.registry})
+    request = (
+        f"POST /auth HTTP/1.0\r\nHost: docker\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body.encode())}\r\n\r\n{body}"
+    ).encode()
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(300)  # the engine asks the registry, which may be slow: docker-py's timeout
+            conn.connect(path)
+            conn.sendall(request)
+            reply = b"".join(iter(lambda: conn.recv(65536), b""))
+    except OSError as err:
+        raise unavailable(docker_host, err) from err
+    head, _, content = reply.partition(b"\r\n\r\n")
+    try:
+        status = int(head.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        raise unavailable(docker_host, ConnectionError(f"not an HTTP answer: {head[:80]!r}")) from None
+    if status >= 400:
+        try:
+            explanation = str(json.loads(content).get("message") or content.decode(errors="replace"))
+        except (ValueError, AttributeError):
+            explanation = content.decode(errors="replace").strip()
+        raise engine_error("login", EngineReply(status, explanation))
 
 
 class EngineReply(Exception):
