@@ -5,13 +5,11 @@ rich is imported only when a table or a progress bar is drawn.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any, TextIO
 
 import click
@@ -34,18 +32,7 @@ from ecrtool.core.results import (
     UserData,
 )
 from ecrtool.core.service import Progress
-
-
-def to_jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(item) for item in value]
-    if isinstance(value, dict):
-        return {key: to_jsonable(item) for key, item in value.items()}
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+from ecrtool.formats import json_text, login_text, to_jsonable, when
 
 
 def human_size(size: int | None) -> str:
@@ -95,10 +82,6 @@ def plain_table(title: str, headers: list[str], rows: list[list[str]], width: in
     return lines()
 
 
-def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if moment else "-"
-
-
 class Renderer:
     def __init__(self, output: str = "text", quiet: bool = False, out: TextIO | None = None, err: TextIO | None = None):
         self.json = output == "json"
@@ -124,7 +107,7 @@ class Renderer:
                 click.echo(("[\n  " if n == 0 else ",\n  ") + text, file=self.out, nl=False)
             click.echo("\n]", file=self.out)
             return
-        click.echo(json.dumps(to_jsonable(value), indent=2, sort_keys=False), file=self.out)
+        click.echo(json_text(value), file=self.out)
 
     # -- results ----------------------------------------------------------------------------------
 
@@ -135,11 +118,9 @@ class Renderer:
         self.line(result.repository.uri)
 
     def logged_in(self, result: LoginResult) -> None:
-        if self.json:
-            return self.emit_json(result)
-        expires = f", valid until {when(result.expires_at)}" if result.expires_at else ""
-        if not self.quiet:
-            self.line(f"Login Succeeded: {result.registry} (credentials stored in {result.stored_in}{expires})")
+        text = login_text(result, json=self.json, quiet=self.quiet)
+        if text is not None:
+            self.line(text)
 
     def tagged(self, result: TagResult) -> None:
         if self.json:

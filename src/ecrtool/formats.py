@@ -1,0 +1,46 @@
+"""How results read on stdout, as text and as JSON, without click or rich.
+
+The renderer (cli/render.py) writes every result through these; the cached login (launch.py), which
+runs without click, prints its result with the same functions, so both print the same bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ecrtool.core.results import LoginResult
+
+
+def to_jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def json_text(value: Any) -> str:
+    """One result as the JSON document `-o json` prints (without the final newline)."""
+    return json.dumps(to_jsonable(value), indent=2, sort_keys=False)
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if moment else "-"
+
+
+def login_text(result: LoginResult, *, json: bool, quiet: bool) -> str | None:
+    """What `ecrtool login` prints for RESULT (without the final newline); None for nothing, as with --quiet."""
+    if json:
+        return json_text(result)
+    if quiet:
+        return None
+    expires = f", valid until {when(result.expires_at)}" if result.expires_at else ""
+    return f"Login Succeeded: {result.registry} (credentials stored in {result.stored_in}{expires})"
