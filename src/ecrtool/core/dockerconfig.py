@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +47,7 @@ def load(path: Path) -> dict[str, Any]:
 def write_atomic(path: Path, data: dict[str, Any]) -> None:
     """Replace the file in one rename so a reader never sees half a file; the new file is 0600."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config.json.", dir=path.parent)
+    fd, tmp = _new_private_file(path.parent, ".config.json.")
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -60,6 +58,22 @@ def write_atomic(path: Path, data: dict[str, Any]) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _new_private_file(folder: Path, prefix: str) -> tuple[int, str]:
+    """A file of a new random name in FOLDER, created 0600 and never through a link: tempfile.mkstemp's way.
+
+    Not mkstemp itself: loading tempfile (shutil, random, bz2, lzma…) would cost a login on a cached token
+    a good part of its time.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        name = str(folder / f"{prefix}{os.urandom(6).hex()}")
+        try:
+            return os.open(name, flags, 0o600), name
+        except FileExistsError:
+            continue  # taken: another random name
+    raise FileExistsError(f"no free temporary name in {folder}")
 
 
 def helper_for(data: dict[str, Any], registry: str) -> str | None:
@@ -76,6 +90,8 @@ def store_credentials(registry: str, username: str, password: str, path: Path | 
     data = load(target)
     helper = helper_for(data, registry)
     if helper:
+        import subprocess  # only for a helper: a login that writes config.json has no time to load it
+
         program = f"docker-credential-{helper}"
         payload = json.dumps({"ServerURL": registry, "Username": username, "Secret": password})
         try:

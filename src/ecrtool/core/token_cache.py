@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -24,8 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from ecrtool.core.ecr import AuthToken
-
-log = logging.getLogger(__name__)
 
 FORMAT = 1
 # Reuse a token until this long before it expires, so a long push never starts with a dying token.
@@ -35,6 +31,13 @@ _MAX_BYTES = 64 * 1024
 # metadata) hand out a new key id with each refresh, so they are named by how they were configured.
 STATIC_METHODS = frozenset({"env", "explicit", "shared-credentials-file", "config-file", "boto-config"})
 _NAME_RE = re.compile(r"^[a-z0-9-]+$")
+
+
+def _debug(message: str, *args: object) -> None:
+    # logging is loaded only when there is something to say: a login on a cached token has no time for it
+    import logging
+
+    logging.getLogger(__name__).debug(message, *args)
 
 
 def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -120,14 +123,14 @@ def _usable_dir(directory: Path, *, create: bool) -> bool:
             directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # $XDG_CACHE_HOME/ecrtool
             directory.mkdir(mode=0o700, exist_ok=True)
         except OSError as err:
-            log.debug("token cache folder %s not usable: %s", directory, err)
+            _debug("token cache folder %s not usable: %s", directory, err)
             return False
     try:
         info = os.lstat(directory)
     except OSError:
         return False
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
-        log.debug("token cache folder %s is not a folder of this user's: not used", directory)
+        _debug("token cache folder %s is not a folder of this user's: not used", directory)
         return False
     if info.st_mode & 0o077:
         try:
@@ -151,7 +154,7 @@ def read(key: CacheKey, directory: Path | None = None) -> CachedToken | None:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
-            log.debug("token cache file %s is not private to this user: ignored", path)
+            _debug("token cache file %s is not private to this user: ignored", path)
             return None
         with os.fdopen(fd, "rb", closefd=False) as handle:
             raw = handle.read(_MAX_BYTES + 1)
@@ -168,7 +171,7 @@ def _parse(raw: bytes, key: CacheKey, path: Path) -> CachedToken | None:
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        log.debug("token cache file %s is not valid JSON: ignored", path)
+        _debug("token cache file %s is not valid JSON: ignored", path)
         return None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("identity") != _identity_hash(key):
         return None
@@ -239,6 +242,8 @@ def store(
         "proxy_endpoint": token.proxy_endpoint,
     }
     path = folder / key.filename
+    import tempfile  # only here: reading the cache, all a cached login does, needs none of it
+
     tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=".token.", dir=folder)  # mkstemp creates it 0600
@@ -249,7 +254,7 @@ def store(
         os.replace(tmp, path)
         tmp = None
     except OSError as err:
-        log.debug("token not cached in %s: %s", folder, err)
+        _debug("token not cached in %s: %s", folder, err)
         return None
     finally:
         if tmp is not None:
