@@ -1,5 +1,5 @@
-"""Lets `python -m ecrtool` run the command line."""
+"""Lets `python -m ecrtool` run the command line, as the `ecrtool` console script does."""
 
-from ecrtool.cli import main
+from ecrtool.launch import main
 
 main()
