@@ -5,26 +5,13 @@ from __future__ import annotations
 import base64
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ecrtool.core.auth_token import AuthToken
 from ecrtool.core.aws import translate
 from ecrtool.core.refs import chunks
 from ecrtool.core.results import DeleteFailure, ImageId, ImageInfo, RepositoryInfo
-
-
-@dataclass(frozen=True)
-class AuthToken:
-    """A registry password from GetAuthorizationToken. repr hides the password."""
-
-    username: str
-    password: str
-    expires_at: datetime | None
-    proxy_endpoint: str | None
-
-    def __repr__(self) -> str:
-        return f"AuthToken(username={self.username!r}, password='***', expires_at={self.expires_at!r})"
 
 
 def _repository(item: dict[str, Any]) -> RepositoryInfo:

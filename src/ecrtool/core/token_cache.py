@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ecrtool.core.ecr import AuthToken
+from ecrtool.core.auth_token import AuthToken
 
 FORMAT = 1
 # Reuse a token until this long before it expires, so a long push never starts with a dying token.
