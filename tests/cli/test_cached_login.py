@@ -304,7 +304,7 @@ def test_it_sends_the_cached_token_to_the_engine(engine: Engine, cached: Path, c
     assert cached_login(["login"]) is True
     [request] = engine.requests
     head, _, body = request.partition(b"\r\n\r\n")
-    assert head.startswith(b"POST /auth HTTP/1.0\r\n")
+    assert head.startswith(b"POST /auth HTTP/1.1\r\n")
     assert json.loads(body) == {"username": "AWS", "password": PASSWORD, "serveraddress": ECR_HOST}
 
 

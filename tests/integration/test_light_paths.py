@@ -1,6 +1,7 @@
 """The light paths, with the real ecrtool against the local ECR: with the keys in the environment, a
-login and a push make their ECR calls without botocore, and a login never loads docker-py (each costs
-more than the whole login); ECRTOOL_AWS_CLIENT=botocore sends the calls through botocore again."""
+login, a push and a pull make their ECR calls without botocore, and their engine calls on the socket
+without docker-py (each costs more than the whole login); ECRTOOL_AWS_CLIENT=botocore sends the ECR
+calls through botocore again."""
 
 from __future__ import annotations
 
@@ -37,7 +38,10 @@ def test_a_login_loads_neither_botocore_nor_docker_py(env: dict[str, str]) -> No
     assert loaded({**env, "ECRTOOL_AWS_CLIENT": "botocore"}, "login", "--no-cache") == "botocore"
 
 
-def test_a_push_makes_its_ecr_calls_without_botocore(env: dict[str, str], test_image: str, repo_name: str) -> None:
+def test_push_and_pull_load_neither_botocore_nor_docker_py(
+    env: dict[str, str], test_image: str, repo_name: str
+) -> None:
     env = {**env, "PYTHONPATH": os.pathsep.join(sys.path)}
-    assert loaded(env, "push", test_image, "--repo", repo_name, "--create", "-q") == "docker,requests"
-    assert loaded(env, "push", test_image, "--repo", repo_name, "--tag", "again", "-q") == "docker,requests"
+    assert loaded(env, "push", test_image, "--repo", repo_name, "--create", "-q") == ""
+    assert loaded(env, "push", test_image, "--repo", repo_name, "--tag", "again", "-q") == ""
+    assert loaded(env, "pull", f"{repo_name}:again", "-q") == ""

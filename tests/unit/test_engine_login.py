@@ -52,7 +52,7 @@ def test_login_posts_the_credentials_once(engine: Start, tmp_path: Path) -> None
     fake = engine(200, {"Status": "Login Succeeded"})
     assert DockerApi(f"unix://{tmp_path}/docker.sock").login(AUTH) is None
     head, _, body = fake.request.partition(b"\r\n\r\n")
-    assert head.startswith(b"POST /auth HTTP/1.0\r\n")
+    assert head.startswith(b"POST /auth HTTP/1.1\r\n")
     assert json.loads(body) == {"username": "AWS", "password": "pass-word", "serveraddress": "127.0.0.1:5000"}
 
 

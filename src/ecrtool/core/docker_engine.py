@@ -1,14 +1,14 @@
-"""The Docker gateway: the few engine calls ecrtool makes, on docker-py over the engine's socket.
+"""The Docker gateway: the few engine calls ecrtool makes, over the engine's socket.
 
-docker is imported only when a command first talks to the engine, so `ecrtool --help` stays fast.
+On a unix socket the image calls (inspect, tag, push, pull, login) are plain requests (engine_http);
+running containers, and engines on TCP or SSH, go through docker-py, imported only then.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -94,6 +94,22 @@ class DockerApi:
     def __init__(self, docker_host: str | None = None) -> None:
         self._host = docker_host
         self._client: Any = None
+        host = describe_host(docker_host)
+        # On a unix socket the image calls go without docker-py (engine_http); running containers,
+        # and engines on TCP or SSH, need docker-py.
+        self._socket = host.removeprefix("unix://") if host.startswith("unix://") else None
+
+    @contextmanager
+    def _on_socket(self, what: str) -> Iterator[None]:
+        """Translate engine_http's failures as _call translates docker-py's."""
+        from ecrtool.core.engine_http import EngineError
+
+        try:
+            yield
+        except EngineError as err:
+            raise engine_error(what, err) from err
+        except OSError as err:
+            raise unavailable(self._host, err) from err
 
     @property
     def client(self) -> Any:
@@ -121,6 +137,12 @@ class DockerApi:
             raise unavailable(self._host, err) from err
 
     def inspect_image(self, reference: str) -> LocalImageDetails | None:
+        if self._socket is not None:
+            from ecrtool.core.engine_http import Engine
+
+            with self._on_socket("inspect"):
+                found = Engine(self._socket).inspect_image(reference)
+            return None if found is None else _details(found)
         import docker
 
         try:
@@ -131,17 +153,33 @@ class DockerApi:
             if isinstance(err.__cause__, docker.errors.NotFound):
                 return None
             raise
-        return LocalImageDetails(
-            image_id=data["Id"], repo_tags=data.get("RepoTags") or [], repo_digests=data.get("RepoDigests") or []
-        )
+        return _details(data)
 
     def tag(self, source: str, repository: str, tag: str) -> None:
+        if self._socket is not None:
+            from ecrtool.core.engine_http import Engine
+
+            with self._on_socket("tag"):
+                Engine(self._socket).tag(source, repository, tag)
+            return
         self._call("tag", self.client.tag, source, repository, tag=tag, force=True)
 
     def untag(self, reference: str) -> None:
+        if self._socket is not None:
+            from ecrtool.core.engine_http import Engine
+
+            with self._on_socket("untag"):
+                Engine(self._socket).untag(reference)
+            return
         self._call("untag", self.client.remove_image, reference, noprune=True)
 
     def push(self, repository: str, tag: str, auth: RegistryAuth) -> Iterator[dict[str, Any]]:
+        if self._socket is not None:
+            from ecrtool.core.engine_http import Engine
+
+            with self._on_socket("push"):
+                yield from Engine(self._socket).push(repository, tag, auth.as_docker())
+            return
         stream = self._call(
             "push", self.client.push, repository, tag=tag, stream=True, decode=True, auth_config=auth.as_docker()
         )
@@ -153,6 +191,13 @@ class DockerApi:
             repository, tag = f"{repository}@{ref}", None
         else:
             tag = ref
+        if self._socket is not None and auth is not None:
+            # without credentials, docker-py finds the ones stored for the registry (config, helpers)
+            from ecrtool.core.engine_http import Engine
+
+            with self._on_socket("pull"):
+                yield from Engine(self._socket).pull(repository, tag, auth.as_docker())
+            return
         stream = self._call(
             "pull",
             self.client.pull,
@@ -178,10 +223,8 @@ class DockerApi:
         return dict(self._call("version", self.client.version))
 
     def login(self, auth: RegistryAuth) -> str | None:
-        host = describe_host(self._host)
-        if host.startswith("unix://") and self._client is None:
-            # on a socket, without docker-py: a login whose token is cached would spend most of its time loading it
-            login_on_socket(host.removeprefix("unix://"), auth, self._host)
+        if self._socket is not None:
+            login_on_socket(self._socket, auth, self._host)
             return None
         self._call(
             "login",
@@ -273,39 +316,20 @@ def login_on_socket(path: str, auth: RegistryAuth, docker_host: str | None = Non
     from the cache. DOCKER_HOST is the setting the socket came from (None: the environment's or the
     default), named in the messages.
     """
-    body = json.dumps({"username": auth.username, "password": auth.password, "serveraddress": auth.registry})
-    request = (
-        f"POST /auth HTTP/1.0\r\nHost: docker\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body.encode())}\r\n\r\n{body}"
-    ).encode()
+    from ecrtool.core.engine_http import Engine, EngineError
+
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(300)  # the engine asks the registry, which may be slow: docker-py's timeout
-            conn.connect(path)
-            conn.sendall(request)
-            reply = b"".join(iter(lambda: conn.recv(65536), b""))
+        Engine(path).login(auth.as_docker())
+    except EngineError as err:
+        raise engine_error("login", err) from err
     except OSError as err:
         raise unavailable(docker_host, err) from err
-    head, _, content = reply.partition(b"\r\n\r\n")
-    try:
-        status = int(head.split(b" ", 2)[1])
-    except (IndexError, ValueError):
-        raise unavailable(docker_host, ConnectionError(f"not an HTTP answer: {head[:80]!r}")) from None
-    if status >= 400:
-        try:
-            explanation = str(json.loads(content).get("message") or content.decode(errors="replace"))
-        except (ValueError, AttributeError):
-            explanation = content.decode(errors="replace").strip()
-        raise engine_error("login", EngineReply(status, explanation))
 
 
-class EngineReply(Exception):
-    """An HTTP error from the engine, for engine_error, when it came without docker-py."""
-
-    def __init__(self, status_code: int, explanation: str) -> None:
-        super().__init__(explanation)
-        self.status_code = status_code
-        self.explanation = explanation
+def _details(data: dict[str, Any]) -> LocalImageDetails:
+    return LocalImageDetails(
+        image_id=data["Id"], repo_tags=data.get("RepoTags") or [], repo_digests=data.get("RepoDigests") or []
+    )
 
 
 def engine_error(what: str, err: Any) -> EcrToolError:
