@@ -42,5 +42,10 @@ def login_text(result: LoginResult, *, json: bool, quiet: bool) -> str | None:
         return json_text(result)
     if quiet:
         return None
-    expires = f", valid until {when(result.expires_at)}" if result.expires_at else ""
-    return f"Login Succeeded: {result.registry} (credentials stored in {result.stored_in}{expires})"
+    return login_line(result.registry, result.stored_in, result.expires_at)
+
+
+def login_line(registry: str, stored_in: str, expires_at: datetime | None) -> str:
+    """The line `ecrtool login` prints in text."""
+    expires = f", valid until {when(expires_at)}" if expires_at else ""
+    return f"Login Succeeded: {registry} (credentials stored in {stored_in}{expires})"

@@ -58,7 +58,7 @@ def cached_login(argv: Sequence[str]) -> bool:
         return False
     from ecrtool.core.cached_login import login_from_cache
     from ecrtool.errors import EXIT_FAILURE, EXIT_INTERRUPTED
-    from ecrtool.formats import login_text
+    from ecrtool.formats import login_line, login_text
     from ecrtool.settings import Settings
 
     try:
@@ -69,7 +69,16 @@ def cached_login(argv: Sequence[str]) -> bool:
             return False
         if result is None:
             return False
-        text = login_text(result, json=settings.output == "json", quiet=settings.quiet)
+        registry, token, stored = result
+        if settings.output == "json":  # the results module only for the JSON document, which names the type
+            from ecrtool.core.results import LoginResult
+
+            found = LoginResult(
+                registry=registry, username=token.username, expires_at=token.expires_at, stored_in=stored
+            )
+            text: str | None = login_text(found, json=True, quiet=settings.quiet)
+        else:
+            text = None if settings.quiet else login_line(registry, stored, token.expires_at)
         if text is not None:
             sys.stdout.write(text + "\n")
             sys.stdout.flush()

@@ -12,12 +12,14 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecrtool.config import config_path, read_settings
 from ecrtool.core.refs import is_registry_host, validate_account, validate_region
-from ecrtool.core.results import SettingsReport, SettingValue
 from ecrtool.errors import InvalidInput
+
+if TYPE_CHECKING:  # `config show` only: a command reading its settings loads no result types
+    from ecrtool.core.results import SettingsReport
 
 MERGED = ("region", "registry_id", "docker_host", "runner", "sudo")
 RUNNERS = ("api", "cli")
@@ -170,6 +172,7 @@ def describe(
 ) -> SettingsReport:
     """Each merged setting's effective value and source, down to what boto3 and docker fall back on."""
     from ecrtool.core.docker_engine import DEFAULT_SOCKET
+    from ecrtool.core.results import SettingsReport, SettingValue
 
     rows: list[SettingValue] = []
     for key in MERGED:

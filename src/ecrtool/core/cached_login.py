@@ -12,14 +12,17 @@ from __future__ import annotations
 import os
 
 from ecrtool.core import dockerconfig, token_cache
+from ecrtool.core.auth_token import AuthToken
 from ecrtool.core.docker_engine import RegistryAuth, describe_host, login_on_socket
 from ecrtool.core.refs import parse_ecr_host, registry_host
-from ecrtool.core.results import LoginResult
 from ecrtool.settings import DEFAULTS, Settings
 
 
-def login_from_cache(settings: Settings) -> LoginResult | None:
+def login_from_cache(settings: Settings) -> tuple[str, AuthToken, str] | None:
     """Log the engine in with the cached token, as Service.login would; None when that needs more than the cache.
+
+    Returns the registry, the token and where the credentials were stored: what a LoginResult holds,
+    without loading the results module (twenty dataclasses: a good part of such a login's time).
 
     Raises what Service.login raises for the same failure (a refused token, an engine out of reach, a
     Docker config that cannot be written).
@@ -43,7 +46,7 @@ def login_from_cache(settings: Settings) -> LoginResult | None:
     auth = RegistryAuth(registry=host, username=token.username, password=token.password)
     login_on_socket(engine.removeprefix("unix://"), auth, settings.docker_host)
     stored = dockerconfig.store_credentials(host, token.username, token.password)
-    return LoginResult(registry=host, username=token.username, expires_at=token.expires_at, stored_in=stored)
+    return host, token, stored
 
 
 def _ecr_host(account: str | None, region: str, proxy_endpoint: str | None) -> str | None:
