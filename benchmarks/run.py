@@ -226,7 +226,7 @@ def startup_and_login(stack: Stack) -> list[Figure]:
 
 def floors(login: Figure) -> list[Figure]:
     """What any Python command line pays before doing anything, against the login chain: the costs
-    ecrtool cannot go below (full mode only)."""
+    ecrtool cannot go below; and the login as it was with botocore (full mode only)."""
     python = str(BIN / "python")
     client = "import botocore.session; botocore.session.Session().create_client('ecr', region_name='ca-west-1')"
     return [
@@ -242,6 +242,13 @@ def floors(login: Figure) -> list[Figure]:
         Figure(
             "floor: python, import docker (docker-py)",
             lambda n: [[python, "-c", "import docker"]],
+            None,
+            None,
+            versus=login,
+        ),
+        Figure(
+            "for comparison: login, no cached token, every call through botocore (ECRTOOL_AWS_CLIENT=botocore)",
+            lambda n: [["env", "ECRTOOL_AWS_CLIENT=botocore", ECRTOOL, "login", "--no-cache"]],
             None,
             None,
             versus=login,
