@@ -114,3 +114,12 @@ def test_inspect_reads_a_body_sent_in_pieces(engine: Canned) -> None:
 def test_no_engine_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         Engine(str(tmp_path / "missing.sock")).inspect_image("viruses")
+
+
+def test_a_character_split_between_chunks_arrives_whole(engine: Canned) -> None:
+    text = json.dumps({"status": "Überprüfung läuft"}, ensure_ascii=False).encode()
+    split = text.index("Ü".encode()) + 1  # inside the two bytes of Ü
+    engine.answer = chunked(text[:split], text[split:])
+    assert list(Engine(engine.path).pull("reg:5000/trees", "v1", {"username": "AWS"})) == [
+        {"status": "Überprüfung läuft"}
+    ]

@@ -8,6 +8,7 @@ requests on the socket, so they are made here; running containers stays on docke
 from __future__ import annotations
 
 import base64
+import codecs
 import json
 import socket
 from collections.abc import Iterator, Mapping
@@ -87,10 +88,11 @@ class Engine:
         """The engine's progress, one JSON object at a time as they arrive (they may span or share pieces)."""
         reply = self._open(method, target, headers)
         decoder = json.JSONDecoder()
+        utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character may span two pieces
         with reply.conn:
             text = ""
             for piece in reply.stream():
-                text += piece.decode(errors="replace")
+                text += utf8.decode(piece)
                 while True:
                     text = text.lstrip()
                     if not text:
