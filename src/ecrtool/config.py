@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ecrtool.errors import InvalidInput
+from ecrtool.value import Value
 
 
 def config_path(environ: dict[str, str] | None = None) -> Path:
@@ -47,13 +47,18 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
 SETTINGS: dict[str, type] = {"region": str, "registry_id": str, "docker_host": str, "runner": str, "sudo": bool}
 
 
-@dataclass(frozen=True)
-class FileSetting:
+class FileSetting(Value):
     """One setting read from the config file, with where it was, for messages and `ecrtool config show`."""
 
+    __slots__ = ("value", "path", "line")
     value: Any
     path: Path
     line: int
+
+    def __init__(self, value: Any, path: Path, line: int) -> None:
+        self.value = value
+        self.path = path
+        self.line = line
 
     @property
     def where(self) -> str:

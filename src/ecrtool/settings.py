@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ecrtool.config import config_path, read_settings
 from ecrtool.core.refs import is_registry_host, validate_account, validate_region
 from ecrtool.errors import InvalidInput
+from ecrtool.value import Value
 
 if TYPE_CHECKING:  # `config show` only: a command reading its settings loads no result types
     from ecrtool.core.results import SettingsReport
@@ -74,22 +74,67 @@ def _check(key: str, value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
-class Settings:
-    region: str | None = None
-    profile: str | None = None
-    registry_id: str | None = None
-    docker_host: str | None = None
-    registry_override: str | None = None
-    output: str = "text"
-    quiet: bool = False
-    debug: bool = False
-    no_cache: bool = False  # --no-cache or ECRTOOL_NO_CACHE=1: neither read nor write the token cache
-    runner: str = "api"  # api: docker-py on the socket; cli: the docker command (always with sudo)
-    sudo: bool = False  # run the docker command through `sudo -n`
-    public_registry_override: str | None = None  # ECRTOOL_PUBLIC_REGISTRY: stands in for public.ecr.aws
+class Settings(Value):
+    __slots__ = (
+        "region",
+        "profile",
+        "registry_id",
+        "docker_host",
+        "registry_override",
+        "output",
+        "quiet",
+        "debug",
+        "no_cache",
+        "runner",
+        "sudo",
+        "public_registry_override",
+        "sources",
+    )
+    _UNCOMPARED = ("sources",)  # where the values came from is no part of what they are
+    region: str | None
+    profile: str | None
+    registry_id: str | None
+    docker_host: str | None
+    registry_override: str | None
+    output: str
+    quiet: bool
+    debug: bool
+    no_cache: bool  # --no-cache or ECRTOOL_NO_CACHE=1: neither read nor write the token cache
+    runner: str  # api: docker-py on the socket; cli: the docker command (always with sudo)
+    sudo: bool  # run the docker command through `sudo -n`
+    public_registry_override: str | None  # ECRTOOL_PUBLIC_REGISTRY: stands in for public.ecr.aws
     # where each of MERGED came from: "--region", "ECRTOOL_REGION", "<config file>, line N" or "default"
-    sources: dict[str, str] = field(default_factory=dict, compare=False)
+    sources: dict[str, str]
+
+    def __init__(
+        self,
+        region: str | None = None,
+        profile: str | None = None,
+        registry_id: str | None = None,
+        docker_host: str | None = None,
+        registry_override: str | None = None,
+        output: str = "text",
+        quiet: bool = False,
+        debug: bool = False,
+        no_cache: bool = False,
+        runner: str = "api",
+        sudo: bool = False,
+        public_registry_override: str | None = None,
+        sources: dict[str, str] | None = None,
+    ) -> None:
+        self.region = region
+        self.profile = profile
+        self.registry_id = registry_id
+        self.docker_host = docker_host
+        self.registry_override = registry_override
+        self.output = output
+        self.quiet = quiet
+        self.debug = debug
+        self.no_cache = no_cache
+        self.runner = runner
+        self.sudo = sudo
+        self.public_registry_override = public_registry_override
+        self.sources = {} if sources is None else sources
 
     @classmethod
     def build(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import stat
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ def twelve_hours(monkeypatch: pytest.MonkeyPatch) -> Counted:
 
     def authorization_token(self: Ecr) -> AuthToken:
         counted.calls += 1
-        return replace(original(self), expires_at=datetime.now(timezone.utc) + timedelta(hours=12))
+        return original(self).replace(expires_at=datetime.now(timezone.utc) + timedelta(hours=12))
 
     monkeypatch.setattr(Ecr, "authorization_token", authorization_token)
     return counted

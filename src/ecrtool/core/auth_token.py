@@ -5,21 +5,28 @@ A module of its own: a login whose token is cached reads it without loading the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from ecrtool.value import Value
 
-@dataclass(frozen=True)
-class AuthToken:
+
+class AuthToken(Value):
     """The registry's user name and password, until when they hold, and the registry they are for.
 
     repr hides the password.
     """
 
+    __slots__ = ("username", "password", "expires_at", "proxy_endpoint")
     username: str
     password: str
     expires_at: datetime | None
     proxy_endpoint: str | None
+
+    def __init__(self, username: str, password: str, expires_at: datetime | None, proxy_endpoint: str | None) -> None:
+        self.username = username
+        self.password = password
+        self.expires_at = expires_at
+        self.proxy_endpoint = proxy_endpoint
 
     def __repr__(self) -> str:
         return f"AuthToken(username={self.username!r}, password='***', expires_at={self.expires_at!r})"

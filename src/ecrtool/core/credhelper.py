@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from ecrtool.config import config_path, load_config
@@ -78,7 +77,7 @@ def get(server_url: str, environ: Mapping[str, str] | None = None) -> dict[str, 
         raise NotServed(f"{host} is not an ECR registry")
     profile = registry_profile(host, load_config())
     if profile:
-        settings = replace(settings, profile=profile)
+        settings = settings.replace(profile=profile)
     # the settings keep ECRTOOL_REGISTRY's spelling; compare and fetch with it
     if settings.registry_override and host == settings.registry_override.lower():
         host = settings.registry_override

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 
 from ecrtool.errors import InvalidInput
+from ecrtool.value import Value
 
 # ECR's own rules (CreateRepository, PutImage, BatchDeleteImage).
 _REPO_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
@@ -84,10 +84,14 @@ def registry_host(account: str, region: str) -> str:
     return f"{account}.dkr.ecr.{region}{suffix}"
 
 
-@dataclass(frozen=True)
-class EcrHost:
+class EcrHost(Value):
+    __slots__ = ("account", "region")
     account: str
     region: str
+
+    def __init__(self, account: str, region: str) -> None:
+        self.account = account
+        self.region = region
 
 
 def parse_ecr_host(host: str) -> EcrHost | None:
@@ -97,20 +101,38 @@ def parse_ecr_host(host: str) -> EcrHost | None:
     return EcrHost(account=match["account"], region=match["region"])
 
 
-@dataclass(frozen=True)
-class RepoRef:
+class RepoRef(Value):
     """A reference into an ECR repository, as a user typed it; host parts are None when not given."""
 
+    __slots__ = ("repository", "tag", "digest", "host", "account", "region", "public")
     repository: str
-    tag: str | None = None
-    digest: str | None = None
-    host: str | None = None
-    account: str | None = None
-    region: str | None = None
-    public: bool = False  # in the public gallery, public.ecr.aws/ALIAS/REPOSITORY
+    tag: str | None
+    digest: str | None
+    host: str | None
+    account: str | None
+    region: str | None
+    public: bool  # in the public gallery, public.ecr.aws/ALIAS/REPOSITORY
+
+    def __init__(
+        self,
+        repository: str,
+        tag: str | None = None,
+        digest: str | None = None,
+        host: str | None = None,
+        account: str | None = None,
+        region: str | None = None,
+        public: bool = False,
+    ) -> None:
+        self.repository = repository
+        self.tag = tag
+        self.digest = digest
+        self.host = host
+        self.account = account
+        self.region = region
+        self.public = public
 
     def with_tag(self, tag: str) -> RepoRef:
-        return replace(self, tag=tag, digest=None)
+        return self.replace(tag=tag, digest=None)
 
 
 def _split_name_tag_digest(text: str) -> tuple[str, str | None, str | None]:
@@ -168,14 +190,20 @@ def parse_repo_ref(text: str, registry_override: str | None = None, *, public: b
     return RepoRef(name, tag, digest)
 
 
-@dataclass(frozen=True)
-class LocalImage:
+class LocalImage(Value):
     """A local image as named on the command line: a name with an optional tag, or an image id."""
 
+    __slots__ = ("text", "name", "tag", "image_id")
     text: str
     name: str | None
     tag: str | None
-    image_id: str | None = None
+    image_id: str | None
+
+    def __init__(self, text: str, name: str | None, tag: str | None, image_id: str | None = None) -> None:
+        self.text = text
+        self.name = name
+        self.tag = tag
+        self.image_id = image_id
 
     @property
     def last_component(self) -> str | None:

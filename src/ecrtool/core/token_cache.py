@@ -16,12 +16,12 @@ import os
 import re
 import stat
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from ecrtool.core.auth_token import AuthToken
+from ecrtool.value import Value
 
 FORMAT = 1
 # Reuse a token until this long before it expires, so a long push never starts with a dying token.
@@ -48,16 +48,21 @@ def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "ecrtool" / "tokens"
 
 
-@dataclass(frozen=True)
-class CacheKey:
+class CacheKey(Value):
     """Which token: the registry's account (None for the caller's default registry), the region, and who asks.
 
     `identity` names the AWS identity and the API endpoint; only its hash reaches the file name.
     """
 
+    __slots__ = ("account", "region", "identity")
     account: str | None
     region: str
     identity: str
+
+    def __init__(self, account: str | None, region: str, identity: str) -> None:
+        self.account = account
+        self.region = region
+        self.identity = identity
 
     @property
     def filename(self) -> str:
@@ -103,13 +108,18 @@ def static_identity(access_key_id: str) -> str:
 # -- reading -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CachedToken:
+class CachedToken(Value):
     """A token read back from the cache, with when it was fetched."""
 
+    __slots__ = ("token", "fetched_at", "path")
     token: AuthToken
     fetched_at: datetime | None
     path: Path
+
+    def __init__(self, token: AuthToken, fetched_at: datetime | None, path: Path) -> None:
+        self.token = token
+        self.fetched_at = fetched_at
+        self.path = path
 
 
 def _now(now: datetime | None) -> datetime:

@@ -1,0 +1,56 @@
+"""Value: the frozen dataclass, made by hand, for the small classes a login on a cached token builds.
+
+Such a login has a few milliseconds of work to do. Importing `dataclasses` (it loads inspect, and with it
+ast, dis and tokenize) and generating each dataclass's methods would take longer than all of it; these
+classes (the settings, image references, tokens and their cache keys) derive from Value instead.
+"""
+
+from __future__ import annotations
+
+# Not typing.TYPE_CHECKING: importing typing costs a cached login ~3 ms. mypy takes any constant of this
+# name as true, so the names below still count for it; at run time nothing is imported.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from typing_extensions import Self
+
+
+class Value:
+    """A value whose fields are its __slots__, as a frozen dataclass's are its annotations.
+
+    The subclass's __init__ sets each field once; after that none can be set or deleted. Two values are
+    equal when they are of the same class and their fields are (but those in _UNCOMPARED), and hash
+    alike then; repr shows every field. `replace` makes a changed copy, as dataclasses.replace does.
+    """
+
+    __slots__: tuple[str, ...] = ()
+    _UNCOMPARED: tuple[str, ...] = ()  # a dataclass's field(compare=False)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if hasattr(self, name):  # set already (or a property): a frozen dataclass refuses it too
+            raise AttributeError(f"cannot assign to field {name!r}")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def _compared(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__ if name not in self._UNCOMPARED)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, Value):
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{self.__class__.__qualname__}({fields})"
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with CHANGES to some fields; a TypeError names one that is not a field."""
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        return self.__class__(**{**fields, **changes})
