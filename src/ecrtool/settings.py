@@ -216,7 +216,7 @@ def describe(
     settings: Settings, environ: Mapping[str, str], profile_region: Callable[[], str | None]
 ) -> SettingsReport:
     """Each merged setting's effective value and source, down to what boto3 and docker fall back on."""
-    from ecrtool.core.docker_engine import DEFAULT_SOCKET
+    from ecrtool.core.engine_http import DEFAULT_SOCKET
     from ecrtool.core.results import SettingsReport, SettingValue
 
     rows: list[SettingValue] = []

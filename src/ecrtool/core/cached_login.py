@@ -13,7 +13,7 @@ import os
 
 from ecrtool.core import dockerconfig, token_cache
 from ecrtool.core.auth_token import AuthToken
-from ecrtool.core.docker_engine import RegistryAuth, describe_host, login_on_socket
+from ecrtool.core.engine_http import Engine, EngineError, describe_host
 from ecrtool.core.refs import parse_ecr_host, registry_host
 from ecrtool.settings import DEFAULTS, Settings
 
@@ -43,8 +43,14 @@ def login_from_cache(settings: Settings) -> tuple[str, AuthToken, str] | None:
     engine = describe_host(settings.docker_host)
     if host is None or not engine.startswith("unix://"):
         return None
-    auth = RegistryAuth(registry=host, username=token.username, password=token.password)
-    login_on_socket(engine.removeprefix("unix://"), auth, settings.docker_host)
+    # RegistryAuth.as_docker's form: the Docker gateway (typing, dataclasses) loads only for a failure's message
+    auth = {"username": token.username, "password": token.password, "serveraddress": host}
+    try:
+        Engine(engine.removeprefix("unix://")).login(auth)
+    except (EngineError, OSError) as err:
+        from ecrtool.core.docker_engine import socket_error
+
+        raise socket_error("login", err, settings.docker_host) from err
     stored = dockerconfig.store_credentials(host, token.username, token.password)
     return host, token, stored
 

@@ -24,13 +24,8 @@ from typing import IO, Any
 
 from ecrtool.core import dockerconfig
 from ecrtool.core.containers import Output, RunOutcome, RunSpec
-from ecrtool.core.docker_engine import (
-    DEFAULT_SOCKET,
-    LocalImageDetails,
-    RegistryAuth,
-    is_auth_failure,
-    permission_hint,
-)
+from ecrtool.core.docker_engine import LocalImageDetails, RegistryAuth, is_auth_failure, permission_hint
+from ecrtool.core.engine_http import DEFAULT_SOCKET
 from ecrtool.errors import AuthError, DockerUnavailable, EcrToolError, NotFound
 
 _LAYER_RE = re.compile(r"^(?P<id>[^\s:]+): (?P<status>.+)$")

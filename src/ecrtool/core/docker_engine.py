@@ -6,18 +6,16 @@ running containers, and engines on TCP or SSH, go through docker-py, imported on
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ecrtool.core.engine_http import Engine, EngineError, describe_host
 from ecrtool.errors import AuthError, DockerUnavailable, EcrToolError, NotFound
 
 if TYPE_CHECKING:  # the container rules load only when a container is run
     from ecrtool.core.containers import Output, RunOutcome, RunSpec
-
-DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
 
 @dataclass(frozen=True)
@@ -64,10 +62,6 @@ class DockerRunner(Protocol):
         ...
 
 
-def describe_host(docker_host: str | None) -> str:
-    return docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
-
-
 def unavailable(docker_host: str | None, err: BaseException) -> DockerUnavailable:
     """Explain why the engine could not be reached, naming the socket and the fix."""
     host = describe_host(docker_host)
@@ -102,14 +96,10 @@ class DockerApi:
     @contextmanager
     def _on_socket(self, what: str) -> Iterator[None]:
         """Translate engine_http's failures as _call translates docker-py's."""
-        from ecrtool.core.engine_http import EngineError
-
         try:
             yield
-        except EngineError as err:
-            raise engine_error(what, err) from err
-        except OSError as err:
-            raise unavailable(self._host, err) from err
+        except (EngineError, OSError) as err:
+            raise socket_error(what, err, self._host) from err
 
     @property
     def client(self) -> Any:
@@ -138,8 +128,6 @@ class DockerApi:
 
     def inspect_image(self, reference: str) -> LocalImageDetails | None:
         if self._socket is not None:
-            from ecrtool.core.engine_http import Engine
-
             with self._on_socket("inspect"):
                 found = Engine(self._socket).inspect_image(reference)
             return None if found is None else _details(found)
@@ -157,8 +145,6 @@ class DockerApi:
 
     def tag(self, source: str, repository: str, tag: str) -> None:
         if self._socket is not None:
-            from ecrtool.core.engine_http import Engine
-
             with self._on_socket("tag"):
                 Engine(self._socket).tag(source, repository, tag)
             return
@@ -166,8 +152,6 @@ class DockerApi:
 
     def untag(self, reference: str) -> None:
         if self._socket is not None:
-            from ecrtool.core.engine_http import Engine
-
             with self._on_socket("untag"):
                 Engine(self._socket).untag(reference)
             return
@@ -175,8 +159,6 @@ class DockerApi:
 
     def push(self, repository: str, tag: str, auth: RegistryAuth) -> Iterator[dict[str, Any]]:
         if self._socket is not None:
-            from ecrtool.core.engine_http import Engine
-
             with self._on_socket("push"):
                 yield from Engine(self._socket).push(repository, tag, auth.as_docker())
             return
@@ -193,8 +175,6 @@ class DockerApi:
             tag = ref
         if self._socket is not None and auth is not None:
             # without credentials, docker-py finds the ones stored for the registry (config, helpers)
-            from ecrtool.core.engine_http import Engine
-
             with self._on_socket("pull"):
                 yield from Engine(self._socket).pull(repository, tag, auth.as_docker())
             return
@@ -224,7 +204,8 @@ class DockerApi:
 
     def login(self, auth: RegistryAuth) -> str | None:
         if self._socket is not None:
-            login_on_socket(self._socket, auth, self._host)
+            with self._on_socket("login"):
+                Engine(self._socket).login(auth.as_docker())
             return None
         self._call(
             "login",
@@ -309,21 +290,15 @@ class DockerApi:
             pass
 
 
-def login_on_socket(path: str, auth: RegistryAuth, docker_host: str | None = None) -> None:
-    """Have the engine on the unix socket PATH check AUTH with the registry: one POST /auth, without docker-py.
+def socket_error(what: str, err: EngineError | OSError, docker_host: str | None) -> EcrToolError:
+    """A failure of engine_http's WHAT as the project's error: the engine's answer, or an engine out of reach.
 
-    Loading docker-py and requests costs more than the whole login otherwise does when the token comes
-    from the cache. DOCKER_HOST is the setting the socket came from (None: the environment's or the
-    default), named in the messages.
+    DOCKER_HOST is the setting the socket came from (None: the environment's or the default), named in
+    the messages.
     """
-    from ecrtool.core.engine_http import Engine, EngineError
-
-    try:
-        Engine(path).login(auth.as_docker())
-    except EngineError as err:
-        raise engine_error("login", err) from err
-    except OSError as err:
-        raise unavailable(docker_host, err) from err
+    if isinstance(err, EngineError):
+        return engine_error(what, err)
+    return unavailable(docker_host, err)
 
 
 def _details(data: dict[str, Any]) -> LocalImageDetails:

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 from ecrtool.core import dockerconfig, token_cache
 from ecrtool.core.aws import translate
 from ecrtool.core.credhelper import HELPER, PROGRAM
-from ecrtool.core.docker_engine import describe_host
 from ecrtool.core.docker_setup import find_helper, installed_helper, root_config_path
 from ecrtool.core.ecr import Ecr
+from ecrtool.core.engine_http import describe_host
 from ecrtool.core.refs import registry_host
 from ecrtool.core.results import DoctorCheck, DoctorReport
 from ecrtool.errors import AuthError, EcrToolError

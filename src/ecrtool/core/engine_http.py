@@ -2,7 +2,9 @@
 
 docker-py brings requests and urllib3, some 140 ms of imports here, more than pushing a new tag of a
 known image takes. Inspecting, tagging, untagging, pushing and pulling are a handful of plain HTTP
-requests on the socket, so they are made here; running containers stays on docker-py.
+requests on the socket, so they are made here; running containers stays on docker-py. Which engine a
+command talks to (describe_host) is settled here too: a login on a cached token needs that and the
+engine's POST /auth, and nothing else of the Docker gateway.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import base64
 import codecs
 import json
+import os
 import socket
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -17,7 +20,13 @@ from urllib.parse import quote, urlencode
 
 from ecrtool.core import http1
 
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 TIMEOUT = 300.0  # docker-py's: the engine may wait on the registry that long
+
+
+def describe_host(docker_host: str | None) -> str:
+    """The engine's address: the settings' docker_host, else $DOCKER_HOST, else the default socket."""
+    return docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
 
 
 class EngineError(Exception):
