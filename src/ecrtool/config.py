@@ -11,10 +11,13 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
 
 from ecrtool.errors import InvalidInput
 from ecrtool.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.value)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def config_path(environ: dict[str, str] | None = None) -> Path:

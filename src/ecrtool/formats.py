@@ -6,16 +6,19 @@ runs without click, prints its result with the same functions, so both print the
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.value)
 if TYPE_CHECKING:
+    from typing import Any
+
     from ecrtool.core.results import LoginResult
 
 
 def to_jsonable(value: Any) -> Any:
+    import dataclasses  # here: the cached login prints text without it (it loads inspect, ast, dis…)
+
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):

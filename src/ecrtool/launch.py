@@ -11,8 +11,11 @@ told; nothing is printed here but the result.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.value)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 COMMAND = "login"
 # The global options (cli/options.py) a cached login takes, as Settings.build names them. Every other

@@ -11,15 +11,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
 
 from ecrtool.config import config_path, read_settings
 from ecrtool.core.refs import is_registry_host, validate_account, validate_region
 from ecrtool.errors import InvalidInput
 from ecrtool.value import Value
 
-if TYPE_CHECKING:  # `config show` only: a command reading its settings loads no result types
-    from ecrtool.core.results import SettingsReport
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.value)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ecrtool.core.results import SettingsReport  # `config show` only: reading settings loads no result types
 
 MERGED = ("region", "registry_id", "docker_host", "runner", "sudo")
 RUNNERS = ("api", "cli")

@@ -10,9 +10,12 @@ import base64
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 from ecrtool.errors import EcrToolError, InvalidInput
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.value)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def config_dir(environ: dict[str, str] | None = None) -> Path:

@@ -15,10 +15,13 @@ import json
 import os
 import socket
 from collections.abc import Iterator, Mapping
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from ecrtool.core import http1
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.value)
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 TIMEOUT = 300.0  # docker-py's: the engine may wait on the registry that long

@@ -18,10 +18,13 @@ import stat
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 from ecrtool.core.auth_token import AuthToken
 from ecrtool.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.value)
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT = 1
 # Reuse a token until this long before it expires, so a long push never starts with a dying token.
