@@ -1,15 +1,21 @@
 """Start-up stays cheap: `ecrtool --help` and `--version` load click and the command modules, nothing more;
-the console script itself loads nothing until it knows the command."""
+the console script itself loads nothing until it knows the command, and a login on a cached token not even
+the standard library's slower modules."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from ecrtool.cli.ec2 import OS_NAMES
 from ecrtool.cli.run import PULL_POLICIES
+from ecrtool.core import token_cache
+from ecrtool.core.auth_token import AuthToken
 from ecrtool.core.containers import PULL_POLICIES as CORE_PULL_POLICIES
 from ecrtool.core.userdata import RECIPES
 
@@ -43,3 +49,39 @@ def test_the_console_script_loads_nothing_before_it_knows_the_command() -> None:
     script = "import sys\nimport ecrtool.launch\nprint(sorted(m for m in sys.modules if m.startswith('ecrtool')))\n"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "['ecrtool', 'ecrtool.launch']"
+
+
+# what a cached login does without: a good part of its time went to importing these (inspect brings ast,
+# dis and tokenize) and to building dataclasses
+SLOW = ("dataclasses", "typing", "inspect")
+
+
+def test_a_cached_login_loads_neither_dataclasses_nor_typing(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "ECRTOOL_", "DOCKER_"))}
+    env.update(
+        HOME=str(tmp_path),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        DOCKER_CONFIG=str(tmp_path / "docker"),
+        DOCKER_HOST=f"unix://{tmp_path}/docker.sock",
+        ECRTOOL_CONFIG=str(tmp_path / "config.toml"),
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION="ca-west-1",
+    )
+    identity = token_cache.environment_identity(env, None)
+    assert identity is not None
+    expires = datetime.now(timezone.utc) + timedelta(hours=11)
+    token = AuthToken("AWS", "pass-word", expires, "https://123456789012.dkr.ecr.ca-west-1.amazonaws.com")
+    key = token_cache.make_key(None, "ca-west-1", identity, environ=env)
+    assert token_cache.store(key, token, directory=token_cache.cache_dir(env))
+    script = (
+        "import sys\n"
+        "from ecrtool.core.engine_http import Engine\n"
+        "Engine.login = lambda self, auth: None  # the engine's answer is no matter here\n"
+        "from ecrtool.launch import cached_login\n"
+        "assert cached_login(['login'])\n"
+        f"print(sorted(m for m in sys.modules if m in {SLOW!r}), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert done.stdout.startswith("Login Succeeded: 123456789012.dkr.ecr.ca-west-1.amazonaws.com"), done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
