@@ -36,7 +36,8 @@ def json_text(value: Any) -> str:
 
 
 def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if moment else "-"
+    """A moment in the reader's local time: the same whether it came from AWS or from the token cache."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z").strip() if moment else "-"
 
 
 def login_text(result: LoginResult, *, json: bool, quiet: bool) -> str | None:
