@@ -191,3 +191,10 @@ def test_input_holding_line_breaks_is_quoted_on_one_line(text: str, invoke: Any,
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("ecrtool: error: "), result.stderr
+
+
+def test_debug_taken_as_an_options_value_shows_no_traceback(invoke: Any, forbid_backends: Any) -> None:
+    result = invoke("login", "--region", "--debug")
+    assert result.exit_code == 2
+    assert result.stderr == "ecrtool: error: invalid region '--debug': expected a region code such as ca-west-1\n"
+

@@ -17,7 +17,7 @@ from ecrtool.cli.doctor import doctor
 from ecrtool.cli.ec2 import ec2
 from ecrtool.cli.listing import images, repos
 from ecrtool.cli.login import login
-from ecrtool.cli.options import global_options
+from ecrtool.cli.options import global_options, is_debug
 from ecrtool.cli.pull import pull
 from ecrtool.cli.push import push
 from ecrtool.cli.run import run
@@ -32,22 +32,27 @@ class _Interrupted(Exception):
 class EcrToolGroup(click.Group):
     """A group whose main() is the one error handler, so CliRunner sees what a user sees."""
 
+    # whether this run's options, as parsed, asked for --debug: read once the command has run or failed
+    _debug = False
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
             raise _Interrupted() from None
+        finally:
+            self._debug = is_debug(ctx)
 
     def main(  # type: ignore[override]
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
-        debug = "--debug" in argv
+        self._debug = False  # not "--debug" in argv: in `--region --debug`, it is the region's value
         extra.pop("standalone_mode", None)
         try:
             code = super().main(args=argv, prog_name="ecrtool", standalone_mode=False, **extra)
         except EcrToolError as err:
-            fail(str(err), err.exit_code, debug)
+            fail(str(err), err.exit_code, self._debug)
         except (click.exceptions.Abort, KeyboardInterrupt, _Interrupted):
             # on a terminal the line starts after the echoed ^C; in a pipe or log it is the only line
             fail("interrupted", EXIT_INTERRUPTED, False, newline=sys.stderr.isatty())
@@ -59,7 +64,7 @@ class EcrToolGroup(click.Group):
         except BrokenPipeError:
             sys.exit(EXIT_FAILURE)
         except Exception as err:  # the last resort: still one line, a traceback only with --debug
-            fail(f"unexpected {type(err).__name__}: {err} (rerun with --debug for details)", EXIT_FAILURE, debug)
+            fail(f"unexpected {type(err).__name__}: {err} (rerun with --debug for details)", EXIT_FAILURE, self._debug)
         sys.exit(code if isinstance(code, int) else 0)
 
 
