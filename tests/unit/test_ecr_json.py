@@ -211,6 +211,8 @@ def test_keys_in_the_environment_go_to_the_regions_endpoint(tmp_path: Path) -> N
 def test_the_endpoint_is_the_one_botocore_resolves(
     tmp_path: Path, region: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)  # make test runs with the local ECR's endpoint exported
     for name, value in env(tmp_path).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
