@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -215,3 +219,73 @@ def faults(stack: Stack) -> Iterator[Callable[..., object]]:
 @pytest.fixture
 def repo_name() -> str:
     return f"trees-{uuid.uuid4().hex[:10]}"
+
+
+# -- a stand-in for the engine's socket, for unit and CLI tests -------------------------------------
+
+
+class FakeSocket:
+    """A unix socket that answers every connection with canned HTTP and keeps each request it read.
+
+    `answer` is the reply, as pieces sent one after the other (a test of chunked streams splits them);
+    `answer_with` may instead make the pieces from the request.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.answer: list[bytes] = [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"]
+        self.answer_with: Callable[[bytes], list[bytes]] | None = None
+        self.requests: list[bytes] = []
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._server.bind(str(path))
+        self._server.listen(8)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.path}"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                lines = head.split(b"\r\n")
+                lengths = [line.split(b":", 1)[1] for line in lines if line.lower().startswith(b"content-length:")]
+                while len(body) < (int(lengths[0]) if lengths else 0):
+                    body += conn.recv(65536)
+                request = head + b"\r\n\r\n" + body
+                self.requests.append(request)
+                for piece in self.answer_with(request) if self.answer_with else self.answer:
+                    conn.sendall(piece)
+
+    def reply(self, status: int, body: object) -> None:
+        """Answer every request with STATUS and BODY as JSON, in one piece."""
+        content = json.dumps(body).encode()
+        head = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(content)}\r\n\r\n"
+        self.answer = [head.encode() + content]
+
+    def close(self) -> None:
+        self._server.close()
+
+
+@pytest.fixture
+def fake_socket() -> Iterator[Callable[[], FakeSocket]]:
+    """Make FakeSockets in a short folder of their own (a unix socket's path has at most 108 bytes)."""
+    folder = Path(tempfile.mkdtemp(prefix="sock-", dir="/tmp"))
+    made: list[FakeSocket] = []
+
+    def make() -> FakeSocket:
+        made.append(FakeSocket(folder / f"{len(made)}.sock"))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+    shutil.rmtree(folder, ignore_errors=True)

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -201,41 +197,13 @@ def test_a_later_option_wins_as_with_click(invoke: Any, recorded: Any) -> None:
 # -- the login itself, against an engine on a unix socket ------------------------------------------
 
 
-class Engine:
-    """A Docker engine's /auth on a unix socket: answers every connection with STATUS; keeps the requests."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.status = 200
-        self.requests: list[bytes] = []
-        self.server = socket.socket(socket.AF_UNIX)
-        self.server.bind(str(path))
-        self.server.listen()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            with conn:
-                request = b""
-                while b"\r\n\r\n" not in request or not request.endswith(b"}"):
-                    request += conn.recv(65536)
-                self.requests.append(request)
-                body = {"Status": "Login Succeeded"} if self.status < 400 else {"message": "401 Unauthorized"}
-                conn.sendall(f"HTTP/1.0 {self.status} X\r\n\r\n{json.dumps(body)}".encode())
-
-
 @pytest.fixture
-def engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    folder = Path(tempfile.mkdtemp(prefix="eng-", dir="/tmp"))  # short: a unix socket path has 108 bytes
-    fake = Engine(folder / "docker.sock")
-    monkeypatch.setenv("DOCKER_HOST", f"unix://{fake.path}")
-    yield fake
-    fake.server.close()
-    shutil.rmtree(folder, ignore_errors=True)
+def engine(fake_socket: Callable[[], Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A Docker engine's /auth on a unix socket, as DOCKER_HOST: it accepts every login unless told otherwise."""
+    server = fake_socket()
+    server.reply(200, {"Status": "Login Succeeded"})
+    monkeypatch.setenv("DOCKER_HOST", server.url)
+    return server
 
 
 @pytest.fixture
@@ -263,7 +231,7 @@ def stored_password(config: Path, host: str) -> str:
     "argv", [["login"], ["login", "-q"], ["-o", "json", "login"], ["login", "-ojson", "--quiet"]], ids=" ".join
 )
 def test_it_prints_what_the_command_line_prints(
-    engine: Engine,
+    engine: Any,
     cached: Path,
     invoke: Any,
     capsys: pytest.CaptureFixture[str],
@@ -299,7 +267,7 @@ def test_it_prints_what_the_command_line_prints(
         assert fast.out == f"Login Succeeded: {host} (credentials stored in {cached}, valid until {until} UTC)\n"
 
 
-def test_it_sends_the_cached_token_to_the_engine(engine: Engine, cached: Path, capsys: Any) -> None:
+def test_it_sends_the_cached_token_to_the_engine(engine: Any, cached: Path, capsys: Any) -> None:
     assert cached_login(["login", "--registry-id", "210987654321"]) is False  # another registry: no token for it
     assert cached_login(["login"]) is True
     [request] = engine.requests
@@ -321,7 +289,7 @@ def test_it_sends_the_cached_token_to_the_engine(engine: Engine, cached: Path, c
     ],
 )
 def test_what_needs_more_than_the_cache_is_left_to_the_command_line(
-    engine: Engine, cached: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+    engine: Any, cached: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
 ) -> None:
     if value:
         monkeypatch.setenv(variable, value)
@@ -334,7 +302,7 @@ def test_what_needs_more_than_the_cache_is_left_to_the_command_line(
 
 
 def test_a_runner_from_the_config_file_is_left_to_the_command_line(
-    engine: Engine, cached: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+    engine: Any, cached: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = isolated_env / "config.toml"
     config.write_text('runner = "cli"\n')
@@ -344,9 +312,9 @@ def test_a_runner_from_the_config_file_is_left_to_the_command_line(
 
 
 def test_a_refused_token_is_left_to_the_command_line_which_reports_it(
-    engine: Engine, cached: Path, capsys: Any, invoke: Any
+    engine: Any, cached: Path, capsys: Any, invoke: Any
 ) -> None:
-    engine.status = 401
+    engine.reply(401, {"message": "401 Unauthorized"})
     assert cached_login(["login"]) is False
     assert capsys.readouterr() == ("", "")
     assert not cached.exists()
@@ -378,7 +346,7 @@ PROBE = (
 
 
 @pytest.mark.parametrize("argv", [["login"], ["-o", "json", "login", "-q"]], ids=" ".join)
-def test_python_m_ecrtool_logs_in_without_click(engine: Engine, cached: Path, argv: list[str]) -> None:
+def test_python_m_ecrtool_logs_in_without_click(engine: Any, cached: Path, argv: list[str]) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, env=env, timeout=60)
     assert done.stderr.splitlines()[-1] == "loaded: [] exit: 0"
