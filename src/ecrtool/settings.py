@@ -68,7 +68,7 @@ def _check(key: str, value: Any) -> Any:
     elif key == "registry_id":
         validate_account(value)
     elif key == "runner" and value not in RUNNERS:
-        raise InvalidInput(f"invalid runner {value!r}: use api (docker-py on the socket) or cli (the docker command)")
+        raise InvalidInput(f"invalid runner {value!r}: use api (the engine's API) or cli (the docker command)")
     elif key == "docker_host" and not _DOCKER_HOST_RE.match(value):
         raise InvalidInput(
             f"invalid Docker host {value!r}: expected a URL such as unix:///var/run/docker.sock or tcp://HOST:2375"
@@ -102,7 +102,7 @@ class Settings(Value):
     quiet: bool
     debug: bool
     no_cache: bool  # --no-cache or ECRTOOL_NO_CACHE=1: neither read nor write the token cache
-    runner: str  # api: docker-py on the socket; cli: the docker command (always with sudo)
+    runner: str  # api: the engine's API on its socket; cli: the docker command (always with sudo)
     sudo: bool  # run the docker command through `sudo -n`
     public_registry_override: str | None  # ECRTOOL_PUBLIC_REGISTRY: stands in for public.ecr.aws
     # where each of MERGED came from: "--region", "ECRTOOL_REGION", "<config file>, line N" or "default"

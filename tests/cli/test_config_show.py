@@ -65,6 +65,6 @@ def test_a_malformed_file_stops_every_command_before_aws(invoke: Any, config_fil
     result = invoke("repos")
     assert result.exit_code == 2
     assert result.stderr == (
-        f"ecrtool: error: the config file {config_file}, line 1: invalid runner 'docker': use api (docker-py on the"
-        " socket) or cli (the docker command): fix or remove it\n"
+        f"ecrtool: error: the config file {config_file}, line 1: invalid runner 'docker': use api (the engine's"
+        " API) or cli (the docker command): fix or remove it\n"
     )

@@ -37,7 +37,7 @@ _GLOBALS = [
     click.option(
         "--runner",
         type=click.Choice(["api", "cli"]),
-        help="How to drive Docker: api (docker-py on the socket; the default) or cli (the docker command).",
+        help="How to drive Docker: api (the engine's API on its socket; the default) or cli (the docker command).",
     ),
     click.option(
         "--sudo/--no-sudo",
