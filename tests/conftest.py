@@ -206,6 +206,15 @@ def test_image(stack: Stack) -> Iterator[str]:
 
 
 @pytest.fixture
+def pushed(ecrtool: Run, docker: Run, stack: Stack, test_image: str, repo_name: str) -> str:
+    """The test image in a fresh repository, as REPO:viruses, and gone from the engine: a pull has to fetch it."""
+    done = ecrtool("push", test_image, "--repo", repo_name, "--create", "-q")
+    assert done.returncode == 0, done.stderr
+    docker("image", "rm", f"{stack.registry}/{repo_name}:{test_image}")
+    return f"{repo_name}:{test_image}"
+
+
+@pytest.fixture
 def faults(stack: Stack) -> Iterator[Callable[..., object]]:
     """Set faults in the local ECR for one test (denied actions, a bad registry password); cleared after."""
 

@@ -17,15 +17,6 @@ RUNNERS = ["api", "cli"]
 
 
 @pytest.fixture
-def pushed(ecrtool, docker, stack, test_image, repo_name) -> str:
-    """The test image in a fresh repository, and gone from the engine, so a run has to pull it."""
-    done = ecrtool("push", "viruses", "--repo", repo_name, "--create", "-q")
-    assert done.returncode == 0, done.stderr
-    docker("image", "rm", f"{stack.registry}/{repo_name}:viruses")
-    return f"{repo_name}:viruses"
-
-
-@pytest.fixture
 def container_name(docker):
     name = f"run-{uuid.uuid4().hex[:10]}"
     yield name

@@ -148,15 +148,6 @@ def in_group(user, socket_group) -> Iterator[None]:
         _run("gpasswd", "--delete", user.name, socket_group)
 
 
-@pytest.fixture
-def image(ecrtool, docker, stack, test_image, repo_name) -> str:
-    """The test image in ECR and not in the engine: a pull has to fetch it."""
-    done = ecrtool("push", "viruses", "--repo", repo_name, "--create", "-q")
-    assert done.returncode == 0, done.stderr
-    docker("image", "rm", f"{stack.registry}/{repo_name}:viruses")
-    return f"{repo_name}:viruses"
-
-
 def one_line(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("ecrtool: error: "), stderr
@@ -172,9 +163,9 @@ def test_the_user_is_really_outside_the_group(user, stack):
 
 
 @pytest.mark.parametrize("runner", ["api", "cli"])
-def test_outside_the_group_the_error_names_the_socket_and_both_fixes(user, stack, image, runner):
+def test_outside_the_group_the_error_names_the_socket_and_both_fixes(user, stack, pushed, runner):
     socket = stack.env["DOCKER_HOST"].removeprefix("unix://")
-    done = user.run("--runner", runner, "pull", image)
+    done = user.run("--runner", runner, "pull", pushed)
     assert done.returncode == 1
     line = one_line(done.stderr)
     assert f"permission denied on the Docker socket {socket}" in line
@@ -182,14 +173,14 @@ def test_outside_the_group_the_error_names_the_socket_and_both_fixes(user, stack
     assert "sudo usermod -aG docker $USER" in line and "log in again" in line
 
 
-def test_sudo_without_a_rule_says_what_to_add(user, image):
-    done = user.run("--sudo", "pull", image)
+def test_sudo_without_a_rule_says_what_to_add(user, pushed):
+    done = user.run("--sudo", "pull", pushed)
     assert done.returncode == 1
     line = one_line(done.stderr)
     assert "sudo wants a password" in line and "NOPASSWD" in line
 
 
-def test_with_sudo_login_pull_and_run_work(user, stack, docker, sudo_rule, root_docker_config, image):
+def test_with_sudo_login_pull_and_run_work(user, stack, docker, sudo_rule, root_docker_config, pushed):
     logged = user.run("--sudo", "login")
     assert logged.returncode == 0, logged.stderr
     assert logged.stdout.startswith(f"Login Succeeded: {stack.registry} (credentials stored in ")
@@ -200,33 +191,33 @@ def test_with_sudo_login_pull_and_run_work(user, stack, docker, sudo_rule, root_
     assert not (user.home / ".docker" / "config.json").exists()
     assert stack.password() not in logged.stdout + logged.stderr
 
-    pulled = user.run("--sudo", "pull", image, "-q")
+    pulled = user.run("--sudo", "pull", pushed, "-q")
     assert pulled.returncode == 0, pulled.stderr
-    assert pulled.stdout == f"{stack.registry}/{image}\n"
-    assert docker("image", "inspect", f"{stack.registry}/{image}").returncode == 0
+    assert pulled.stdout == f"{stack.registry}/{pushed}\n"
+    assert docker("image", "inspect", f"{stack.registry}/{pushed}").returncode == 0
 
-    ran = user.run("--sudo", "run", image, "--rm", "--", "/bin/busybox", "sh", "-c", "echo as $(id -u); exit 3")
+    ran = user.run("--sudo", "run", pushed, "--rm", "--", "/bin/busybox", "sh", "-c", "echo as $(id -u); exit 3")
     assert ran.returncode == 3, ran.stderr
     assert ran.stdout == "as 0\n"
 
 
-def test_with_sudo_a_detached_run(user, docker, sudo_rule, image):
+def test_with_sudo_a_detached_run(user, docker, sudo_rule, pushed):
     name = f"sudo-{uuid.uuid4().hex[:8]}"
     try:
-        done = user.run("--sudo", "run", image, "-d", "--name", name, "-q", "--", "/bin/busybox", "sleep", "30")
+        done = user.run("--sudo", "run", pushed, "-d", "--name", name, "-q", "--", "/bin/busybox", "sleep", "30")
         assert done.returncode == 0, done.stderr
         assert docker("inspect", "--format", "{{.Id}}", name).stdout.strip() == done.stdout.strip()
     finally:
         docker("rm", "--force", name)
 
 
-def test_in_the_group_everything_works_without_sudo(user, stack, in_group, image):
+def test_in_the_group_everything_works_without_sudo(user, stack, in_group, pushed):
     logged = user.run("login")
     assert logged.returncode == 0, logged.stderr
     assert json.loads((user.home / ".docker" / "config.json").read_text())["auths"][stack.registry]
     for runner in ("api", "cli"):
-        pulled = user.run("--runner", runner, "pull", image, "-q", "--no-cache")
+        pulled = user.run("--runner", runner, "pull", pushed, "-q", "--no-cache")
         assert pulled.returncode == 0, pulled.stderr
-        ran = user.run("--runner", runner, "run", image, "--rm", "--pull", "never")
+        ran = user.run("--runner", runner, "run", pushed, "--rm", "--pull", "never")
         assert ran.returncode == 0, ran.stderr
         assert ran.stdout == HELLO + "\n"

@@ -17,14 +17,6 @@ pytestmark = pytest.mark.integration
 HELLO = "hello from the local-ecr test image viruses"
 
 
-@pytest.fixture
-def pushed(ecrtool, docker, stack, test_image, repo_name) -> str:
-    done = ecrtool("push", "viruses", "--repo", repo_name, "--create", "-q")
-    assert done.returncode == 0, done.stderr
-    docker("image", "rm", f"{stack.registry}/{repo_name}:viruses")
-    return f"{repo_name}:viruses"
-
-
 def user_data(ecrtool, *args: str) -> str:
     done = ecrtool("ec2", "user-data", "--region", "ca-west-1", *args)
     assert done.returncode == 0, done.stderr
