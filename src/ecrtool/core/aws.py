@@ -14,8 +14,25 @@ from ecrtool.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput,
 
 MAX_ATTEMPTS = 5  # per AWS call, retries included
 
-_THROTTLING = frozenset(
-    {"Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException", "RequestLimitExceeded"}
+# The error codes botocore's standard retry mode takes for throttling: retried with the longer backoff
+# (ecr_json does the same), and named as throttling once the attempts are spent.
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
 )
 
 _CREDENTIALS_HINT = (
@@ -203,7 +220,7 @@ def _translated(err: Exception, action: str, repository: str | None) -> BaseExce
     if isinstance(err, ecr_json.ServiceError):
         return from_client_error(err, action, repository)
     if isinstance(err, ecr_json.Unreachable):
-        return ecr_json.unreachable_error(action, err)
+        return cannot_reach(action, err)
     if not type(err).__module__.startswith("botocore"):
         return err
     import botocore.exceptions as bx
@@ -213,14 +230,18 @@ def _translated(err: Exception, action: str, repository: str | None) -> BaseExce
     if isinstance(err, bx.PartialCredentialsError):
         return AuthError(f"incomplete AWS credentials ({err}): {_CREDENTIALS_HINT}")
     if isinstance(err, (bx.EndpointConnectionError, bx.ConnectTimeoutError)):
-        return EcrToolError(
-            f"cannot reach the AWS endpoint for {action} ({err}): check the network, --region and AWS_ENDPOINT_URL"
-        )
+        return cannot_reach(action, err)
     if isinstance(err, bx.ClientError):
         return from_client_error(err, action, repository)
     if isinstance(err, bx.BotoCoreError):
         return EcrToolError(f"{action} failed: {err}")
     return err
+
+
+def cannot_reach(action: str, err: Exception) -> EcrToolError:
+    return EcrToolError(
+        f"cannot reach the AWS endpoint for {action} ({err}): check the network, --region and AWS_ENDPOINT_URL"
+    )
 
 
 def from_client_error(err: Any, action: str, repository: str | None) -> EcrToolError:
@@ -261,7 +282,7 @@ def from_client_error(err: Any, action: str, repository: str | None) -> EcrToolE
     said = f"{code or status}{': ' + brief if brief else ''}"
     tries = int(meta.get("RetryAttempts") or 0) + 1
     attempts = f"all {tries} attempts" if tries > 1 else "the one attempt"
-    if code in _THROTTLING or status == 429:
+    if code in THROTTLING_CODES or status == 429:
         return EcrToolError(
             f"AWS throttled {action} ({said}) on {attempts},"
             " backing off between them:"

@@ -25,8 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ecrtool.core import http1
+from ecrtool.core.aws import THROTTLING_CODES
 from ecrtool.core.sigv4 import sign_post
-from ecrtool.errors import EcrToolError
 
 log = logging.getLogger("ecrtool.ecr_json")
 
@@ -36,25 +36,7 @@ CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
 USER_AGENT = "ecrtool"
 
-# botocore's standard retry mode: what is retried, and how long to wait before the next attempt
-THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
-    }
-)
+# botocore's standard retry mode: what is retried besides throttling, and the longest wait
 TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"})
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 MAX_BACKOFF = 20.0
@@ -296,9 +278,3 @@ def _timestamps(value: Any) -> Any:
 
 def _moment(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, timezone.utc).astimezone()
-
-
-def unreachable_error(action: str, err: Unreachable) -> EcrToolError:
-    return EcrToolError(
-        f"cannot reach the AWS endpoint for {action} ({err}): check the network, --region and AWS_ENDPOINT_URL"
-    )
