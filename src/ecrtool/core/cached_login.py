@@ -13,8 +13,8 @@ import os
 
 from ecrtool.core import dockerconfig, token_cache
 from ecrtool.core.auth_token import AuthToken
-from ecrtool.core.engine_http import Engine, EngineError, describe_host
-from ecrtool.core.refs import parse_ecr_host, registry_host
+from ecrtool.core.engine_http import Engine, EngineError, RegistryAuth, describe_host
+from ecrtool.core.refs import endpoint_host, registry_host
 from ecrtool.settings import DEFAULTS, Settings
 
 
@@ -43,10 +43,10 @@ def login_from_cache(settings: Settings) -> tuple[str, AuthToken, str] | None:
     engine = describe_host(settings.docker_host)
     if host is None or not engine.startswith("unix://"):
         return None
-    # RegistryAuth.as_docker's form: the Docker gateway (typing, dataclasses) loads only for a failure's message
-    auth = {"username": token.username, "password": token.password, "serveraddress": host}
+    # the Docker gateway (typing, dataclasses) loads only for a failure's message
+    auth = RegistryAuth(registry=host, username=token.username, password=token.password)
     try:
-        Engine(engine.removeprefix("unix://")).login(auth)
+        Engine(engine.removeprefix("unix://")).login(auth.as_docker())
     except (EngineError, OSError) as err:
         from ecrtool.core.docker_engine import socket_error
 
@@ -57,7 +57,7 @@ def login_from_cache(settings: Settings) -> tuple[str, AuthToken, str] | None:
 
 def _ecr_host(account: str | None, region: str, proxy_endpoint: str | None) -> str | None:
     """Service._host without AWS: the account from the settings or the token's endpoint, else None."""
-    if account is None and proxy_endpoint:
-        found = parse_ecr_host(proxy_endpoint.removeprefix("https://").rstrip("/"))
-        account = found.account if found else None
+    found = endpoint_host(proxy_endpoint)
+    if account is None and found:
+        account = found.account
     return registry_host(account, region) if account else None

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ecrtool.core.engine_http import Engine, EngineError, describe_host
+from ecrtool.core.engine_http import Engine, EngineError, RegistryAuth, describe_host
 from ecrtool.errors import AuthError, DockerUnavailable, EcrToolError, NotFound
 
 if TYPE_CHECKING:  # the container rules load only when a container is run
@@ -23,21 +23,6 @@ class LocalImageDetails:
     image_id: str
     repo_tags: list[str]
     repo_digests: list[str]
-
-
-@dataclass(frozen=True)
-class RegistryAuth:
-    """Credentials handed to the engine for one request (X-Registry-Auth); repr hides the password."""
-
-    registry: str
-    username: str
-    password: str
-
-    def as_docker(self) -> dict[str, str]:
-        return {"username": self.username, "password": self.password, "serveraddress": self.registry}
-
-    def __repr__(self) -> str:
-        return f"RegistryAuth(registry={self.registry!r}, username={self.username!r}, password='***')"
 
 
 class DockerRunner(Protocol):

@@ -101,6 +101,11 @@ def parse_ecr_host(host: str) -> EcrHost | None:
     return EcrHost(account=match["account"], region=match["region"])
 
 
+def endpoint_host(proxy_endpoint: str | None) -> EcrHost | None:
+    """The ECR registry a token's proxy endpoint (https://ACCOUNT.dkr.ecr.REGION.amazonaws.com) names."""
+    return parse_ecr_host((proxy_endpoint or "").removeprefix("https://").rstrip("/"))
+
+
 class RepoRef(Value):
     """A reference into an ECR repository, as a user typed it; host parts are None when not given."""
 

@@ -20,6 +20,7 @@ from ecrtool.core.ecr import AuthToken, Ecr, public_authorization_token
 from ecrtool.core.refs import (
     PUBLIC_HOST,
     RepoRef,
+    endpoint_host,
     parse_ecr_host,
     parse_key_value,
     parse_local_image,
@@ -121,10 +122,9 @@ class Service:
     def _host(self, target: Target, proxy_endpoint: str | None = None) -> str:
         if self.settings.registry_override:
             return self.settings.registry_override
-        if target.account is None and proxy_endpoint:
-            found = parse_ecr_host(proxy_endpoint.removeprefix("https://").rstrip("/"))
-            if found:
-                target.account = found.account
+        found = endpoint_host(proxy_endpoint)
+        if target.account is None and found:
+            target.account = found.account
         if target.account is None:
             target.account = self.aws.caller_account()
         return registry_host(target.account, target.region)
@@ -139,7 +139,7 @@ class Service:
         key = token_cache.make_key(account, region, identity, service=service)
         self._token_keys.append(key)
         token, was_cached = token_cache.cached(key, fetch)
-        named = parse_ecr_host((token.proxy_endpoint or "").removeprefix("https://").rstrip("/"))
+        named = endpoint_host(token.proxy_endpoint)
         if account is None and named is not None:
             # the caller's default registry: kept under its account too, where the credential helper looks
             alias = token_cache.make_key(named.account, region, identity, service=service)
