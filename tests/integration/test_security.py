@@ -89,14 +89,16 @@ class ArgvWatch:
         own = str(os.getpid())
         while not self._stop.is_set():
             for pid in os.listdir("/proc"):
-                if not pid.isdigit() or pid == own or (self._ours_only and not _descends_from(pid, own)):
+                if not pid.isdigit() or pid == own:
                     continue
                 try:
                     with open(f"/proc/{pid}/cmdline", "rb") as handle:
                         raw = handle.read()
                 except OSError:
                     continue
-                if any(needle in raw for needle in self.needles):
+                # ancestry only for a match: walking every process's parents made one scan outlast a
+                # short-lived `docker login`, which the watch then missed
+                if any(needle in raw for needle in self.needles) and (not self._ours_only or _descends_from(pid, own)):
                     self.found.append(raw.decode(errors="replace").split("\0"))
             self.scans += 1
 
