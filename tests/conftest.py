@@ -177,10 +177,15 @@ def ecrtool(env: dict[str, str]) -> Run:
     exe = shutil.which("ecrtool", path=env["PATH"])
     assert exe, "ecrtool is not installed in this environment (make install)"
 
-    def run(*args: str, input: str | None = None, extra_env: dict[str, str] | None = None,
-            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, input: str | None = None, extra_env: dict[str, str] | None = None, timeout: float = 180
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [exe, *args], capture_output=True, text=True, input=input, timeout=timeout,
+            [exe, *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
             env={**env, **(extra_env or {})},
         )
 

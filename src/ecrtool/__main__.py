@@ -1,5 +1,5 @@
 """Lets `python -m ecrtool` run the command line, as the `ecrtool` console script does."""
 
-from ecrtool.launch import main
+from ecrtool.cli.launch import main
 
 main()

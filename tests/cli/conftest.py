@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from ecrtool.cli import cli
-from ecrtool.core.containers import Output, RunOutcome, RunSpec
-from ecrtool.core.docker_engine import DockerRunner, LocalImageDetails, RegistryAuth
+from ecrtool.cli.main import cli
+from ecrtool.docker.api import DockerRunner, LocalImageDetails
+from ecrtool.model.auth import RegistryAuth
+from ecrtool.model.containers import Output, RunOutcome, RunSpec
 
 REGION = "ca-west-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -168,7 +169,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def fake_docker(monkeypatch: pytest.MonkeyPatch) -> FakeDocker:
     """The fake engine, installed where the service builds its Docker runner."""
     fake = FakeDocker()
-    monkeypatch.setattr("ecrtool.core.service.DockerApi", lambda docker_host=None: fake)
+    monkeypatch.setattr("ecrtool.service.service.DockerApi", lambda docker_host=None: fake)
     return fake
 
 
@@ -184,8 +185,8 @@ def forbid_backends(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
         return build
 
-    monkeypatch.setattr("ecrtool.core.service.AwsSession", forbidden("AwsSession"))
-    monkeypatch.setattr("ecrtool.core.service.DockerApi", forbidden("DockerApi"))
+    monkeypatch.setattr("ecrtool.service.service.AwsSession", forbidden("AwsSession"))
+    monkeypatch.setattr("ecrtool.service.service.DockerApi", forbidden("DockerApi"))
     return touched
 
 

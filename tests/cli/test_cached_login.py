@@ -1,6 +1,6 @@
 """`ecrtool login` on a cached token, taken around click: the same settings, output and failures as the full CLI.
 
-The console script (ecrtool.launch) recognizes `ecrtool [OPTIONS] login [OPTIONS]` with a few global
+The console script (ecrtool.cli.launch) recognizes `ecrtool [OPTIONS] login [OPTIONS]` with a few global
 options and logs in from the token cache without loading click. Whatever it takes must read as click
 reads it, print what the full command prints, and whatever it does not take (or cannot finish) must be
 left to the full command line with nothing printed.
@@ -21,12 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecrtool.core import token_cache
-from ecrtool.core.ecr import AuthToken
-from ecrtool.core.results import LoginResult
-from ecrtool.errors import InvalidInput
-from ecrtool.launch import cached_login, login_options
-from ecrtool.settings import Settings
+from ecrtool.aws.ecr import AuthToken
+from ecrtool.cli.launch import cached_login, login_options
+from ecrtool.model import token_cache
+from ecrtool.model.errors import InvalidInput
+from ecrtool.model.results import LoginResult
+from ecrtool.model.settings import Settings
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 REGION = "ca-west-1"
@@ -48,7 +48,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Settings, bool]]:
         seen.append((self.settings, public))
         return LoginResult(registry="127.0.0.1:5000", username="AWS", expires_at=None, stored_in="config.json")
 
-    monkeypatch.setattr("ecrtool.core.service.Service.login", login)
+    monkeypatch.setattr("ecrtool.service.service.Service.login", login)
     return seen
 
 
@@ -340,7 +340,8 @@ PROBE = (
     "sys.argv = ['ecrtool', *sys.argv[1:]]\n"
     "try:\n    runpy.run_module('ecrtool', run_name='__main__')\n"
     "except SystemExit as done:\n    code = done.code\n"
-    "heavy = {'click', 'boto3', 'botocore', 'docker', 'requests', 'rich', 'ecrtool.cli', 'ecrtool.core.service'}\n"
+    "heavy = {'click', 'boto3', 'botocore', 'docker', 'requests', 'rich', 'ecrtool.cli.main',"
+    " 'ecrtool.service.service'}\n"
     "print('loaded:', sorted(heavy & set(sys.modules)), 'exit:', code, file=sys.stderr)\n"
 )
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from ecrtool.core import docker_setup
+from ecrtool.cli import root_config as root_side
+from ecrtool.service import docker_setup
 
 HOST = "123456789012.dkr.ecr.ca-west-1.amazonaws.com"
 HOST_US = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -179,13 +180,13 @@ def test_sudo_as_a_user_goes_through_sudo_n_with_the_registries_on_stdin(
         with pytest.MonkeyPatch.context() as patch:  # the root side, in this process
             patch.setattr(sys, "stdin", io.StringIO(input))
             patch.setattr(sys, "stdout", out)
-            docker_setup.main()
+            root_side.main()
         return subprocess.CompletedProcess(command, 0, out.getvalue(), "")
 
     monkeypatch.setattr(docker_setup.subprocess, "run", fake_sudo)
     result = invoke("configure-docker", "--sudo", "-o", "json")
     assert result.exit_code == 0, result.output
-    assert ran == [["sudo", "-n", sys.executable, "-m", "ecrtool.core.docker_setup"]]
+    assert ran == [["sudo", "-n", sys.executable, "-m", "ecrtool.cli.root_config"]]
     assert json.loads(root_config.read_text()) == {"credHelpers": {HOST: "ecrtool"}}
     assert json.loads(result.stdout)["for_root"] is True
 

@@ -33,7 +33,7 @@ class VersionedDocker:
         self.up = up
 
     def version(self) -> dict[str, Any]:
-        from ecrtool.errors import DockerUnavailable
+        from ecrtool.model.errors import DockerUnavailable
 
         if not self.up:
             raise DockerUnavailable("cannot reach the Docker engine at unix:///nowhere.sock: start it")
@@ -43,7 +43,7 @@ class VersionedDocker:
 @pytest.fixture
 def engine(monkeypatch: pytest.MonkeyPatch) -> VersionedDocker:
     fake = VersionedDocker()
-    monkeypatch.setattr("ecrtool.core.service.DockerApi", lambda docker_host=None: fake)
+    monkeypatch.setattr("ecrtool.service.service.DockerApi", lambda docker_host=None: fake)
     return fake
 
 
@@ -189,9 +189,9 @@ def test_quiet_shows_only_failures(invoke: Any, healthy: Path, monkeypatch: pyte
 def test_with_sudo_the_docker_config_is_roots(
     invoke: Any, healthy: Path, engine: VersionedDocker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr("ecrtool.core.docker_cli.DockerCli", lambda docker_host=None, sudo=False: engine)
+    monkeypatch.setattr("ecrtool.docker.command.DockerCli", lambda docker_host=None, sudo=False: engine)
     root_config = tmp_path / "root" / ".docker" / "config.json"
-    monkeypatch.setattr("ecrtool.core.doctor.root_config_path", lambda: root_config)
+    monkeypatch.setattr("ecrtool.service.doctor.root_config_path", lambda: root_config)
     found = checks(invoke("doctor", "--sudo", "-o", "json").stdout)
     # DOCKER_CONFIG has the entry, but sudo docker reads root's config, which does not
     assert found["Docker config"]["status"] == "fail"

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecrtool.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from ecrtool.model.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

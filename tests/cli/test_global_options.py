@@ -9,7 +9,7 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-from ecrtool.cli import cli
+from ecrtool.cli.main import cli
 
 HOST = "123456789012.dkr.ecr.ca-west-1.amazonaws.com"
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from ecrtool.cli import cli
+from ecrtool.cli.main import cli
 
 COMMANDS = sorted(cli.commands)
 
@@ -48,7 +48,7 @@ def test_help_imports_neither_boto3_nor_docker() -> None:
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from ecrtool.cli import cli\n"
+        "from ecrtool.cli.main import cli\n"
         "for args in (['--help'], ['push', '--help'], ['login', '--help']):\n"
         "    assert CliRunner().invoke(cli, args).exit_code == 0\n"
         "print(sorted(m for m in ('boto3', 'botocore', 'docker', 'rich') if m in sys.modules))\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ecrtool.errors import EXIT_INTERRUPTED
+from ecrtool.model.errors import EXIT_INTERRUPTED
 
 
 def interrupted(reference: str) -> Iterator[dict[str, Any]]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ecrtool.cli import cli
+from ecrtool.cli.main import cli
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -197,4 +197,3 @@ def test_debug_taken_as_an_options_value_shows_no_traceback(invoke: Any, forbid_
     result = invoke("login", "--region", "--debug")
     assert result.exit_code == 2
     assert result.stderr == "ecrtool: error: invalid region '--debug': expected a region code such as ca-west-1\n"
-

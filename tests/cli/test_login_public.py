@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ecrtool.core.aws import AwsSession
+from ecrtool.aws.session import AwsSession
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ REFUSED = {"error": "unauthorized: authentication required", "errorDetail": {"me
 @pytest.fixture
 def token_fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every GetAuthorizationToken ecrtool makes, counted where the ECR gateway makes it."""
-    from ecrtool.core.ecr import Ecr
+    from ecrtool.aws.ecr import Ecr
 
     calls: list[str] = []
     original = Ecr.authorization_token

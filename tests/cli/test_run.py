@@ -92,6 +92,6 @@ def test_the_sudo_setting_picks_the_docker_command(invoke: Any, trees: str, monk
             built.append((docker_host, sudo))
             raise SystemExit(0)
 
-    monkeypatch.setattr("ecrtool.core.docker_cli.DockerCli", Recorder)
+    monkeypatch.setattr("ecrtool.docker.command.DockerCli", Recorder)
     invoke("--sudo", "run", "trees:v1", "--docker-host", "unix:///tmp/engine.sock")
     assert built == [("unix:///tmp/engine.sock", True)]

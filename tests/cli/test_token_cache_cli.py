@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from ecrtool.core.ecr import AuthToken, Ecr
-from ecrtool.errors import AuthError
+from ecrtool.aws.ecr import AuthToken, Ecr
+from ecrtool.model.errors import AuthError
 
 
 class Counted:

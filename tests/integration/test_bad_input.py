@@ -71,8 +71,11 @@ def test_no_credentials(ecrtool, tmp_path):
     done = ecrtool(
         "repos",
         extra_env={
-            "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SHARED_CREDENTIALS_FILE": str(empty),
-            "AWS_CONFIG_FILE": str(empty), "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_ACCESS_KEY_ID": "",
+            "AWS_SECRET_ACCESS_KEY": "",
+            "AWS_SHARED_CREDENTIALS_FILE": str(empty),
+            "AWS_CONFIG_FILE": str(empty),
+            "AWS_EC2_METADATA_DISABLED": "true",
         },
     )
     assert done.returncode == 1
@@ -98,9 +101,22 @@ def test_docker_socket_not_permitted(env, stack, test_image):
     # A user outside the socket's group, as on an EC2 host before `usermod -aG docker`.
     socket = env["DOCKER_HOST"].removeprefix("unix://")
     done = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
-         env["PATH"].split(os.pathsep)[0] + "/ecrtool", "push", "viruses", "--repo", "trees"],
-        capture_output=True, text=True, env={**env, "HOME": "/tmp"}, timeout=60,
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            env["PATH"].split(os.pathsep)[0] + "/ecrtool",
+            "push",
+            "viruses",
+            "--repo",
+            "trees",
+        ],
+        capture_output=True,
+        text=True,
+        env={**env, "HOME": "/tmp"},
+        timeout=60,
     )
     assert done.returncode == 1, done.stderr
     line = one_error_line(done.stderr)

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 PROBE = (
     "import sys\n"
     "sys.argv = ['ecrtool', *sys.argv[1:]]\n"
-    "from ecrtool.cli import main\n"
+    "from ecrtool.cli.main import main\n"
     "try:\n    main()\nexcept SystemExit as done:\n    code = done.code\n"
     "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'boto3', 'botocore', 'docker', 'requests', 'rich'})\n"
     "print('loaded:', ','.join(heavy), 'exit:', code, file=sys.stderr)\n"

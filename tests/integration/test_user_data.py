@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from ecrtool.core.userdata import ECRTOOL, RECIPES
+from ecrtool.service.userdata import ECRTOOL, RECIPES
 
 pytestmark = pytest.mark.integration
 

@@ -67,8 +67,20 @@ def test_push_delivers_the_image_and_images_lists_it(ecrtool, stack, test_image,
 
 def test_push_several_tags_with_options_after_the_command(ecrtool, stack, test_image, repo_name):
     pushed = ecrtool(
-        "push", "viruses", "--repo", repo_name, "--tag", "v1", "--tag", "latest", "--create",
-        "--region", "ca-west-1", "-q", "-o", "json",
+        "push",
+        "viruses",
+        "--repo",
+        repo_name,
+        "--tag",
+        "v1",
+        "--tag",
+        "latest",
+        "--create",
+        "--region",
+        "ca-west-1",
+        "-q",
+        "-o",
+        "json",
     )
     assert pushed.returncode == 0, pushed.stderr
     result = json.loads(pushed.stdout)

@@ -11,8 +11,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from ecrtool.core.aws import translate
-from ecrtool.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound
+from ecrtool.aws.errors import translate
+from ecrtool.model.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound
 
 
 def client_error(code: str, message: str = "the service said no") -> ClientError:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from ecrtool.core.aws import MAX_ATTEMPTS, AwsSession, translate
-from ecrtool.errors import EcrToolError
+from ecrtool.aws.errors import translate
+from ecrtool.aws.session import MAX_ATTEMPTS, AwsSession
+from ecrtool.model.errors import EcrToolError
 
 
 def retried_error(code: str, status: int, retries: int) -> ClientError:

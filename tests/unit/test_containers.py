@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ecrtool.core.containers import (
+from ecrtool.model.containers import (
     Mount,
     PortBinding,
     RestartPolicy,
@@ -18,7 +18,7 @@ from ecrtool.core.containers import (
     read_env_file,
     validate_name,
 )
-from ecrtool.errors import InvalidInput
+from ecrtool.model.errors import InvalidInput
 
 
 @pytest.mark.parametrize(

@@ -18,10 +18,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ecrtool.core.ecr import AuthToken, public_authorization_token
-from ecrtool.core.service import Service
-from ecrtool.credential_helper import run
-from ecrtool.errors import AuthError
+from ecrtool.aws.ecr import AuthToken, public_authorization_token
+from ecrtool.cli.credential_helper import run
+from ecrtool.model.errors import AuthError
+from ecrtool.service.service import Service
 
 HOST = "123456789012.dkr.ecr.ca-west-1.amazonaws.com"
 EXPIRES = datetime(2030, 1, 1, tzinfo=timezone.utc)

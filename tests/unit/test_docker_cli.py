@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from ecrtool.core.containers import build_spec
-from ecrtool.core.docker_cli import DockerCli, _event
-from ecrtool.core.docker_engine import RegistryAuth
-from ecrtool.errors import AuthError, DockerUnavailable, EcrToolError, NotFound
+from ecrtool.docker.command import DockerCli, _event
+from ecrtool.model.auth import RegistryAuth
+from ecrtool.model.containers import build_spec
+from ecrtool.model.errors import AuthError, DockerUnavailable, EcrToolError, NotFound
 
 PASSWORD = "eyJwYXlsb2FkIjoic2VjcmV0In0-not-for-argv"
 AUTH = RegistryAuth("127.0.0.1:5000", "AWS", PASSWORD)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ecrtool.core.dockerconfig import config_path, store_credentials
-from ecrtool.errors import EcrToolError, InvalidInput
+from ecrtool.docker.config import config_path, store_credentials
+from ecrtool.model.errors import EcrToolError, InvalidInput
 
 HOST = "123456789012.dkr.ecr.ca-west-1.amazonaws.com"
 PASSWORD = "eyJwYXlsb2FkIjoi-very-secret"

@@ -11,9 +11,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ecrtool.core.ecr import Ecr
-from ecrtool.core.results import DeleteFailure, ImageId
-from ecrtool.errors import AuthError, NotFound
+from ecrtool.aws.ecr import Ecr
+from ecrtool.model.errors import AuthError, NotFound
+from ecrtool.model.results import DeleteFailure, ImageId
 
 
 @pytest.fixture

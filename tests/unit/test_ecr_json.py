@@ -20,10 +20,11 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from ecrtool.core import ecr_json
-from ecrtool.core.aws import AwsSession, translate
-from ecrtool.core.ecr import Ecr
-from ecrtool.errors import EcrToolError, NotFound
+from ecrtool.aws import signed as ecr_json
+from ecrtool.aws.ecr import Ecr
+from ecrtool.aws.errors import translate
+from ecrtool.aws.session import AwsSession
+from ecrtool.model.errors import EcrToolError, NotFound
 
 KEYS = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret/key+example"}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ecrtool.core.engine_http import Engine, EngineError
+from ecrtool.docker.engine_http import Engine, EngineError
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from ecrtool.core.docker_engine import DockerApi, RegistryAuth
-from ecrtool.errors import AuthError, DockerUnavailable, EcrToolError
+from ecrtool.docker.api import DockerApi
+from ecrtool.model.auth import RegistryAuth
+from ecrtool.model.errors import AuthError, DockerUnavailable, EcrToolError
 
 AUTH = RegistryAuth(registry="127.0.0.1:5000", username="AWS", password="pass-word")
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ecrtool.formats import login_line, when
+from ecrtool.cli.formats import login_line, when
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ecrtool.core.refs import (
+from ecrtool.model.errors import EXIT_USAGE, InvalidInput
+from ecrtool.model.refs import (
     LocalImage,
     RepoRef,
     chunks,
@@ -21,7 +22,6 @@ from ecrtool.core.refs import (
     validate_repository,
     validate_tag,
 )
-from ecrtool.errors import EXIT_USAGE, InvalidInput
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 HOST = "123456789012.dkr.ecr.ca-west-1.amazonaws.com"

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from ecrtool.core.registry import address, unreachable
+from ecrtool.registry.probe import address, unreachable
 
 
 @pytest.mark.parametrize(

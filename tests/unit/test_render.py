@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ecrtool.cli.render import Renderer, human_size
-from ecrtool.core.results import (
+from ecrtool.model.results import (
     CreateResult,
     DeleteFailure,
     DeleteImagesResult,

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ecrtool.cli.render import PLAIN_WIDTH, Renderer, plain_table
-from ecrtool.core.results import ImageInfo
+from ecrtool.model.results import ImageInfo
 
 cells = st.text(string.printable.strip() + " ", max_size=40)
 

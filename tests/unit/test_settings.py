@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ecrtool.errors import InvalidInput
-from ecrtool.settings import Settings
+from ecrtool.model.errors import InvalidInput
+from ecrtool.model.settings import Settings
 
 
 def test_defaults() -> None:
@@ -33,7 +33,7 @@ def test_bad_options(option: str, value: str) -> None:
 
 
 def test_aws_region_variable_is_honoured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from ecrtool.core.aws import AwsSession
+    from ecrtool.aws.session import AwsSession
 
     empty = tmp_path / "config"
     empty.write_text("")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ecrtool.errors import InvalidInput
-from ecrtool.settings import Settings, describe
+from ecrtool.model.errors import InvalidInput
+from ecrtool.model.settings import Settings, describe
 
 
 @pytest.fixture

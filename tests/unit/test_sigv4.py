@@ -10,7 +10,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from ecrtool.core.sigv4 import sign_post
+from ecrtool.aws.sigv4 import sign_post
 
 MOMENT = datetime(2026, 11, 27, 6, 48, 33, tzinfo=timezone.utc)
 

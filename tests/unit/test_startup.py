@@ -14,16 +14,28 @@ import pytest
 
 from ecrtool.cli.ec2 import OS_NAMES
 from ecrtool.cli.run import PULL_POLICIES
-from ecrtool.core import token_cache
-from ecrtool.core.auth_token import AuthToken
-from ecrtool.core.containers import PULL_POLICIES as CORE_PULL_POLICIES
-from ecrtool.core.userdata import RECIPES
+from ecrtool.model import token_cache
+from ecrtool.model.auth import AuthToken
+from ecrtool.model.containers import PULL_POLICIES as CORE_PULL_POLICIES
+from ecrtool.service.userdata import RECIPES
 
 # what a command may load, but --help must not: each costs start-up time (botocore alone ~150 ms)
-HEAVY = ("boto3", "botocore", "docker", "requests", "rich", "ecrtool.core", "ecrtool.settings", "ecrtool.config")
+HEAVY = (
+    "boto3",
+    "botocore",
+    "docker",
+    "requests",
+    "rich",
+    "ecrtool.service",
+    "ecrtool.aws",
+    "ecrtool.docker",
+    "ecrtool.registry",
+    "ecrtool.model.settings",
+    "ecrtool.model.config",
+)
 
 
-@pytest.mark.parametrize("entry", ["ecrtool.launch", "ecrtool.cli"])  # the console script's, and the CLI's own
+@pytest.mark.parametrize("entry", ["ecrtool.cli.launch", "ecrtool.cli.main"])  # the console script's, and the CLI's own
 @pytest.mark.parametrize(
     "argv", [["--help"], ["--version"], ["push", "--help"], ["ec2", "user-data", "--help"], ["login", "--help"]]
 )
@@ -46,9 +58,9 @@ def test_choices_spelled_out_in_the_cli_match_the_core() -> None:
 
 def test_the_console_script_loads_nothing_before_it_knows_the_command() -> None:
     # every command but a cached login goes on to the full command line: none pays for the fast path
-    script = "import sys\nimport ecrtool.launch\nprint(sorted(m for m in sys.modules if m.startswith('ecrtool')))\n"
+    script = "import sys\nimport ecrtool.cli.launch\nprint(sorted(m for m in sys.modules if m.startswith('ecrtool')))\n"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert done.stdout.strip() == "['ecrtool', 'ecrtool.launch']"
+    assert done.stdout.strip() == "['ecrtool', 'ecrtool.cli', 'ecrtool.cli.launch']"
 
 
 # what a cached login does without: a good part of its time went to importing these (inspect brings ast,
@@ -76,9 +88,9 @@ def test_a_cached_login_loads_neither_dataclasses_nor_typing(tmp_path: Path) -> 
     assert token_cache.store(key, token, directory=token_cache.cache_dir(env))
     script = (
         "import sys\n"
-        "from ecrtool.core.engine_http import Engine\n"
+        "from ecrtool.docker.engine_http import Engine\n"
         "Engine.login = lambda self, auth: None  # the engine's answer is no matter here\n"
-        "from ecrtool.launch import cached_login\n"
+        "from ecrtool.cli.launch import cached_login\n"
         "assert cached_login(['login'])\n"
         f"print(sorted(m for m in sys.modules if m in {SLOW!r}), file=sys.stderr)\n"
     )

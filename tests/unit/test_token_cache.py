@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ecrtool.core import token_cache
-from ecrtool.core.aws import AwsSession
-from ecrtool.core.ecr import AuthToken
+from ecrtool.aws.ecr import AuthToken
+from ecrtool.aws.session import AwsSession
+from ecrtool.model import token_cache
 
 NOW = datetime(2030, 5, 1, 12, 0, tzinfo=timezone.utc)
 KEY = token_cache.CacheKey(account="123456789012", region="ca-west-1", identity="ecr||key:AKIAEXAMPLE")

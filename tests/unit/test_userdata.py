@@ -7,9 +7,9 @@ import shlex
 import pytest
 
 from ecrtool import __version__
-from ecrtool.core.refs import parse_repo_ref
-from ecrtool.core.userdata import RECIPES, check_run_args, generate, launch_command, systemd_quote
-from ecrtool.errors import InvalidInput
+from ecrtool.model.errors import InvalidInput
+from ecrtool.model.refs import parse_repo_ref
+from ecrtool.service.userdata import RECIPES, check_run_args, generate, launch_command, systemd_quote
 
 REF = "trees:viruses"
 

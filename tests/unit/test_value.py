@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ecrtool.core.auth_token import AuthToken
-from ecrtool.core.refs import RepoRef
-from ecrtool.settings import Settings
+from ecrtool.model.auth import AuthToken
+from ecrtool.model.refs import RepoRef
+from ecrtool.model.settings import Settings
 
 
 def test_a_field_cannot_be_changed_or_deleted() -> None:

@@ -11,7 +11,7 @@ from ecrtool.cli.options import settings
 
 if TYPE_CHECKING:
     from ecrtool.cli.render import Renderer
-    from ecrtool.core.service import Service
+    from ecrtool.service.service import Service
 
 
 @dataclass
@@ -24,7 +24,7 @@ def app(ctx: click.Context) -> App:
     # imported when a command runs, not when the command line is parsed: `ecrtool --help` and
     # `--version` load neither the service (and its results) nor the renderer
     from ecrtool.cli.render import Renderer
-    from ecrtool.core.service import Service
+    from ecrtool.service.service import Service
 
     current = settings(ctx)
     return App(service=Service(current), render=Renderer(output=current.output, quiet=current.quiet))

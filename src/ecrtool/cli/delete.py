@@ -8,7 +8,7 @@ import click
 
 from ecrtool.cli.app import app
 from ecrtool.cli.options import global_options
-from ecrtool.errors import InvalidInput, Refused
+from ecrtool.model.errors import InvalidInput, Refused
 
 
 @click.command(

@@ -6,7 +6,7 @@ import click
 
 from ecrtool.cli.app import app
 from ecrtool.cli.options import global_options
-from ecrtool.errors import EXIT_FAILURE
+from ecrtool.model.errors import EXIT_FAILURE
 
 
 @click.command(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from ecrtool.settings import Settings
+    from ecrtool.model.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,7 +85,7 @@ def global_options_except(*names: str) -> Callable[[F], F]:
 
 def settings(ctx: click.Context) -> Settings:
     # imported here: the settings bring the config file and the reference rules, which --help never needs
-    from ecrtool.settings import Settings
+    from ecrtool.model.settings import Settings
 
     values = ctx.find_root().meta.get(_KEY, {})
     return Settings.build(**values)

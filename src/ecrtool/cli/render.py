@@ -14,7 +14,8 @@ from typing import Any, TextIO
 
 import click
 
-from ecrtool.core.results import (
+from ecrtool.cli.formats import json_text, login_text, to_jsonable, when
+from ecrtool.model.results import (
     ConfigureDockerResult,
     CreateResult,
     DeleteImagesResult,
@@ -31,8 +32,7 @@ from ecrtool.core.results import (
     TagResult,
     UserData,
 )
-from ecrtool.core.service import Progress
-from ecrtool.formats import json_text, login_text, to_jsonable, when
+from ecrtool.service.service import Progress
 
 
 def human_size(size: int | None) -> str:

@@ -105,7 +105,7 @@ def run(
     Attached, the container's output is ecrtool's and so is its exit code; Ctrl-C stops the
     container. With -d, ecrtool prints the container id and leaves it running.
     """
-    from ecrtool.core.containers import build_spec
+    from ecrtool.model.containers import build_spec
 
     spec = build_spec(
         command=command,

@@ -11,11 +11,15 @@ import json
 import os
 from pathlib import Path
 
-from ecrtool.errors import EcrToolError, InvalidInput
+from ecrtool.model.errors import EcrToolError, InvalidInput
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.value)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
 if TYPE_CHECKING:
     from typing import Any
+
+# the credential helper docker runs for the registries configure-docker points at ecrtool
+HELPER = "ecrtool"
+PROGRAM = f"docker-credential-{HELPER}"
 
 
 def config_dir(environ: dict[str, str] | None = None) -> Path:

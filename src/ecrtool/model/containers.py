@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecrtool.errors import InvalidInput
+from ecrtool.model.errors import InvalidInput
 
 PULL_POLICIES = ("missing", "always", "never")
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")

@@ -22,22 +22,23 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from ecrtool import __version__
-from ecrtool.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EcrToolError
+from ecrtool.model.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EcrToolError
 
 USAGE = "usage: docker-credential-ecrtool get|list|store|erase|version (docker runs it: see ecrtool configure-docker)"
 
 
 def run(args: Sequence[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
     """One protocol exchange; returns the exit code."""
-    from ecrtool.core import credhelper
+    from ecrtool.docker.config import PROGRAM
+    from ecrtool.service import credhelper
 
     debug = os.environ.get("ECRTOOL_DEBUG", "").lower() in ("1", "true", "yes")
     if len(args) != 1 or args[0] not in credhelper.VERBS:
-        stderr.write(f"{credhelper.PROGRAM}: error: {USAGE}\n")
+        stderr.write(f"{PROGRAM}: error: {USAGE}\n")
         return EXIT_USAGE
     verb = args[0]
     if verb == "version":
-        stdout.write(f"{credhelper.PROGRAM} (ecrtool) {__version__}\n")
+        stdout.write(f"{PROGRAM} (ecrtool) {__version__}\n")
         return EXIT_OK
     if debug:
         from ecrtool.cli.debuglog import configure  # only with ECRTOOL_DEBUG: the cli package's cost is fine then
@@ -55,12 +56,12 @@ def run(args: Sequence[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> i
         stdout.write(credhelper.NOT_FOUND_MESSAGE + "\n")
         return EXIT_FAILURE
     except EcrToolError as err:
-        return _fail(stderr, credhelper.PROGRAM, str(err), err.exit_code, debug)
+        return _fail(stderr, PROGRAM, str(err), err.exit_code, debug)
     except KeyboardInterrupt:
-        return _fail(stderr, credhelper.PROGRAM, "interrupted", EXIT_INTERRUPTED, False)
+        return _fail(stderr, PROGRAM, "interrupted", EXIT_INTERRUPTED, False)
     except Exception as err:  # the last resort: still one line, a traceback only with ECRTOOL_DEBUG=1
         message = f"unexpected {type(err).__name__}: {err} (set ECRTOOL_DEBUG=1 for details)"
-        return _fail(stderr, credhelper.PROGRAM, message, EXIT_FAILURE, debug)
+        return _fail(stderr, PROGRAM, message, EXIT_FAILURE, debug)
 
 
 def _fail(stderr: TextIO, program: str, message: str, code: int, debug: bool) -> int:

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from ecrtool.core.auth_token import AuthToken
-from ecrtool.core.aws import translate
-from ecrtool.core.refs import chunks
-from ecrtool.core.results import DeleteFailure, ImageId, ImageInfo, RepositoryInfo
+from ecrtool.aws.errors import translate
+from ecrtool.model.auth import AuthToken
+from ecrtool.model.refs import chunks
+from ecrtool.model.results import DeleteFailure, ImageId, ImageInfo, RepositoryInfo
 
 
 def _repository(item: dict[str, Any]) -> RepositoryInfo:

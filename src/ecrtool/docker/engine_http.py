@@ -12,45 +12,17 @@ from __future__ import annotations
 import base64
 import codecs
 import json
-import os
 import socket
 from collections.abc import Iterator, Mapping
 from urllib.parse import quote, urlencode
 
-from ecrtool.core import http1
-from ecrtool.value import Value
+from ecrtool.model import http1
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.value)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
 if TYPE_CHECKING:
     from typing import Any
 
-DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 TIMEOUT = 300.0  # docker-py's: the engine may wait on the registry that long
-
-
-def describe_host(docker_host: str | None) -> str:
-    """The engine's address: the settings' docker_host, else $DOCKER_HOST, else the default socket."""
-    return docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
-
-
-class RegistryAuth(Value):
-    """Credentials handed to the engine for one request (X-Registry-Auth, /auth); repr hides the password."""
-
-    __slots__ = ("registry", "username", "password")
-    registry: str
-    username: str
-    password: str
-
-    def __init__(self, registry: str, username: str, password: str) -> None:
-        self.registry = registry
-        self.username = username
-        self.password = password
-
-    def as_docker(self) -> dict[str, str]:
-        return {"username": self.username, "password": self.password, "serveraddress": self.registry}
-
-    def __repr__(self) -> str:
-        return f"RegistryAuth(registry={self.registry!r}, username={self.username!r}, password='***')"
 
 
 class EngineError(Exception):

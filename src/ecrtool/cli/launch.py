@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.value)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
@@ -59,10 +59,10 @@ def cached_login(argv: Sequence[str]) -> bool:
     values = login_options(argv)
     if values is None:
         return False
-    from ecrtool.core.cached_login import login_from_cache
-    from ecrtool.errors import EXIT_FAILURE, EXIT_INTERRUPTED
-    from ecrtool.formats import login_line, login_text
-    from ecrtool.settings import Settings
+    from ecrtool.cli.formats import login_line, login_text
+    from ecrtool.model.errors import EXIT_FAILURE, EXIT_INTERRUPTED
+    from ecrtool.model.settings import Settings
+    from ecrtool.service.login import login_from_cache
 
     try:
         try:
@@ -74,7 +74,7 @@ def cached_login(argv: Sequence[str]) -> bool:
             return False
         registry, token, stored = result
         if settings.output == "json":  # the results module only for the JSON document, which names the type
-            from ecrtool.core.results import LoginResult
+            from ecrtool.model.results import LoginResult
 
             found = LoginResult(
                 registry=registry, username=token.username, expires_at=token.expires_at, stored_in=stored
@@ -88,7 +88,7 @@ def cached_login(argv: Sequence[str]) -> bool:
     except BrokenPipeError:
         sys.exit(EXIT_FAILURE)  # as the command line does
     except KeyboardInterrupt:
-        from ecrtool.cli import fail
+        from ecrtool.cli.main import fail
 
         fail("interrupted", EXIT_INTERRUPTED, False, newline=sys.stderr.isatty())
     return True
@@ -98,6 +98,6 @@ def main() -> None:
     """The console script (and `python -m ecrtool`)."""
     if cached_login(sys.argv[1:]):
         sys.exit(0)
-    from ecrtool.cli import main as command_line
+    from ecrtool.cli.main import main as command_line
 
     command_line()

@@ -18,18 +18,19 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from ecrtool.core import dockerconfig, token_cache
-from ecrtool.core.aws import translate
-from ecrtool.core.credhelper import HELPER, PROGRAM
-from ecrtool.core.docker_setup import find_helper, installed_helper, root_config_path
-from ecrtool.core.ecr import Ecr
-from ecrtool.core.engine_http import describe_host
-from ecrtool.core.refs import registry_host
-from ecrtool.core.results import DoctorCheck, DoctorReport
-from ecrtool.errors import AuthError, EcrToolError
+from ecrtool.aws.ecr import Ecr
+from ecrtool.aws.errors import translate
+from ecrtool.docker import config as dockerconfig
+from ecrtool.docker.config import HELPER, PROGRAM
+from ecrtool.model import token_cache
+from ecrtool.model.errors import AuthError, EcrToolError
+from ecrtool.model.refs import registry_host
+from ecrtool.model.results import DoctorCheck, DoctorReport
+from ecrtool.model.settings import describe_host
+from ecrtool.service.docker_setup import find_helper, installed_helper, root_config_path
 
 if TYPE_CHECKING:
-    from ecrtool.core.service import Service
+    from ecrtool.service.service import Service
 
 CREDENTIALS_FIX = (
     "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, run `aws configure`, or use an instance role"

@@ -11,11 +11,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ecrtool.core.engine_http import Engine, EngineError, RegistryAuth, describe_host
-from ecrtool.errors import AuthError, DockerUnavailable, EcrToolError, NotFound
+from ecrtool.docker.engine_http import Engine, EngineError
+from ecrtool.model.auth import RegistryAuth
+from ecrtool.model.errors import AuthError, DockerUnavailable, EcrToolError, NotFound
+from ecrtool.model.settings import describe_host
 
 if TYPE_CHECKING:  # the container rules load only when a container is run
-    from ecrtool.core.containers import Output, RunOutcome, RunSpec
+    from ecrtool.model.containers import Output, RunOutcome, RunSpec
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,7 @@ class DockerApi:
         return None  # the engine only checks them; the caller stores them where the docker CLI reads them
 
     def run(self, spec: RunSpec, output: Output | None) -> RunOutcome:
-        from ecrtool.core.containers import RunOutcome
+        from ecrtool.model.containers import RunOutcome
 
         client = self.client
         bindings: dict[str, list[Any]] = {}

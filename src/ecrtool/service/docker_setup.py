@@ -22,10 +22,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ecrtool.core import dockerconfig
-from ecrtool.core.credhelper import HELPER, PROGRAM
-from ecrtool.core.results import ConfigureDockerResult
-from ecrtool.errors import EcrToolError, InvalidInput
+from ecrtool.docker import config as dockerconfig
+from ecrtool.docker.config import HELPER, PROGRAM
+from ecrtool.model.errors import EcrToolError, InvalidInput
+from ecrtool.model.results import ConfigureDockerResult
 
 
 def root_config_path() -> Path:
@@ -122,7 +122,7 @@ def configure_root(hosts: list[str]) -> ConfigureDockerResult:
         result = configure(root_config_path(), hosts, helper_path=find_helper())
     else:
         request = json.dumps({"hosts": hosts})
-        command = ["sudo", "-n", sys.executable, "-m", "ecrtool.core.docker_setup"]
+        command = ["sudo", "-n", sys.executable, "-m", "ecrtool.cli.root_config"]
         try:
             done = subprocess.run(command, input=request, capture_output=True, text=True, timeout=120)
         except FileNotFoundError as err:
@@ -140,20 +140,3 @@ def configure_root(hosts: list[str]) -> ConfigureDockerResult:
         except (ValueError, TypeError) as err:
             raise EcrToolError(f"configuring root's Docker config through sudo gave no result: {err}") from err
     return ConfigureDockerResult(**{**asdict(result), "for_root": True})
-
-
-def main() -> None:
-    """The root side of --sudo: the registries on stdin as JSON, the result on stdout as JSON."""
-    try:
-        hosts = json.loads(sys.stdin.read())["hosts"]
-        if not isinstance(hosts, list) or not all(isinstance(host, str) for host in hosts):
-            raise ValueError("hosts must be a list of registry hosts")
-        result = configure(root_config_path(), hosts, helper_path=find_helper())
-    except (EcrToolError, ValueError, KeyError) as err:
-        sys.stderr.write(f"{err}\n")
-        sys.exit(1)
-    sys.stdout.write(json.dumps(asdict(result)) + "\n")
-
-
-if __name__ == "__main__":
-    main()

@@ -6,38 +6,13 @@ botocore is imported here, and only when a command first needs a client, so `ecr
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from ecrtool.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound
+from ecrtool.aws.errors import CREDENTIALS_HINT, translate
+from ecrtool.model.errors import AuthError, InvalidInput
 
 MAX_ATTEMPTS = 5  # per AWS call, retries included
-
-# The error codes botocore's standard retry mode takes for throttling: retried with the longer backoff
-# (ecr_json does the same), and named as throttling once the attempts are spent.
-THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
-    }
-)
-
-_CREDENTIALS_HINT = (
-    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, run `aws configure`, or use an instance role"
-)
 
 
 class AwsSession:
@@ -104,7 +79,7 @@ class AwsSession:
         botocore_client = LazyClient(lambda: self.client(service, region))
         if service != "ecr":
             return botocore_client
-        from ecrtool.core import ecr_json
+        from ecrtool.aws import signed as ecr_json
 
         name = self.region(region)
         endpoint = ecr_json.endpoint_for(name, os.environ, self._profile)
@@ -127,13 +102,13 @@ class AwsSession:
         Static keys are named by their key id; refreshing credentials (roles, SSO, instance metadata)
         change key id as they refresh, so they are named by the profile and how it gets them.
         """
-        from ecrtool.core.token_cache import STATIC_METHODS, static_identity
+        from ecrtool.model.token_cache import STATIC_METHODS, static_identity
 
         session = self._boto_session()
         with translate("AWS credentials"):
             credentials = session.get_credentials()
             if credentials is None:
-                raise AuthError(f"no AWS credentials found: {_CREDENTIALS_HINT}")
+                raise AuthError(f"no AWS credentials found: {CREDENTIALS_HINT}")
             method = str(getattr(credentials, "method", "") or "")
             if method in STATIC_METHODS:
                 return static_identity(str(credentials.access_key))
@@ -188,109 +163,3 @@ _ROLE_VARIABLES = frozenset(
         "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     }
 )
-
-
-_NOT_FOUND = {
-    "RepositoryNotFoundException": "repository not found",
-    "ImageNotFoundException": "image not found",
-}
-
-
-@contextmanager
-def translate(action: str, *, repository: str | None = None) -> Iterator[None]:
-    """Turn botocore's (and ecr_json's) exceptions raised inside the block into the project's errors.
-
-    botocore's exception classes are loaded only when one was raised: a call that went out without
-    botocore must not load it to find out that it succeeded.
-    """
-    try:
-        yield
-    except EcrToolError:
-        raise
-    except Exception as err:
-        translated = _translated(err, action, repository)
-        if translated is err:
-            raise
-        raise translated from err
-
-
-def _translated(err: Exception, action: str, repository: str | None) -> BaseException:
-    from ecrtool.core import ecr_json
-
-    if isinstance(err, ecr_json.ServiceError):
-        return from_client_error(err, action, repository)
-    if isinstance(err, ecr_json.Unreachable):
-        return cannot_reach(action, err)
-    if not type(err).__module__.startswith("botocore"):
-        return err
-    import botocore.exceptions as bx
-
-    if isinstance(err, bx.NoCredentialsError):
-        return AuthError(f"no AWS credentials found: {_CREDENTIALS_HINT}")
-    if isinstance(err, bx.PartialCredentialsError):
-        return AuthError(f"incomplete AWS credentials ({err}): {_CREDENTIALS_HINT}")
-    if isinstance(err, (bx.EndpointConnectionError, bx.ConnectTimeoutError)):
-        return cannot_reach(action, err)
-    if isinstance(err, bx.ClientError):
-        return from_client_error(err, action, repository)
-    if isinstance(err, bx.BotoCoreError):
-        return EcrToolError(f"{action} failed: {err}")
-    return err
-
-
-def cannot_reach(action: str, err: Exception) -> EcrToolError:
-    return EcrToolError(
-        f"cannot reach the AWS endpoint for {action} ({err}): check the network, --region and AWS_ENDPOINT_URL"
-    )
-
-
-def from_client_error(err: Any, action: str, repository: str | None) -> EcrToolError:
-    error = err.response.get("Error", {})
-    code = str(error.get("Code", ""))
-    message = str(error.get("Message", "")).strip()
-    where = f" {repository!r}" if repository else ""
-    if code == "RepositoryNotFoundException":
-        return NotFound(
-            f"repository{where} does not exist: create it with `ecrtool create {repository or 'REPO'}`"
-            " (or pass --create to push)"
-        )
-    if code == "RepositoryAlreadyExistsException":
-        return AlreadyExists(f"repository{where} already exists: pass --exist-ok to accept it")
-    if code == "RepositoryNotEmptyException":
-        return EcrToolError(f"repository{where} still holds images: pass --force to delete them with it")
-    if code in _NOT_FOUND:
-        return NotFound(f"{_NOT_FOUND[code]}{where}: {message}")
-    if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
-        return AuthError(f"access denied for {action}: the caller's IAM policy must allow {action} ({message or code})")
-    if code in (
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidAccessKeyId",
-    ):
-        return AuthError(f"AWS rejected the credentials for {action} ({code}): {_CREDENTIALS_HINT}")
-    if code in ("InvalidParameterException", "ValidationException"):
-        return InvalidInput(f"{action} rejected the request: {message or code}")
-    if code == "LimitExceededException":
-        return EcrToolError(f"{action} hit an ECR limit: {message}")
-    meta = err.response.get("ResponseMetadata") or {}
-    status = int(meta.get("HTTPStatusCode") or 0)
-    brief = " ".join(message.split())[:300]  # one line, whatever the service sent
-    said = f"{code or status}{': ' + brief if brief else ''}"
-    tries = int(meta.get("RetryAttempts") or 0) + 1
-    attempts = f"all {tries} attempts" if tries > 1 else "the one attempt"
-    if code in THROTTLING_CODES or status == 429:
-        return EcrToolError(
-            f"AWS throttled {action} ({said}) on {attempts},"
-            " backing off between them:"
-            " too many calls at once; wait a minute and run the command again"
-        )
-    if status >= 500:
-        return EcrToolError(
-            f"AWS answered {action} with HTTP {status} ({said}) on {attempts}:"
-            " the service is having trouble; run the command again later"
-        )
-    return EcrToolError(f"{action} failed ({code or 'error'}): {message or err}")

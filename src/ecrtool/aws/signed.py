@@ -24,9 +24,9 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from ecrtool.core import http1
-from ecrtool.core.aws import THROTTLING_CODES
-from ecrtool.core.sigv4 import sign_post
+from ecrtool.aws.errors import THROTTLING_CODES, ServiceError, Unreachable
+from ecrtool.aws.sigv4 import sign_post
+from ecrtool.model import http1
 
 log = logging.getLogger("ecrtool.ecr_json")
 
@@ -48,20 +48,6 @@ _SECRETS = frozenset({"authorizationToken", "password"})
 _HARMLESS_PROFILE_KEYS = frozenset({"region", "output", "cli_pager", "cli_history", "cli_timestamp_format"})
 # the partitions whose ECR endpoint is api.ecr.REGION.amazonaws.com (not China's .com.cn, nor the isolated ones)
 _STANDARD_REGION = re.compile(r"(?:us|eu|ap|sa|ca|me|af|il|mx)-(?!gov-|iso)[a-z]+-\d{1,2}")
-
-
-class ServiceError(Exception):
-    """An error answer from the API, shaped like botocore's ClientError for the same translation."""
-
-    def __init__(self, operation: str, response: dict[str, Any]) -> None:
-        error = response.get("Error", {})
-        super().__init__(f"An error occurred ({error.get('Code')}) when calling the {operation} operation")
-        self.operation = operation
-        self.response = response
-
-
-class Unreachable(Exception):
-    """No answer at all from the endpoint (refused, reset, timed out), after every attempt."""
 
 
 @dataclass(frozen=True)

@@ -12,21 +12,22 @@ import os
 import re
 from collections.abc import Callable, Mapping
 
-from ecrtool.config import config_path, read_settings
-from ecrtool.core.refs import is_registry_host, validate_account, validate_region
-from ecrtool.errors import InvalidInput
-from ecrtool.value import Value
+from ecrtool.model.config import config_path, read_settings
+from ecrtool.model.errors import InvalidInput
+from ecrtool.model.refs import is_registry_host, validate_account, validate_region
+from ecrtool.model.value import Value
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.value)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
 if TYPE_CHECKING:
     from typing import Any
 
-    from ecrtool.core.results import SettingsReport  # `config show` only: reading settings loads no result types
+    from ecrtool.model.results import SettingsReport  # `config show` only: reading settings loads no result types
 
 MERGED = ("region", "registry_id", "docker_host", "runner", "sudo")
 RUNNERS = ("api", "cli")
 DEFAULTS: dict[str, Any] = {"region": None, "registry_id": None, "docker_host": None, "runner": "api", "sudo": False}
 DEFAULT_SOURCE = "default"
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 _DOCKER_HOST_RE = re.compile(r"^(?:unix|tcp|ssh|http|https|npipe|fd)://\S+$")
@@ -218,8 +219,7 @@ def describe(
     settings: Settings, environ: Mapping[str, str], profile_region: Callable[[], str | None]
 ) -> SettingsReport:
     """Each merged setting's effective value and source, down to what boto3 and docker fall back on."""
-    from ecrtool.core.engine_http import DEFAULT_SOCKET
-    from ecrtool.core.results import SettingsReport, SettingValue
+    from ecrtool.model.results import SettingsReport, SettingValue
 
     rows: list[SettingValue] = []
     for key in MERGED:
@@ -246,3 +246,8 @@ def describe(
             rows.append(SettingValue(what, environ[name], name))
     path = config_path(dict(environ))
     return SettingsReport(config_file=str(path), config_file_exists=path.is_file(), settings=rows)
+
+
+def describe_host(docker_host: str | None) -> str:
+    """The engine's address: the settings' docker_host, else $DOCKER_HOST, else the default socket."""
+    return docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET

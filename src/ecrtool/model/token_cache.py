@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ecrtool.core.auth_token import AuthToken
-from ecrtool.value import Value
+from ecrtool.model.auth import AuthToken
+from ecrtool.model.value import Value
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.value)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -16,14 +16,13 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ecrtool.config import config_path, load_config
-from ecrtool.core import dockerconfig
-from ecrtool.core.refs import PUBLIC_HOST, parse_ecr_host
-from ecrtool.errors import EcrToolError, InvalidInput
-from ecrtool.settings import Settings
+from ecrtool.docker import config as dockerconfig
+from ecrtool.docker.config import HELPER
+from ecrtool.model.config import config_path, load_config
+from ecrtool.model.errors import EcrToolError, InvalidInput
+from ecrtool.model.refs import PUBLIC_HOST, parse_ecr_host
+from ecrtool.model.settings import Settings
 
-HELPER = "ecrtool"
-PROGRAM = f"docker-credential-{HELPER}"
 VERBS = ("get", "list", "store", "erase", "version")
 # The protocol's own messages (docker-credential-helpers' credentials package): docker treats the
 # first as "no credentials here" and goes on without them.
@@ -66,7 +65,7 @@ def registry_profile(host: str, config: Mapping[str, Any]) -> str | None:
 
 def get(server_url: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Answer `get`: the credentials for the registry named on stdin."""
-    from ecrtool.core.service import Service
+    from ecrtool.service.service import Service
 
     env = dict(os.environ if environ is None else environ)
     host = normalize(server_url)

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ecrtool import __version__
-from ecrtool.core.containers import parse_mount, parse_port, parse_restart, validate_name
-from ecrtool.core.refs import RepoRef
-from ecrtool.core.results import UserData
-from ecrtool.errors import InvalidInput
+from ecrtool.model.containers import parse_mount, parse_port, parse_restart, validate_name
+from ecrtool.model.errors import InvalidInput
+from ecrtool.model.refs import RepoRef
+from ecrtool.model.results import UserData
 
 VENV = "/opt/ecrtool"
 ECRTOOL = f"{VENV}/bin/ecrtool"

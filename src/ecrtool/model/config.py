@@ -12,10 +12,10 @@ import re
 import sys
 from pathlib import Path
 
-from ecrtool.errors import InvalidInput
-from ecrtool.value import Value
+from ecrtool.model.errors import InvalidInput
+from ecrtool.model.value import Value
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.value)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ecrtool.errors import InvalidInput
-from ecrtool.value import Value
+from ecrtool.model.errors import InvalidInput
+from ecrtool.model.value import Value
 
 # ECR's own rules (CreateRepository, PutImage, BatchDeleteImage).
 _REPO_RE = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.value)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
 if TYPE_CHECKING:
     from typing import Any
 
-    from ecrtool.core.results import LoginResult
+    from ecrtool.model.results import LoginResult
 
 
 def to_jsonable(value: Any) -> Any:

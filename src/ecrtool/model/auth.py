@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ecrtool.value import Value
+from ecrtool.model.value import Value
 
 
 class AuthToken(Value):
@@ -30,3 +30,23 @@ class AuthToken(Value):
 
     def __repr__(self) -> str:
         return f"AuthToken(username={self.username!r}, password='***', expires_at={self.expires_at!r})"
+
+
+class RegistryAuth(Value):
+    """Credentials handed to the engine for one request (X-Registry-Auth, /auth); repr hides the password."""
+
+    __slots__ = ("registry", "username", "password")
+    registry: str
+    username: str
+    password: str
+
+    def __init__(self, registry: str, username: str, password: str) -> None:
+        self.registry = registry
+        self.username = username
+        self.password = password
+
+    def as_docker(self) -> dict[str, str]:
+        return {"username": self.username, "password": self.password, "serveraddress": self.registry}
+
+    def __repr__(self) -> str:
+        return f"RegistryAuth(registry={self.registry!r}, username={self.username!r}, password='***')"

@@ -13,11 +13,14 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ecrtool.core import dockerconfig, token_cache
-from ecrtool.core.aws import AwsSession
-from ecrtool.core.docker_engine import DockerApi, DockerRunner, RegistryAuth, is_auth_failure
-from ecrtool.core.ecr import AuthToken, Ecr, public_authorization_token
-from ecrtool.core.refs import (
+from ecrtool.aws.ecr import AuthToken, Ecr, public_authorization_token
+from ecrtool.aws.session import AwsSession
+from ecrtool.docker import config as dockerconfig
+from ecrtool.docker.api import DockerApi, DockerRunner, is_auth_failure
+from ecrtool.model import token_cache
+from ecrtool.model.auth import RegistryAuth
+from ecrtool.model.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound, Refused, RegistryError
+from ecrtool.model.refs import (
     PUBLIC_HOST,
     RepoRef,
     endpoint_host,
@@ -33,8 +36,7 @@ from ecrtool.core.refs import (
     validate_repository,
     validate_tag,
 )
-from ecrtool.core.registry import unreachable
-from ecrtool.core.results import (
+from ecrtool.model.results import (
     ConfigureDockerResult,
     CreateResult,
     DeleteImagesResult,
@@ -51,11 +53,11 @@ from ecrtool.core.results import (
     TagResult,
     UserData,
 )
-from ecrtool.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound, Refused, RegistryError
-from ecrtool.settings import Settings
+from ecrtool.model.settings import Settings
+from ecrtool.registry.probe import unreachable
 
 if TYPE_CHECKING:
-    from ecrtool.core.containers import Output, RunSpec
+    from ecrtool.model.containers import Output, RunSpec
 
 Progress = Callable[[ProgressEvent], None]
 Confirm = Callable[[str, int], bool]
@@ -103,7 +105,7 @@ class Service:
     def docker(self) -> DockerRunner:
         if self._docker is None:
             if self.settings.runner == "cli":
-                from ecrtool.core.docker_cli import DockerCli
+                from ecrtool.docker.command import DockerCli
 
                 self._docker = DockerCli(self.settings.docker_host, sudo=self.settings.sudo)
             else:
@@ -256,7 +258,7 @@ class Service:
         ECRTOOL_REGISTRY stands for every account and region; otherwise the registries are each
         account (default: the caller's) in each region (default: the settings').
         """
-        from ecrtool.core import docker_setup
+        from ecrtool.service import docker_setup
 
         wanted_regions = list(dict.fromkeys(validate_region(region) for region in regions))
         wanted_accounts = list(dict.fromkeys(validate_account(account) for account in accounts))
@@ -274,7 +276,7 @@ class Service:
         return docker_setup.configure(dockerconfig.config_path(), hosts, helper_path=docker_setup.find_helper())
 
     def doctor(self) -> DoctorReport:
-        from ecrtool.core.doctor import Doctor
+        from ecrtool.service.doctor import Doctor
 
         return Doctor(self).run()
 
@@ -398,7 +400,7 @@ class Service:
         progress: Progress | None = None,
     ) -> RunResult:
         """Pull REF when the policy says so (authenticating as pull does), then create and start a container."""
-        from ecrtool.core.containers import PULL_POLICIES  # only run needs the container rules
+        from ecrtool.model.containers import PULL_POLICIES  # only run needs the container rules
 
         if pull not in PULL_POLICIES:
             raise InvalidInput(f"invalid pull policy {pull!r}: use {', '.join(PULL_POLICIES)}")
@@ -436,7 +438,7 @@ class Service:
         file_name: str = "user-data.sh",
     ) -> UserData:
         """`ecrtool ec2 user-data`: the script an instance runs at first boot to run REF. No AWS call."""
-        from ecrtool.core import userdata
+        from ecrtool.service import userdata
 
         ref = parse_repo_ref(ref_text, self.settings.registry_override, public=True)
         region = self.settings.region or ref.region
@@ -464,7 +466,7 @@ class Service:
 
     def settings_report(self) -> SettingsReport:
         """`ecrtool config show`: the effective settings and where each came from."""
-        from ecrtool.settings import describe
+        from ecrtool.model.settings import describe
 
         def profile_region() -> str | None:
             try:

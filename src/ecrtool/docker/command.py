@@ -22,11 +22,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from ecrtool.core import dockerconfig
-from ecrtool.core.containers import Output, RunOutcome, RunSpec
-from ecrtool.core.docker_engine import LocalImageDetails, RegistryAuth, is_auth_failure, permission_hint
-from ecrtool.core.engine_http import DEFAULT_SOCKET
-from ecrtool.errors import AuthError, DockerUnavailable, EcrToolError, NotFound
+from ecrtool.docker import config as dockerconfig
+from ecrtool.docker.api import LocalImageDetails, is_auth_failure, permission_hint
+from ecrtool.model.auth import RegistryAuth
+from ecrtool.model.containers import Output, RunOutcome, RunSpec
+from ecrtool.model.errors import AuthError, DockerUnavailable, EcrToolError, NotFound
+from ecrtool.model.settings import DEFAULT_SOCKET
 
 _LAYER_RE = re.compile(r"^(?P<id>[^\s:]+): (?P<status>.+)$")
 _DIGEST_RE = re.compile(r"digest: (?P<digest>sha256:[0-9a-f]{64}) size: (?P<size>\d+)")

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 
-from ecrtool.core import dockerconfig, token_cache
-from ecrtool.core.auth_token import AuthToken
-from ecrtool.core.engine_http import Engine, EngineError, RegistryAuth, describe_host
-from ecrtool.core.refs import endpoint_host, registry_host
-from ecrtool.settings import DEFAULTS, Settings
+from ecrtool.docker import config as dockerconfig
+from ecrtool.docker.engine_http import Engine, EngineError
+from ecrtool.model import token_cache
+from ecrtool.model.auth import AuthToken, RegistryAuth
+from ecrtool.model.refs import endpoint_host, registry_host
+from ecrtool.model.settings import DEFAULTS, Settings, describe_host
 
 
 def login_from_cache(settings: Settings) -> tuple[str, AuthToken, str] | None:
@@ -48,7 +49,7 @@ def login_from_cache(settings: Settings) -> tuple[str, AuthToken, str] | None:
     try:
         Engine(engine.removeprefix("unix://")).login(auth.as_docker())
     except (EngineError, OSError) as err:
-        from ecrtool.core.docker_engine import socket_error
+        from ecrtool.docker.api import socket_error
 
         raise socket_error("login", err, settings.docker_host) from err
     stored = dockerconfig.store_credentials(host, token.username, token.password)

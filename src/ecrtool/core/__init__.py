@@ -1,1 +1,0 @@
-"""The service layer and its gateways: no click, no rich, no printing; plain results and EcrToolErrors."""
