@@ -169,7 +169,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def fake_docker(monkeypatch: pytest.MonkeyPatch) -> FakeDocker:
     """The fake engine, installed where the service builds its Docker runner."""
     fake = FakeDocker()
-    monkeypatch.setattr("ecrtool.service.service.DockerApi", lambda docker_host=None: fake)
+    monkeypatch.setattr("ecrtool.service.base.build_runner", lambda settings: fake)
     return fake
 
 
@@ -185,8 +185,8 @@ def forbid_backends(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
         return build
 
-    monkeypatch.setattr("ecrtool.service.service.AwsSession", forbidden("AwsSession"))
-    monkeypatch.setattr("ecrtool.service.service.DockerApi", forbidden("DockerApi"))
+    monkeypatch.setattr("ecrtool.service.base.AwsSession", forbidden("AwsSession"))
+    monkeypatch.setattr("ecrtool.service.base.build_runner", forbidden("DockerApi"))
     return touched
 
 

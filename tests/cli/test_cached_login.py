@@ -48,7 +48,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Settings, bool]]:
         seen.append((self.settings, public))
         return LoginResult(registry="127.0.0.1:5000", username="AWS", expires_at=None, stored_in="config.json")
 
-    monkeypatch.setattr("ecrtool.service.service.Service.login", login)
+    monkeypatch.setattr("ecrtool.service.tokens.Tokens.login", login)
     return seen
 
 
@@ -311,26 +311,57 @@ def test_a_runner_from_the_config_file_is_left_to_the_command_line(
     assert engine.requests == []
 
 
-def test_a_refused_token_is_left_to_the_command_line_which_reports_it(
-    engine: Any, cached: Path, capsys: Any, invoke: Any
+def test_a_refused_token_is_dropped_and_the_command_line_logs_in_with_a_fresh_one(
+    engine: Any, cached: Path, capsys: Any
 ) -> None:
     engine.reply(401, {"message": "401 Unauthorized"})
     assert cached_login(["login"]) is False
     assert capsys.readouterr() == ("", "")
     assert not cached.exists()
+    assert len(engine.requests) == 1
+    identity = token_cache.environment_identity(os.environ, None)
+    assert identity
+    # gone from the cache: the full login fetches a fresh token instead of asking the engine with this one again
+    assert token_cache.load(token_cache.make_key(None, REGION, identity)) is None
 
-    full = invoke("login")
-    assert full.exit_code == 1
-    assert full.stderr == "ecrtool: error: the registry refused authentication during login: 401 Unauthorized\n"
 
-
-def test_without_an_engine_the_command_line_reports_it(cached: Path, capsys: Any, invoke: Any, tmp_path: Path) -> None:
+def test_without_an_engine_it_says_so_once(cached: Path, capsys: Any, invoke: Any, tmp_path: Path) -> None:
     argv = ["login", "--docker-host", f"unix://{tmp_path}/missing.sock"]
-    assert cached_login(argv) is False
-    assert capsys.readouterr() == ("", "")
+    with pytest.raises(SystemExit) as done:
+        cached_login(argv)
+    assert done.value.code == 1
+    fast = capsys.readouterr()
+    assert fast.out == ""
     full = invoke(*argv)
     assert full.exit_code == 1
-    assert full.stderr.startswith(f"ecrtool: error: cannot reach the Docker engine at unix://{tmp_path}/missing.sock")
+    assert fast.err == full.stderr
+    assert fast.err.startswith(f"ecrtool: error: cannot reach the Docker engine at unix://{tmp_path}/missing.sock")
+
+
+def test_an_engine_failure_is_reported_after_one_request(engine: Any, cached: Path, capsys: Any) -> None:
+    engine.reply(500, {"message": "something broke"})
+    with pytest.raises(SystemExit) as done:
+        cached_login(["login"])
+    assert done.value.code == 1
+    assert capsys.readouterr() == ("", "ecrtool: error: Docker login failed: something broke\n")
+    assert len(engine.requests) == 1
+
+
+def test_a_fault_in_the_fast_path_is_reported_not_hidden(
+    engine: Any, cached: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("ecrtool.model.token_cache.load", broken)
+    with pytest.raises(SystemExit) as done:
+        cached_login(["login"])
+    assert done.value.code == 1
+    assert capsys.readouterr() == (
+        "",
+        "ecrtool: error: unexpected RuntimeError: a bug (rerun with --debug for details)\n",
+    )
+    assert engine.requests == []
 
 
 # -- what it loads --------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ class VersionedDocker:
 @pytest.fixture
 def engine(monkeypatch: pytest.MonkeyPatch) -> VersionedDocker:
     fake = VersionedDocker()
-    monkeypatch.setattr("ecrtool.service.service.DockerApi", lambda docker_host=None: fake)
+    monkeypatch.setattr("ecrtool.service.base.build_runner", lambda settings: fake)
     return fake
 
 

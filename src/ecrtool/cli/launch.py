@@ -1,11 +1,10 @@
-"""The `ecrtool` console script: a login whose token is cached runs here, every other command line in ecrtool.cli.
+"""The `ecrtool` console script: a login whose token is cached runs here, every other command line in cli.main.
 
-Such a login takes milliseconds, less than loading click does, so it is worth going around the command
-line for: this recognizes `ecrtool [OPTIONS] login [OPTIONS]` with the few global options the cached
-login can take, builds the settings from them exactly as the command line would, and logs in through
-core.cached_login. Anything else (another command or option, a typo, --help, a token to fetch, an
-error) goes to the full command line, which does the work again and says what users have always been
-told; nothing is printed here but the result.
+Such a login is quicker than loading click, so it is worth going around the command line for: this
+recognizes `ecrtool [OPTIONS] login [OPTIONS]` with the few global options the cached login can take,
+builds the settings from them exactly as the command line would, and logs in through the service's
+one login flow (service.login). Anything else (another command or option, a typo, --help, a token to
+fetch) goes to the full command line before anything is printed or asked of the engine.
 """
 
 from __future__ import annotations
@@ -16,6 +15,9 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrt
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
+
+    from ecrtool.model.auth import AuthToken
+    from ecrtool.model.settings import Settings
 
 COMMAND = "login"
 # The global options (cli/options.py) a cached login takes, as Settings.build names them. Every other
@@ -55,43 +57,57 @@ def login_options(argv: Sequence[str]) -> dict[str, Any] | None:
 
 
 def cached_login(argv: Sequence[str]) -> bool:
-    """Run `ecrtool login` on a cached token if ARGV asks for one this can do; False when it did nothing."""
+    """Run `ecrtool login` on a cached token if ARGV asks for one this can do; False when it did nothing.
+
+    Nothing is printed and the engine is not asked before this knows it can do the login; from then on
+    a failure is reported here (one line, the command line's exit code), so the engine is asked once.
+    """
     values = login_options(argv)
     if values is None:
         return False
-    from ecrtool.cli.formats import login_line, login_text
-    from ecrtool.model.errors import EXIT_FAILURE, EXIT_INTERRUPTED
+    from ecrtool.model.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EcrToolError
     from ecrtool.model.settings import Settings
-    from ecrtool.service.login import login_from_cache
+    from ecrtool.service.login import cached_login as login_from_cache
 
     try:
         try:
             settings = Settings.build(**values)
-            result = login_from_cache(settings)
-        except Exception:  # noqa: BLE001 - the full command line does it again and reports the error its way
-            return False
+        except EcrToolError:
+            return False  # bad settings: the command line says so, its way
+        result = login_from_cache(settings)
         if result is None:
             return False
-        registry, token, stored = result
-        if settings.output == "json":  # the results module only for the JSON document, which names the type
-            from ecrtool.model.results import LoginResult
-
-            found = LoginResult(
-                registry=registry, username=token.username, expires_at=token.expires_at, stored_in=stored
-            )
-            text: str | None = login_text(found, json=True, quiet=settings.quiet)
-        else:
-            text = None if settings.quiet else login_line(registry, stored, token.expires_at)
-        if text is not None:
-            sys.stdout.write(text + "\n")
-            sys.stdout.flush()
+        _print(settings, *result)
     except BrokenPipeError:
         sys.exit(EXIT_FAILURE)  # as the command line does
     except KeyboardInterrupt:
-        from ecrtool.cli.main import fail
-
-        fail("interrupted", EXIT_INTERRUPTED, False, newline=sys.stderr.isatty())
+        _fail("interrupted", EXIT_INTERRUPTED, newline=sys.stderr.isatty())
+    except EcrToolError as err:
+        _fail(str(err), err.exit_code)
+    except Exception as err:  # noqa: BLE001 - the command line's last resort, word for word
+        _fail(f"unexpected {type(err).__name__}: {err} (rerun with --debug for details)", EXIT_FAILURE)
     return True
+
+
+def _print(settings: Settings, registry: str, token: AuthToken, stored: str) -> None:
+    from ecrtool.cli.formats import login_line, login_text
+
+    if settings.output == "json":  # the results module only for the JSON document, which names the type
+        from ecrtool.model.results import LoginResult
+
+        found = LoginResult(registry=registry, username=token.username, expires_at=token.expires_at, stored_in=stored)
+        text: str | None = login_text(found, json=True, quiet=settings.quiet)
+    else:
+        text = None if settings.quiet else login_line(registry, stored, token.expires_at)
+    if text is not None:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+
+def _fail(message: str, code: int, *, newline: bool = False) -> None:
+    from ecrtool.cli.main import fail  # click, only to say what went wrong
+
+    fail(message, code, False, newline=newline)
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from ecrtool.model.results import (
     DoctorReport,
     ImageInfo,
     LoginResult,
+    Progress,
     ProgressEvent,
     PullResult,
     PushResult,
@@ -32,7 +33,6 @@ from ecrtool.model.results import (
     TagResult,
     UserData,
 )
-from ecrtool.service.service import Progress
 
 
 def human_size(size: int | None) -> str:

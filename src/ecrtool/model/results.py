@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -107,6 +108,11 @@ class ProgressEvent:
     status: str
     current: int | None = None
     total: int | None = None
+
+
+# how the service reports push and pull progress, and asks before it destroys data
+Progress = Callable[[ProgressEvent], None]
+Confirm = Callable[[str, int], bool]
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,9 @@ from ecrtool.model.settings import describe_host
 from ecrtool.service.docker_setup import find_helper, installed_helper, root_config_path
 
 if TYPE_CHECKING:
-    from ecrtool.service.service import Service
+    from ecrtool.aws.session import AwsSession
+    from ecrtool.docker.api import DockerRunner
+    from ecrtool.model.settings import Settings
 
 CREDENTIALS_FIX = (
     "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, run `aws configure`, or use an instance role"
@@ -67,9 +69,17 @@ def span(delta: timedelta) -> str:
 class Doctor:
     """Runs the checks in order; later checks use what earlier ones found (region, account, host)."""
 
-    def __init__(self, service: Service, *, now: Callable[[], datetime] | None = None) -> None:
-        self.service = service
-        self.settings = service.settings
+    def __init__(
+        self,
+        settings: Settings,
+        aws: AwsSession,
+        docker: DockerRunner,
+        *,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.aws = aws
+        self.docker = docker
         self.now = now or (lambda: datetime.now(timezone.utc))
         self.region: str | None = None
         self.account: str | None = None
@@ -96,7 +106,7 @@ class Doctor:
     def check_region(self) -> DoctorCheck:
         name = "region"
         try:
-            self.region = self.service.aws.region(self.settings.region)
+            self.region = self.aws.region(self.settings.region)
         except EcrToolError as err:
             return fail(name, str(err), REGION_FIX)
         if self.settings.region:
@@ -111,7 +121,7 @@ class Doctor:
     def check_credentials(self) -> DoctorCheck:
         name = "AWS credentials"
         try:
-            sts = self.service.aws.client("sts", self.region or "us-east-1")
+            sts = self.aws.client("sts", self.region or "us-east-1")
             with translate("sts:GetCallerIdentity"):
                 who = sts.get_caller_identity()
         except EcrToolError as err:
@@ -127,7 +137,7 @@ class Doctor:
         if self.region is None:
             return skip(name, "needs a region")
         try:
-            ecr = Ecr(self.service.aws.client("ecr", self.region), registry_id=self.settings.registry_id)
+            ecr = Ecr(self.aws.client("ecr", self.region), registry_id=self.settings.registry_id)
             token = ecr.authorization_token()  # straight from AWS: a cached token proves nothing about today
         except AuthError as err:
             if "access denied" in str(err):
@@ -145,7 +155,7 @@ class Doctor:
     def check_engine(self) -> DoctorCheck:
         name = "Docker engine"
         where = describe_host(self.settings.docker_host)
-        version = getattr(self.service.docker, "version", None)
+        version = getattr(self.docker, "version", None)
         if version is None:
             return skip(name, "this Docker runner does not report the engine's version")
         try:
@@ -251,9 +261,7 @@ class Doctor:
         if self.region is None:
             return skip(name, f"{folder}; needs a region")
         try:
-            identity = token_cache.environment_identity(os.environ, self.settings.profile) or (
-                self.service.aws.identity()
-            )
+            identity = token_cache.environment_identity(os.environ, self.settings.profile) or (self.aws.identity())
         except EcrToolError:
             return skip(name, f"{folder}; needs credentials")
         accounts = {self.settings.registry_id, self.account}

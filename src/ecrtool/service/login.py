@@ -1,10 +1,13 @@
-"""`ecrtool login` when the registry token is in the cache: the engine's check and the stored credentials.
+"""Logging the Docker engine in to a registry: the one flow `ecrtool login` and the console script's fast path share.
 
-This is Service.login's way for a fresh cached token (the same cache key, registry host, engine call
-and Docker config), taken without the service, which loads the AWS and Docker gateways and every
-command's rules. Where that way needs more (AWS, to name the caller or the account; docker-py, for an
-engine not on a unix socket; the docker command; a token to fetch) it answers None and the caller runs
-the full login instead.
+`token_registry` names the registry a token is for; `log_in` has the engine check the token and
+stores it where the docker command reads it. Service.login calls both after getting a token (from the
+cache or from AWS); `cached_login` calls both for a fresh cached token without building the service,
+which would load AWS, docker-py and every command's rules. Where a login needs more than the cache
+(AWS, to name the caller's account; docker-py, for an engine not on a unix socket; the docker command;
+a token to fetch), `cached_login` answers None before it has asked the engine anything, and the
+caller runs the full command line instead; so it does when the engine refuses the cached token, which
+it drops first, so that the full login asks the engine with a fresh token, not the same one again.
 """
 
 from __future__ import annotations
@@ -12,21 +15,48 @@ from __future__ import annotations
 import os
 
 from ecrtool.docker import config as dockerconfig
-from ecrtool.docker.engine_http import Engine, EngineError
 from ecrtool.model import token_cache
 from ecrtool.model.auth import AuthToken, RegistryAuth
+from ecrtool.model.errors import AuthError
 from ecrtool.model.refs import endpoint_host, registry_host
 from ecrtool.model.settings import DEFAULTS, Settings, describe_host
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
+if TYPE_CHECKING:
+    from ecrtool.docker.api import DockerRunner
 
-def login_from_cache(settings: Settings) -> tuple[str, AuthToken, str] | None:
-    """Log the engine in with the cached token, as Service.login would; None when that needs more than the cache.
+
+def token_registry(override: str | None, account: str | None, region: str, proxy_endpoint: str | None) -> str | None:
+    """The registry host a token for ACCOUNT in REGION is for, found without asking AWS.
+
+    ECRTOOL_REGISTRY's host (OVERRIDE) when set; else the account's registry in REGION, the account
+    being ACCOUNT or the one the token's endpoint names. None when neither names an account: then only
+    sts:GetCallerIdentity can.
+    """
+    if override:
+        return override
+    named = endpoint_host(proxy_endpoint)
+    account = account or (named.account if named else None)
+    return registry_host(account, region) if account else None
+
+
+def log_in(docker: DockerRunner, host: str, token: AuthToken) -> str:
+    """Have the engine check TOKEN with the registry at HOST, and keep it where the docker command looks.
+
+    Returns where the credentials were stored: the docker command runner's `docker login` stores them
+    itself (root's config under sudo); otherwise they go into the Docker config.
+    """
+    stored = docker.login(RegistryAuth(registry=host, username=token.username, password=token.password))
+    return stored or dockerconfig.store_credentials(host, token.username, token.password)
+
+
+def cached_login(settings: Settings) -> tuple[str, AuthToken, str] | None:
+    """`ecrtool login` on a fresh cached token, as Service.login does it; None when that needs more than the cache.
 
     Returns the registry, the token and where the credentials were stored: what a LoginResult holds,
-    without loading the results module (twenty dataclasses: a good part of such a login's time).
-
-    Raises what Service.login raises for the same failure (a refused token, an engine out of reach, a
-    Docker config that cannot be written).
+    without loading the results module. None is answered before the engine is asked anything, or when
+    it refused the cached token (then dropped from the cache); any other failure raises what
+    Service.login raises for it (an engine out of reach, a Docker config that cannot be written).
     """
     if settings.runner != DEFAULTS["runner"] or settings.sudo or settings.no_cache:
         return None
@@ -37,28 +67,34 @@ def login_from_cache(settings: Settings) -> tuple[str, AuthToken, str] | None:
     identity = token_cache.environment_identity(os.environ, settings.profile)
     if not region or identity is None:
         return None
-    token = token_cache.load(token_cache.make_key(settings.registry_id, region, identity))
+    key = token_cache.make_key(settings.registry_id, region, identity)
+    token = token_cache.load(key)
     if token is None:
         return None
-    host = settings.registry_override or _ecr_host(settings.registry_id, region, token.proxy_endpoint)
+    host = token_registry(settings.registry_override, settings.registry_id, region, token.proxy_endpoint)
     engine = describe_host(settings.docker_host)
     if host is None or not engine.startswith("unix://"):
         return None
-    # the Docker gateway (typing, dataclasses) loads only for a failure's message
-    auth = RegistryAuth(registry=host, username=token.username, password=token.password)
     try:
-        Engine(engine.removeprefix("unix://")).login(auth.as_docker())
-    except (EngineError, OSError) as err:
-        from ecrtool.docker.api import socket_error
-
-        raise socket_error("login", err, settings.docker_host) from err
-    stored = dockerconfig.store_credentials(host, token.username, token.password)
-    return host, token, stored
+        return host, token, log_in(_EngineLogin(settings.docker_host), host, token)  # type: ignore[arg-type]
+    except AuthError:
+        # revoked or rotated before its time: a fresh token from AWS is more than the cache can give
+        token_cache.forget(key)
+        return None
 
 
-def _ecr_host(account: str | None, region: str, proxy_endpoint: str | None) -> str | None:
-    """Service._host without AWS: the account from the settings or the token's endpoint, else None."""
-    found = endpoint_host(proxy_endpoint)
-    if account is None and found:
-        account = found.account
-    return registry_host(account, region) if account else None
+class _EngineLogin:
+    """The engine's POST /auth on its unix socket, as the Docker runner for that socket does it."""
+
+    def __init__(self, docker_host: str | None) -> None:
+        self._host = docker_host
+
+    def login(self, auth: RegistryAuth) -> None:
+        from ecrtool.docker.engine_http import Engine, EngineError
+
+        try:
+            Engine(describe_host(self._host).removeprefix("unix://")).login(auth.as_docker())
+        except (EngineError, OSError) as err:
+            from ecrtool.docker.api import socket_error
+
+            raise socket_error("login", err, self._host) from err

@@ -1,0 +1,86 @@
+"""Repositories and the images in them, through the ECR API alone: create, list and delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ecrtool.model.errors import AlreadyExists, EcrToolError, InvalidInput, Refused
+from ecrtool.model.refs import parse_key_value, parse_repo_ref, validate_digest, validate_repository, validate_tag
+from ecrtool.model.results import (
+    Confirm,
+    CreateResult,
+    DeleteImagesResult,
+    DeleteRepositoryResult,
+    ImageInfo,
+    RepositoryInfo,
+)
+from ecrtool.service.base import ServiceBase
+
+
+class Repositories(ServiceBase):
+    def create(
+        self,
+        name: str,
+        *,
+        scan_on_push: bool = False,
+        immutable: bool = False,
+        kms_key: str | None = None,
+        tags: Iterable[str] = (),
+        exist_ok: bool = False,
+    ) -> CreateResult:
+        ref = parse_repo_ref(name, self.settings.registry_override)
+        if ref.tag or ref.digest:
+            raise InvalidInput(f"create takes a repository name, not an image reference: drop the tag from {name!r}")
+        pairs = [parse_key_value(text) for text in tags]
+        if kms_key is not None and not kms_key.strip():
+            raise InvalidInput("--kms-key is empty: give a KMS key id, alias or ARN")
+        target = self._target(ref)
+        try:
+            info = target.ecr.create_repository(
+                ref.repository, scan_on_push=scan_on_push, immutable=immutable, kms_key=kms_key, tags=pairs
+            )
+            return CreateResult(repository=self._uri(info), created=True)
+        except AlreadyExists:
+            if exist_ok:
+                return CreateResult(repository=self._uri(target.ecr.describe_repository(ref.repository)), created=False)
+            raise
+
+    def images(self, ref_text: str) -> list[ImageInfo]:
+        ref = parse_repo_ref(ref_text, self.settings.registry_override)
+        target = self._target(ref)
+        found = list(target.ecr.images(ref.repository))
+        found.sort(key=lambda image: (image.pushed_at is None, image.pushed_at), reverse=True)
+        return found
+
+    def repositories(self) -> list[RepositoryInfo]:
+        target = self._target()
+        return sorted((self._uri(repo) for repo in target.ecr.repositories()), key=lambda repo: repo.name)
+
+    def delete_images(self, ref_text: str, tags: Iterable[str], digests: Iterable[str]) -> DeleteImagesResult:
+        ref = parse_repo_ref(ref_text, self.settings.registry_override)
+        if ref.tag or ref.digest:
+            raise InvalidInput("name the images to delete with --tag and --digest, not in the repository name")
+        ids = [{"imageTag": validate_tag(tag)} for tag in tags]
+        ids += [{"imageDigest": validate_digest(digest)} for digest in digests]
+        unique = list({tuple(sorted(item.items())): item for item in ids}.values())
+        target = self._target(ref)
+        deleted, failures, calls = target.ecr.batch_delete(ref.repository, unique)
+        return DeleteImagesResult(repository=ref.repository, deleted=deleted, failures=failures, calls=calls)
+
+    def delete_repository(self, ref_text: str, *, force: bool, confirm: Confirm) -> DeleteRepositoryResult:
+        ref = parse_repo_ref(ref_text, self.settings.registry_override)
+        if ref.tag or ref.digest:
+            raise InvalidInput("to delete one image pass --tag or --digest; to delete the repository name it alone")
+        validate_repository(ref.repository)
+        target = self._target(ref)
+        info = self._uri(target.ecr.describe_repository(ref.repository))
+        count = target.ecr.image_count(ref.repository)
+        if count and not force:
+            raise EcrToolError(
+                f"repository {ref.repository!r} still holds images: pass --force to delete them with it,"
+                f" or delete them first with `ecrtool delete {ref.repository} --tag TAG`"
+            )
+        if not confirm(ref.repository, count):
+            raise Refused(f"kept repository {ref.repository!r}: deletion not confirmed")
+        target.ecr.delete_repository(ref.repository, force=force)
+        return DeleteRepositoryResult(repository=ref.repository, uri=info.uri, images_deleted=count)

@@ -1,0 +1,96 @@
+"""Setting a machine up for ECR: configure-docker, doctor, EC2 user data and `config show`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from ecrtool.docker import config as dockerconfig
+from ecrtool.model.errors import EcrToolError, InvalidInput
+from ecrtool.model.refs import PUBLIC_HOST, parse_repo_ref, registry_host, validate_account, validate_region
+from ecrtool.model.results import ConfigureDockerResult, DoctorReport, SettingsReport, UserData
+from ecrtool.service.base import ServiceBase
+
+
+class Setup(ServiceBase):
+    def configure_docker(
+        self, regions: Iterable[str], accounts: Iterable[str], *, public: bool = False, sudo: bool = False
+    ) -> ConfigureDockerResult:
+        """Point the Docker config (root's with SUDO) at docker-credential-ecrtool for these registries.
+
+        ECRTOOL_REGISTRY stands for every account and region; otherwise the registries are each
+        account (default: the caller's) in each region (default: the settings').
+        """
+        from ecrtool.service import docker_setup
+
+        wanted_regions = list(dict.fromkeys(validate_region(region) for region in regions))
+        wanted_accounts = list(dict.fromkeys(validate_account(account) for account in accounts))
+        if self.settings.registry_override:
+            hosts = [self.settings.registry_override]
+        else:
+            wanted_regions = wanted_regions or [self.aws.region(self.settings.region)]
+            if not wanted_accounts:
+                wanted_accounts = [self.settings.registry_id or self.aws.caller_account()]
+            hosts = [registry_host(account, region) for account in wanted_accounts for region in wanted_regions]
+        if public:
+            hosts.append(PUBLIC_HOST)
+        if sudo:
+            return docker_setup.configure_root(hosts)
+        return docker_setup.configure(dockerconfig.config_path(), hosts, helper_path=docker_setup.find_helper())
+
+    def doctor(self) -> DoctorReport:
+        from ecrtool.service.doctor import Doctor
+
+        return Doctor(self.settings, self.aws, self.docker).run()
+
+    def user_data(
+        self,
+        ref_text: str,
+        *,
+        os_name: str,
+        service: bool,
+        run: dict[str, Any],
+        install: str | None = None,
+        launch_template: str | None = None,
+        instance_profile: str | None = None,
+        file_name: str = "user-data.sh",
+    ) -> UserData:
+        """`ecrtool ec2 user-data`: the script an instance runs at first boot to run REF. No AWS call."""
+        from ecrtool.service import userdata
+
+        ref = parse_repo_ref(ref_text, self.settings.registry_override, public=True)
+        region = self.settings.region or ref.region
+        if region is None and not ref.public:
+            try:
+                region = self.aws.region()  # AWS_REGION or the profile's: read locally
+            except InvalidInput:
+                raise InvalidInput(
+                    "the user data needs the instance's region: pass --region, or a full reference "
+                    "(ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG)"
+                ) from None
+        return userdata.generate(
+            ref_text=ref_text,
+            os_name=os_name,
+            region=region,
+            registry_id=self.settings.registry_id,
+            run=userdata.check_run_args(ref, service=service, **run),
+            service=service,
+            spec=install,
+            launch_template=launch_template,
+            instance_profile=instance_profile,
+            file_name=file_name,
+            public=ref.public,
+        )
+
+    def settings_report(self) -> SettingsReport:
+        """`ecrtool config show`: the effective settings and where each came from."""
+        from ecrtool.model.settings import describe
+
+        def profile_region() -> str | None:
+            try:
+                return self.aws.region()
+            except EcrToolError:
+                return None
+
+        return describe(self.settings, os.environ, profile_region)

@@ -1,0 +1,105 @@
+"""Registry tokens: from the cache while fresh, else from AWS; naming the registry a token is for; logging in.
+
+A token can be refused while a command runs (expired early, revoked, rotated): the cache entries the
+command used are then dropped (`_forget_tokens`), so the next try fetches a fresh one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from ecrtool.aws.ecr import Ecr, public_authorization_token
+from ecrtool.model import token_cache
+from ecrtool.model.auth import AuthToken, RegistryAuth
+from ecrtool.model.errors import AuthError, InvalidInput
+from ecrtool.model.refs import PUBLIC_HOST, endpoint_host, parse_ecr_host, registry_host
+from ecrtool.model.results import LoginResult
+from ecrtool.service.base import ServiceBase, Target
+from ecrtool.service.login import log_in, token_registry
+
+
+class Tokens(ServiceBase):
+    def _identity(self) -> str:
+        """Who asks for tokens, as the cache names them: from the environment, else from botocore's session."""
+        return token_cache.environment_identity(os.environ, self.settings.profile) or self.aws.identity()
+
+    def _token(
+        self, region: str, account: str | None, fetch: Callable[[], AuthToken], *, service: str = "ecr"
+    ) -> AuthToken:
+        """The one way to a registry token: the cache's while it is fresh, else FETCH's, kept for next time."""
+        if self.settings.no_cache:
+            return fetch()
+        identity = self._identity()
+        key = token_cache.make_key(account, region, identity, service=service)
+        self._token_keys.append(key)
+        token, was_cached = token_cache.cached(key, fetch)
+        named = endpoint_host(token.proxy_endpoint)
+        if account is None and named is not None:
+            # the caller's default registry: kept under its account too, where the credential helper looks
+            alias = token_cache.make_key(named.account, region, identity, service=service)
+            self._token_keys.append(alias)
+            if not was_cached:
+                token_cache.store(alias, token)
+        return token
+
+    def _forget_tokens(self) -> None:
+        """The registry refused a token: drop the ones this command used, so the next try fetches anew."""
+        for key in self._token_keys:
+            token_cache.forget(key)
+
+    def _registry(self, target: Target, proxy_endpoint: str | None = None) -> str:
+        """The registry host of TARGET: named by the settings, the account, the token's endpoint or a cached
+        token's; asking STS for the caller's account only when none of them names it."""
+        host = token_registry(self.settings.registry_override, target.account, target.region, proxy_endpoint)
+        if host is None and proxy_endpoint is None and not self.settings.no_cache:
+            cached = token_cache.load(token_cache.make_key(target.account, target.region, self._identity()))
+            host = token_registry(None, None, target.region, cached.proxy_endpoint if cached else None)
+        return host or registry_host(self.aws.caller_account(), target.region)
+
+    def _auth(self, target: Target) -> RegistryAuth:
+        token = self._token(target.region, target.account, target.ecr.authorization_token)
+        host = self._registry(target, token.proxy_endpoint)
+        return RegistryAuth(registry=host, username=token.username, password=token.password)
+
+    def login(self, *, public: bool = False) -> LoginResult:
+        if public:
+            # ecr-public's GetAuthorizationToken lives in us-east-1 whatever --region says
+            host = self.settings.public_registry_override or PUBLIC_HOST
+            token = self.registry_token(PUBLIC_HOST)
+        else:
+            target = self._target()
+            token = self._token(target.region, target.account, target.ecr.authorization_token)
+            host = self._registry(target, token.proxy_endpoint)
+        try:
+            stored = log_in(self.docker, host, token)
+        except AuthError:
+            self._forget_tokens()
+            raise
+        return LoginResult(registry=host, username=token.username, expires_at=token.expires_at, stored_in=stored)
+
+    def registry_token(self, host: str) -> AuthToken:
+        """The credential helper's `get`: the token for the registry at HOST, from the cache while fresh.
+
+        HOST is ECRTOOL_REGISTRY's (the settings' account and region), an ECR registry's own name (its
+        account and region), or public.ecr.aws. The region is read from the settings and the environment
+        before boto3 is loaded, in the order `ecrtool login` reads it, so both use the same cached token.
+        """
+        if host == PUBLIC_HOST:
+            return self._token(
+                "us-east-1",
+                "public",
+                lambda: public_authorization_token(self.aws.client("ecr-public", "us-east-1")),
+                service="ecr-public",
+            )
+        if self.settings.registry_override and host == self.settings.registry_override:
+            region = self.aws.region(self.settings.region)
+            account = self.settings.registry_id
+        else:
+            found = parse_ecr_host(host)
+            if found is None:
+                raise InvalidInput(f"{host} is not an ECR registry: expected ACCOUNT.dkr.ecr.REGION.amazonaws.com")
+            region, account = found.region, found.account
+        return self._token(
+            region, account, lambda: Ecr(self.aws.lazy_client("ecr", region), registry_id=account).authorization_token()
+        )
