@@ -27,7 +27,7 @@ class AwsSession:
     def _boto_session(self) -> Any:
         if self._session is None:
             # botocore's own session, not boto3's: clients are all ecrtool uses, and boto3 (with
-            # s3transfer) would add some 15-30 ms to every command that talks to AWS
+            # s3transfer) would add to the start-up of every command that talks to AWS
             import botocore.exceptions
             import botocore.session
 

@@ -61,8 +61,8 @@ def plain_table(title: str, headers: list[str], rows: list[list[str]], width: in
     """The lines rich prints for this table when it is not on a terminal, made without rich; None when
     the table needs rich (wider than WIDTH, or text whose width is not its length).
 
-    For a listing of thousands of images rich takes seconds and tens of MB; this takes milliseconds
-    and holds nothing but the rows.
+    For a listing of thousands of images rich's layout grows slow and holds every cell's rendering;
+    this holds nothing but the rows (BENCHMARKS.md: long listings).
     """
     widths = [len(header) for header in headers]
     for row in rows:

@@ -1,13 +1,13 @@
 """Value: the frozen dataclass, made by hand, for the small classes a login on a cached token builds.
 
-Such a login has a few milliseconds of work to do. Importing `dataclasses` (it loads inspect, and with it
-ast, dis and tokenize) and generating each dataclass's methods would take longer than all of it; these
-classes (the settings, image references, tokens and their cache keys) derive from Value instead.
+Such a login has little work to do: importing `dataclasses` (it loads inspect, and with it ast, dis and
+tokenize) and generating each dataclass's methods would be most of it (BENCHMARKS.md has the figures).
+These classes (the settings, image references, tokens and their cache keys) derive from Value instead.
 """
 
 from __future__ import annotations
 
-# Not typing.TYPE_CHECKING: importing typing costs a cached login ~3 ms. mypy takes any constant of this
+# Not typing.TYPE_CHECKING: a cached login does without importing typing. mypy takes any constant of this
 # name as true, so the names below still count for it; at run time nothing is imported.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
