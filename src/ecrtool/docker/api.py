@@ -187,6 +187,9 @@ class DockerApi:
 
     def version(self) -> dict[str, Any]:
         """The engine's own report (GET /version): Version, ApiVersion, Os, Arch…; for `ecrtool doctor`."""
+        if self._socket is not None:
+            with self._on_socket("version"):
+                return Engine(self._socket).version()
         return dict(self._call("version", self.client.version))
 
     def login(self, auth: RegistryAuth) -> str | None:
