@@ -1,6 +1,6 @@
 """The Docker gateway: the few engine calls ecrtool makes, over the engine's socket.
 
-On a unix socket the image calls (inspect, tag, push, pull, login) are plain requests (engine_http);
+On a unix socket the image calls (inspect, tag, push, pull, login, version) are plain requests (engine_http);
 running containers, and engines on TCP or SSH, go through docker-py, imported only then.
 """
 
@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ecrtool.docker import config as dockerconfig
 from ecrtool.docker.engine_http import Engine, EngineError
 from ecrtool.model.auth import RegistryAuth
 from ecrtool.model.errors import AuthError, DockerUnavailable, EcrToolError, NotFound
@@ -160,10 +161,11 @@ class DockerApi:
             repository, tag = f"{repository}@{ref}", None
         else:
             tag = ref
-        if self._socket is not None and auth is not None:
-            # without credentials, docker-py finds the ones stored for the registry (config, helpers)
+        if self._socket is not None:
+            # without credentials of its own, the pull sends those Docker's config holds for the registry
+            sent = _engine_auth(auth or dockerconfig.stored_credentials(_registry_of(repository)))
             with self._on_socket("pull"):
-                yield from Engine(self._socket).pull(repository, tag, auth.as_docker())
+                yield from Engine(self._socket).pull(repository, tag, sent)
             return
         stream = self._call(
             "pull",
@@ -289,6 +291,23 @@ def socket_error(what: str, err: EngineError | OSError, docker_host: str | None)
     if isinstance(err, EngineError):
         return engine_error(what, err)
     return unavailable(docker_host, err)
+
+
+def _registry_of(repository: str) -> str:
+    """The registry host a repository name starts with; Docker Hub's without one (docker-py's split_repo_name)."""
+    first, slash, _ = repository.partition("/")
+    if not slash or ("." not in first and ":" not in first and first != "localhost"):
+        return dockerconfig.INDEX_NAME
+    return first
+
+
+def _engine_auth(auth: RegistryAuth | None) -> dict[str, str] | None:
+    """AUTH as the engine reads it (X-Registry-Auth), an identity token as one."""
+    if auth is None:
+        return None
+    if auth.username == dockerconfig.TOKEN_USERNAME:
+        return {"identitytoken": auth.password, "serveraddress": auth.registry}
+    return auth.as_docker()
 
 
 def _details(data: dict[str, Any]) -> LocalImageDetails:
