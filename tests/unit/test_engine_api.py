@@ -10,15 +10,16 @@ from typing import Any
 
 import pytest
 
-from ecrtool.docker.api import DockerApi
+from ecrtool.docker.runner import DockerRunner, build_runner
 from ecrtool.model.auth import RegistryAuth
 from ecrtool.model.errors import DockerUnavailable
+from ecrtool.model.settings import Settings
 
 PUBLIC = "public.ecr.aws/docker/library/busybox"
 
 
-def runner(url: str) -> Any:
-    return DockerApi(url)
+def runner(url: str) -> DockerRunner:
+    return build_runner(Settings(docker_host=url))
 
 
 def test_version_is_the_engines_report(fake_socket: Callable[[], Any]) -> None:
