@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from ecrtool.cli.main import cli
-from ecrtool.docker.api import DockerRunner, LocalImageDetails
+from ecrtool.docker.runner import DockerRunner, LocalImageDetails
 from ecrtool.model.auth import RegistryAuth
 from ecrtool.model.containers import Output, RunOutcome, RunSpec
 
@@ -104,6 +104,9 @@ class FakeDocker:
     def login(self, auth: RegistryAuth) -> None:
         self.calls.append(("login", auth.registry, auth.username))
         self.auths.append(auth)
+
+    def version(self) -> dict[str, Any]:
+        return {"Version": "28.2.2", "ApiVersion": "1.50", "Os": "linux", "Arch": "amd64"}
 
     def run(self, spec: RunSpec, output: Output | None) -> RunOutcome:
         """Detached: an id. Attached: the scripted output, then the scripted exit code."""

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from ecrtool.docker.api import DockerApi
+from ecrtool.docker.runner import build_runner
 from ecrtool.model.auth import RegistryAuth
 from ecrtool.model.errors import AuthError, DockerUnavailable, EcrToolError
+from ecrtool.model.settings import Settings
 
 AUTH = RegistryAuth(registry="127.0.0.1:5000", username="AWS", password="pass-word")
 
@@ -33,7 +34,7 @@ Start = Callable[[int, dict[str, str]], Any]
 
 def test_login_posts_the_credentials_once(engine: Start) -> None:
     fake = engine(200, {"Status": "Login Succeeded"})
-    assert DockerApi(fake.url).login(AUTH) is None
+    assert build_runner(Settings(docker_host=fake.url)).login(AUTH) is None
     [request] = fake.requests
     head, _, body = request.partition(b"\r\n\r\n")
     assert head.startswith(b"POST /auth HTTP/1.1\r\n")
@@ -44,15 +45,15 @@ def test_a_refused_login_is_an_auth_error(engine: Start) -> None:
     refused = "login attempt to http://127.0.0.1:5000/v2/ failed with status: 401 Unauthorized"
     fake = engine(401, {"message": refused})
     with pytest.raises(AuthError, match="refused authentication during login: login attempt"):
-        DockerApi(fake.url).login(AUTH)
+        build_runner(Settings(docker_host=fake.url)).login(AUTH)
 
 
 def test_an_engine_failure_says_what_the_engine_said(engine: Start) -> None:
     fake = engine(500, {"message": "Get http://127.0.0.1:5000/v2/: connection refused"})
     with pytest.raises(EcrToolError, match=r"^Docker login failed: Get http://127.0.0.1:5000/v2/: connection refused$"):
-        DockerApi(fake.url).login(AUTH)
+        build_runner(Settings(docker_host=fake.url)).login(AUTH)
 
 
 def test_no_engine_on_the_socket_is_docker_unavailable(tmp_path: Path) -> None:
     with pytest.raises(DockerUnavailable, match=f"cannot reach the Docker engine at unix://{tmp_path}/none.sock"):
-        DockerApi(f"unix://{tmp_path}/none.sock").login(AUTH)
+        build_runner(Settings(docker_host=f"unix://{tmp_path}/none.sock")).login(AUTH)

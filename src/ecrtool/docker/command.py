@@ -1,5 +1,5 @@
-"""The other Docker runner: the `docker` command line, optionally through `sudo -n`, for EC2 hosts
-where the user is not in the docker group.
+"""The runner on the `docker` command line (--runner cli), optionally through `sudo -n` (--sudo), for EC2
+hosts where the user is not in the docker group.
 
 Every argument goes to the subprocess as a list, never through a shell. No secret reaches an argv:
 the login password goes on stdin; registry credentials for one push or pull sit in a temporary
@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from ecrtool.docker import config as dockerconfig
-from ecrtool.docker.api import LocalImageDetails, is_auth_failure, permission_hint
+from ecrtool.docker.errors import is_auth_failure, is_missing, name_taken, permission_hint, refused, unreachable
+from ecrtool.docker.images import LocalImageDetails, image_details
 from ecrtool.model.auth import RegistryAuth
 from ecrtool.model.containers import Output, RunOutcome, RunSpec
-from ecrtool.model.errors import AuthError, DockerUnavailable, EcrToolError, NotFound
+from ecrtool.model.errors import DockerUnavailable, EcrToolError, NotFound
 from ecrtool.model.settings import DEFAULT_SOCKET
 
 _LAYER_RE = re.compile(r"^(?P<id>[^\s:]+): (?P<status>.+)$")
@@ -108,7 +109,7 @@ class DockerCli:
         )
 
     def translate(self, what: str, stderr: str) -> EcrToolError:
-        """Turn a failed docker (or sudo) command's stderr into the project's errors."""
+        """The docker command's translator: a failed docker (or sudo) command's stderr as the project's errors."""
         lines = [line.strip() for line in stderr.splitlines() if line.strip() and not line.startswith("WARNING")]
         message = lines[-1] if lines else "failed"
         lowered = stderr.lower()
@@ -119,18 +120,14 @@ class DockerCli:
             socket = named["path"] if named else (self.host or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET)
             return DockerUnavailable(permission_hint(socket.removeprefix("unix://")))
         if "cannot connect to the docker daemon" in lowered or "error during connect" in lowered:
-            where = self.host or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
-            return DockerUnavailable(
-                f"cannot reach the Docker engine at {where}: start it (sudo systemctl start docker) "
-                "or point --docker-host / DOCKER_HOST at a running engine"
-            )
+            return unreachable(self.host or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET)
         message = message.removeprefix("Error response from daemon: ")
         if is_auth_failure(lowered):
-            return AuthError(f"the registry refused authentication during {what}: {message}")
-        if "no such image" in lowered or "manifest unknown" in lowered or "not found" in lowered:
+            return refused(what, message)
+        if is_missing(lowered):
             return NotFound(f"{what}: {message}")
         if "is already in use by container" in lowered:
-            return EcrToolError(f"Docker {what} failed: {message}: pick another --name, or remove the old one")
+            return name_taken(what, message)
         return EcrToolError(f"docker {what} failed: {message}")
 
     def _sudo_error(self, lowered: str) -> DockerUnavailable:
@@ -171,10 +168,7 @@ class DockerCli:
             if "no such image" in failed.stderr.lower():
                 return None
             raise self.translate("inspect", failed.stderr) from None
-        data = json.loads(text)[0]
-        return LocalImageDetails(
-            image_id=data["Id"], repo_tags=data.get("RepoTags") or [], repo_digests=data.get("RepoDigests") or []
-        )
+        return image_details(json.loads(text)[0])
 
     def tag(self, source: str, repository: str, tag: str) -> None:
         self._call("tag", "tag", source, f"{repository}:{tag}")

@@ -1,7 +1,9 @@
-"""The Docker client's config file: where `docker login` keeps credentials, and how ecrtool writes them.
+"""The Docker client's config file: where `docker login` keeps credentials, how ecrtool writes them, and
+how it finds them again for a pull that brings none of its own.
 
 Credentials go to the configured credential helper (credHelpers for the host, else credsStore) on its
-stdin, or into `auths` of config.json, written atomically with mode 0600 like `docker login` does.
+stdin, or into `auths` of config.json, written atomically with mode 0600 like `docker login` does; they
+are read back the same way round, as docker-py's auth.resolve_authconfig reads them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+from ecrtool.model.auth import RegistryAuth
 from ecrtool.model.errors import EcrToolError, InvalidInput
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
@@ -20,6 +23,11 @@ if TYPE_CHECKING:
 # the credential helper docker runs for the registries configure-docker points at ecrtool
 HELPER = "ecrtool"
 PROGRAM = f"docker-credential-{HELPER}"
+# Docker Hub's names: what a repository without a registry host means, and the key its credentials go under
+INDEX_NAME = "docker.io"
+INDEX_URL = "https://index.docker.io/v1/"
+# the user name a credential helper gives for an identity token (docker-credential-helpers' convention)
+TOKEN_USERNAME = "<token>"
 
 
 def config_dir(environ: dict[str, str] | None = None) -> Path:
@@ -122,3 +130,75 @@ def store_credentials(registry: str, username: str, password: str, path: Path | 
     auths[registry] = entry
     write_atomic(target, data)
     return str(target)
+
+
+def stored_credentials(host: str, path: Path | None = None) -> RegistryAuth | None:
+    """What `docker pull` would send to the registry HOST: the credentials Docker's config holds for it, or None.
+
+    As docker-py's auth.resolve_authconfig: the helper (credHelpers[HOST], else credsStore) when it has
+    them, else the `auths` entry for HOST (also under a legacy key such as https://HOST/v1/). Docker Hub
+    (docker.io) goes under its URL. An identity token comes back with TOKEN_USERNAME as the user name.
+    """
+    target = path or config_path()
+    data = load(target)
+    host = _index_name(host)
+    helper = helper_for(data, INDEX_URL if host == INDEX_NAME else host)
+    if helper:
+        found = _helper_get(helper, INDEX_URL if host == INDEX_NAME else host, target)
+        if found is not None:
+            return found
+    auths = data.get("auths")
+    if not isinstance(auths, dict):
+        return None
+    entry = auths[host] if host in auths else next((e for k, e in auths.items() if _index_name(k) == host), None)
+    if not isinstance(entry, dict):
+        return None
+    if entry.get("identitytoken"):
+        return RegistryAuth(host, TOKEN_USERNAME, str(entry["identitytoken"]))
+    if not entry.get("auth"):
+        return None  # an empty entry: `docker login` left the secret to a helper
+    try:
+        username, colon, password = base64.b64decode(str(entry["auth"])).decode().partition(":")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        username = colon = password = ""
+    if not colon:
+        raise InvalidInput(
+            f"the Docker config {target} holds credentials for {host} that are not base64 of user:password:"
+            f" log in again (docker login {host}) or remove them"
+        )
+    return RegistryAuth(host, username, password)
+
+
+def _index_name(registry: str) -> str:
+    """docker-py's resolve_index_name: the host of a registry key (a URL in old configs), Docker Hub as docker.io."""
+    host = registry.replace("http://", "").replace("https://", "").split("/", 1)[0]
+    return INDEX_NAME if host == f"index.{INDEX_NAME}" else host
+
+
+def _helper_get(helper: str, server: str, target: Path) -> RegistryAuth | None:
+    """`docker-credential-HELPER get` for SERVER (on stdin); None when the helper holds nothing for it."""
+    import subprocess  # only for a helper, as in store_credentials
+
+    program = f"docker-credential-{helper}"
+    try:
+        done = subprocess.run([program, "get"], input=server, capture_output=True, text=True, timeout=60)
+    except FileNotFoundError as err:
+        raise EcrToolError(
+            f"the Docker config {target} names the credential helper {helper!r} for {server} but {program} is not"
+            " on PATH: install it or remove it from the config"
+        ) from err
+    except subprocess.TimeoutExpired as err:
+        raise EcrToolError(f"{program} did not answer within 60s for {server}") from err
+    if done.returncode != 0:
+        if "credentials not found" in done.stdout.lower():
+            return None
+        detail = (done.stdout or done.stderr).strip().splitlines()[:1]
+        raise EcrToolError(f"{program} could not give the credentials for {server}: {' '.join(detail) or 'failed'}")
+    try:
+        found = json.loads(done.stdout)
+        username, secret = str(found.get("Username") or ""), str(found.get("Secret") or "")
+    except (ValueError, AttributeError) as err:
+        raise EcrToolError(f"{program} answered for {server} with something other than credentials") from err
+    if not username and not secret:
+        return None  # docker-credential-pass answers so for a server it does not know
+    return RegistryAuth(server, username, secret)

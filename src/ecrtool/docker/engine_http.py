@@ -110,6 +110,11 @@ class Engine:
                     if isinstance(event, dict):
                         yield event
 
+    def version(self) -> dict[str, Any]:
+        """The engine's own report (GET /version): Version, ApiVersion, Os, Arch…"""
+        found: dict[str, Any] = json.loads(self._call("GET", "/version"))
+        return found
+
 
 def registry_auth(auth: Mapping[str, str]) -> str:
     """The X-Registry-Auth header, as the docker CLI and docker-py encode it."""
