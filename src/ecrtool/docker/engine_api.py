@@ -9,7 +9,6 @@ Docker's config holds for the registry, as docker-py and the docker command do.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 
 from ecrtool.docker import config as dockerconfig
 from ecrtool.docker.engine_http import Engine
@@ -17,7 +16,10 @@ from ecrtool.docker.errors import engine_api_errors
 from ecrtool.docker.images import LocalImageDetails, image_details, pull_target, registry_of
 from ecrtool.model.auth import RegistryAuth
 
-if TYPE_CHECKING:  # the container rules load only when a container is run
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: a cached login logs in here
+if TYPE_CHECKING:
+    from typing import Any
+
     from ecrtool.model.containers import Output, RunOutcome, RunSpec
 
 

@@ -6,17 +6,26 @@ protocol returns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from ecrtool.docker.config import INDEX_NAME
+from ecrtool.model.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@dataclass(frozen=True)
-class LocalImageDetails:
+class LocalImageDetails(Value):
+    """An image the engine holds: its id and the names it knows it by."""
+
+    __slots__ = ("image_id", "repo_tags", "repo_digests")
     image_id: str
     repo_tags: list[str]
     repo_digests: list[str]
+
+    def __init__(self, image_id: str, repo_tags: list[str], repo_digests: list[str]) -> None:
+        self.image_id = image_id
+        self.repo_tags = repo_tags
+        self.repo_digests = repo_digests
 
 
 def image_details(data: dict[str, Any]) -> LocalImageDetails:

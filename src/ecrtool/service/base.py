@@ -11,21 +11,12 @@ from dataclasses import dataclass, replace
 
 from ecrtool.aws.ecr import Ecr
 from ecrtool.aws.session import AwsSession
-from ecrtool.docker.api import DockerApi, DockerRunner
+from ecrtool.docker.runner import DockerRunner, build_runner
 from ecrtool.model import token_cache
 from ecrtool.model.errors import EcrToolError, InvalidInput, NotFound
 from ecrtool.model.refs import RepoRef, parse_repo_ref
 from ecrtool.model.results import RepositoryInfo
 from ecrtool.model.settings import Settings
-
-
-def build_runner(settings: Settings) -> DockerRunner:
-    """The Docker runner the settings ask for: the docker command (always with --sudo), else the engine's API."""
-    if settings.runner == "cli":
-        from ecrtool.docker.command import DockerCli
-
-        return DockerCli(settings.docker_host, sudo=settings.sudo)
-    return DockerApi(settings.docker_host)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ecrtool.aws.ecr import Ecr
 from ecrtool.aws.errors import translate
@@ -31,7 +31,7 @@ from ecrtool.service.docker_setup import find_helper, installed_helper, root_con
 
 if TYPE_CHECKING:
     from ecrtool.aws.session import AwsSession
-    from ecrtool.docker.api import DockerRunner
+    from ecrtool.docker.runner import DockerRunner
     from ecrtool.model.settings import Settings
 
 CREDENTIALS_FIX = (
@@ -155,11 +155,8 @@ class Doctor:
     def check_engine(self) -> DoctorCheck:
         name = "Docker engine"
         where = describe_host(self.settings.docker_host)
-        version = getattr(self.docker, "version", None)
-        if version is None:
-            return skip(name, "this Docker runner does not report the engine's version")
         try:
-            report: dict[str, Any] = version()
+            report = self.docker.version()
         except EcrToolError as err:
             return fail(name, str(err), ENGINE_FIX)
         platform = "/".join(str(report[k]) for k in ("Os", "Arch") if report.get(k))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 
 from ecrtool.docker import config as dockerconfig
+from ecrtool.docker.engine_api import EngineApi
 from ecrtool.model import token_cache
 from ecrtool.model.auth import AuthToken, RegistryAuth
 from ecrtool.model.errors import AuthError
@@ -23,7 +24,7 @@ from ecrtool.model.settings import DEFAULTS, Settings, describe_host
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
 if TYPE_CHECKING:
-    from ecrtool.docker.api import DockerRunner
+    from ecrtool.docker.runner import DockerRunner
 
 
 def token_registry(override: str | None, account: str | None, region: str, proxy_endpoint: str | None) -> str | None:
@@ -76,25 +77,8 @@ def cached_login(settings: Settings) -> tuple[str, AuthToken, str] | None:
     if host is None or not engine.startswith("unix://"):
         return None
     try:
-        return host, token, log_in(_EngineLogin(settings.docker_host), host, token)  # type: ignore[arg-type]
+        return host, token, log_in(EngineApi(engine.removeprefix("unix://")), host, token)
     except AuthError:
         # revoked or rotated before its time: a fresh token from AWS is more than the cache can give
         token_cache.forget(key)
         return None
-
-
-class _EngineLogin:
-    """The engine's POST /auth on its unix socket, as the Docker runner for that socket does it."""
-
-    def __init__(self, docker_host: str | None) -> None:
-        self._host = docker_host
-
-    def login(self, auth: RegistryAuth) -> None:
-        from ecrtool.docker.engine_http import Engine, EngineError
-
-        try:
-            Engine(describe_host(self._host).removeprefix("unix://")).login(auth.as_docker())
-        except (EngineError, OSError) as err:
-            from ecrtool.docker.api import socket_error
-
-            raise socket_error("login", err, self._host) from err

@@ -14,7 +14,7 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ecrtool.docker.api import is_auth_failure
+from ecrtool.docker.errors import is_auth_failure
 from ecrtool.model.auth import RegistryAuth
 from ecrtool.model.errors import AuthError, EcrToolError, InvalidInput, NotFound, RegistryError
 from ecrtool.model.refs import PUBLIC_HOST, RepoRef, parse_local_image, parse_repo_ref, push_targets
