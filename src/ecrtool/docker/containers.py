@@ -44,9 +44,10 @@ def run_container(client: Any, spec: RunSpec, output: Output | None, docker_host
         _start(client, container, spec, docker_host)
         return RunOutcome(container, None)
     try:
-        # attach before start, so not a byte of output is missed
+        # attach before start, so not a byte of output is missed; without replaying the (empty) log, as
+        # `docker run` attaches: a replay racing the start could hand the same output over twice
         with docker_py_errors("attach", docker_host):
-            frames = client.attach(container, stdout=True, stderr=True, stream=True, logs=True, demux=True)
+            frames = client.attach(container, stdout=True, stderr=True, stream=True, logs=False, demux=True)
         _start(client, container, spec, docker_host)
         with docker_py_errors("attach", docker_host):
             for out, err in frames:
