@@ -210,3 +210,37 @@ def test_the_region_says_where_it_came_from(invoke: Any, healthy: Path, monkeypa
     assert checks(invoke("doctor", "--region", "ca-west-1", "-o", "json").stdout)["region"]["detail"] == (
         "ca-west-1 (from --region)"
     )
+
+
+def test_a_region_from_aws_region_is_named_so(invoke: Any, healthy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    found = checks(invoke("doctor", "-o", "json").stdout)
+    assert found["region"]["detail"] == "eu-west-1 (from AWS_REGION)"
+
+
+def test_aws_region_wins_over_aws_default_region(invoke: Any, healthy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ca-west-1")
+    found = checks(invoke("doctor", "-o", "json").stdout)
+    assert found["region"]["detail"] == "eu-west-1 (from AWS_REGION)"
+    # config show names the same variable for the same region
+    shown = json.loads(invoke("config", "show", "-o", "json").stdout)
+    assert shown["settings"]["region"] == {"value": "eu-west-1", "source": "AWS_REGION"}
+
+
+def test_a_region_from_the_profile_is_named_so(invoke: Any, healthy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    aws_config = healthy / "aws-config"
+    aws_config.write_text("[default]\nregion = eu-west-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws_config))
+    found = checks(invoke("doctor", "-o", "json").stdout)
+    assert found["region"]["detail"] == "eu-west-1 (from the AWS profile)"
+
+
+def test_empty_region_variables_are_not_named(invoke: Any, healthy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ca-west-1")
+    found = checks(invoke("doctor", "-o", "json").stdout)
+    assert found["region"]["detail"] == "ca-west-1 (from AWS_DEFAULT_REGION)"

@@ -26,7 +26,7 @@ from ecrtool.model import token_cache
 from ecrtool.model.errors import AuthError, EcrToolError
 from ecrtool.model.refs import registry_host
 from ecrtool.model.results import DoctorCheck, DoctorReport
-from ecrtool.model.settings import describe_host
+from ecrtool.model.settings import describe_host, region_variable
 from ecrtool.service.docker_setup import find_helper, installed_helper, root_config_path
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 CREDENTIALS_FIX = (
     "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, run `aws configure`, or use an instance role"
 )
-REGION_FIX = "pass --region, set AWS_DEFAULT_REGION, or set region in ~/.aws/config"
+REGION_FIX = "pass --region, set AWS_REGION, or set region in ~/.aws/config"
 ENGINE_FIX = "start the engine (sudo systemctl start docker) or point --docker-host / DOCKER_HOST at a running one"
 CONFIGURE_FIX = "run `ecrtool configure-docker` (and `ecrtool configure-docker --sudo` for `sudo docker`)"
 SUDO_CONFIGURE_FIX = "run `ecrtool configure-docker --sudo`"
@@ -102,10 +102,8 @@ class Doctor:
         if self.settings.region:
             # the settings say where they found it: the flag, ECRTOOL_REGION or the config file's line
             source = self.settings.sources.get("region") or "--region"
-        elif os.environ.get("AWS_DEFAULT_REGION"):
-            source = "AWS_DEFAULT_REGION"
         else:
-            source = "the AWS profile"
+            source = region_variable(os.environ) or "the AWS profile"
         return ok(name, f"{self.region} (from {source})")
 
     def check_credentials(self) -> DoctorCheck:
