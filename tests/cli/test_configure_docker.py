@@ -79,6 +79,44 @@ def test_keeps_every_other_entry_and_a_backup(invoke: Any, aws: Any, helper_on_p
     assert f"previous file kept as {backup}" in result.stderr
 
 
+def test_a_symlinked_config_stays_a_link(
+    invoke: Any, aws: Any, helper_on_path: Path, config: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "dotfiles" / "docker" / "config.json"
+    target.parent.mkdir(parents=True)
+    target.write_text(json.dumps({"auths": {"ghcr.io": {"auth": "dXNlcjpwYXNz"}}}))
+    before = target.read_bytes()
+    config.parent.mkdir()
+    config.symlink_to(target)
+    result = invoke("configure-docker")
+    assert result.exit_code == 0, result.output
+    assert config.is_symlink() and config.resolve() == target
+    assert json.loads(target.read_text()) == {
+        "auths": {"ghcr.io": {"auth": "dXNlcjpwYXNz"}},
+        "credHelpers": {HOST: "ecrtool"},
+    }
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    backup = config.with_name("config.json.bak")
+    assert backup.read_bytes() == before
+    assert sorted(p.name for p in target.parent.iterdir()) == ["config.json"]
+
+
+def test_a_symlinked_backup_stays_a_link(
+    invoke: Any, aws: Any, helper_on_path: Path, config: Path, tmp_path: Path
+) -> None:
+    config.parent.mkdir()
+    config.write_text(json.dumps({"auths": {"ghcr.io": {"auth": "dXNlcjpwYXNz"}}}))
+    before = config.read_bytes()
+    kept = tmp_path / "backups" / "docker-config.json.bak"
+    kept.parent.mkdir()
+    kept.write_text("{}")
+    backup = config.with_name("config.json.bak")
+    backup.symlink_to(kept)
+    assert invoke("configure-docker").exit_code == 0
+    assert backup.is_symlink() and kept.read_bytes() == before
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+
+
 def test_running_it_again_changes_nothing(invoke: Any, aws: Any, helper_on_path: Path, config: Path) -> None:
     assert invoke("configure-docker").exit_code == 0
     first = config.stat()

@@ -106,8 +106,18 @@ def assert_consistent(stack: Any, repo: str, tag: str) -> str:
 
 
 def registry_tags(stack: Any, repo: str) -> list[str]:
+    """REPO's tags in the registry: none for a repository it has never stored (404 NAME_UNKNOWN).
+
+    Any other answer fails the test: a registry that refuses (401) or breaks (500) must not pass for one
+    without stray tags.
+    """
     reply = registry_get(stack, f"{repo}/tags/list")
-    return [] if reply.status_code == 404 else sorted(reply.json().get("tags") or [])
+    if reply.status_code == 404:
+        codes = [error.get("code") for error in reply.json().get("errors", [])]
+        assert codes == ["NAME_UNKNOWN"], f"tags of {repo}: HTTP 404 {reply.text}"
+        return []
+    assert reply.status_code == 200, f"tags of {repo}: HTTP {reply.status_code} {reply.text}"
+    return sorted(reply.json()["tags"] or [])
 
 
 def listed(ecr: Run, repo: str) -> dict[str, str]:
@@ -147,6 +157,19 @@ class Running:
 
 
 # -- the registry ----------------------------------------------------------------------------------
+
+
+def test_tags_are_never_read_as_none_from_a_registry_that_refuses(private_stack: Any, repo: str) -> None:
+    assert registry_tags(private_stack, repo) == []  # created in ECR, never pushed: unknown to the registry
+
+    class WrongPassword:
+        registry = private_stack.registry
+
+        def password(self) -> str:
+            return "not-the-password"
+
+    with pytest.raises(AssertionError, match=f"tags of {repo}: HTTP 401"):
+        registry_tags(WrongPassword(), repo)
 
 
 def test_registry_stopped_before_a_push(private_stack: Any, ecr: Run, engine: Run, small: str, repo: str) -> None:

@@ -57,6 +57,38 @@ def test_keeps_other_settings_and_registries(docker_config: Path) -> None:
     assert stat.S_IMODE(docker_config.stat().st_mode) == 0o600
 
 
+def test_writes_through_a_symlinked_config_as_docker_does(docker_config: Path, tmp_path: Path) -> None:
+    # a config.json kept elsewhere (a dotfiles checkout) and linked in: the link stays, its target changes
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    target = dotfiles / "docker.json"
+    target.write_text(json.dumps({"auths": {"ghcr.io": {"auth": "Z2g6eA=="}}}))
+    docker_config.parent.mkdir()
+    docker_config.symlink_to(Path("..") / "dotfiles" / "docker.json")
+    assert store_credentials(HOST, "AWS", PASSWORD) == str(docker_config)
+    assert docker_config.is_symlink() and os.readlink(docker_config) == os.path.join("..", "dotfiles", "docker.json")
+    data = json.loads(target.read_text())
+    assert data["auths"]["ghcr.io"] == {"auth": "Z2g6eA=="}
+    assert data["auths"][HOST] == {"auth": base64.b64encode(f"AWS:{PASSWORD}".encode()).decode()}
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    # no temporary file left beside the link or the target
+    assert sorted(p.name for p in docker_config.parent.iterdir()) == ["config.json"]
+    assert sorted(p.name for p in dotfiles.iterdir()) == ["docker.json"]
+
+
+def test_writes_through_a_chain_of_links(docker_config: Path, tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere" / "real.json"
+    target.parent.mkdir()
+    target.write_text("{}")
+    middle = tmp_path / "middle.json"
+    middle.symlink_to(target)
+    docker_config.parent.mkdir()
+    docker_config.symlink_to(middle)
+    store_credentials(HOST, "AWS", PASSWORD)
+    assert docker_config.is_symlink() and middle.is_symlink()
+    assert HOST in json.loads(target.read_text())["auths"]
+
+
 def test_honours_docker_config(docker_config: Path) -> None:
     assert config_path() == docker_config
     store_credentials(HOST, "AWS", PASSWORD)

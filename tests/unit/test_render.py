@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import sys
 from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
-from ecrtool.cli.render import Renderer, human_size
+from ecrtool.cli.render import Renderer, human_size, plain_table
 from ecrtool.model.results import (
     CreateResult,
     DeleteFailure,
@@ -129,6 +131,52 @@ def test_text_deleted_images_puts_failures_on_stderr() -> None:
 def test_quiet_text_listings_print_one_name_a_line() -> None:
     assert rendered("images", "trees", [IMAGE], output="text", quiet=True)[0] == f"{DIGEST}\n"
     assert rendered("repositories", [REPO], output="text", quiet=True)[0] == "trees\n"
+
+
+def test_a_plain_table_is_its_title_headers_and_rows_in_aligned_columns() -> None:
+    lines = plain_table("trees: 2 image(s)", ["TAGS", "SIZE"], [["v1, latest", "1.5 MB"], ["<untagged>", "-"]], 80)
+    assert lines is not None
+    assert list(lines) == [
+        "trees: 2 image(s) ",
+        "TAGS        SIZE  ",
+        "v1, latest  1.5 MB",
+        "<untagged>  -     ",
+    ]
+
+
+@pytest.fixture
+def without_rich(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rich cannot be imported: what is printed comes from the plain table, which needs no rich."""
+    for name in ("rich.console", "rich.table"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def table_lines(text: str) -> list[str]:
+    lines = text.splitlines()
+    assert len({len(line) for line in lines}) == 1  # every line padded to the table's width, as rich pads them
+    return [line.rstrip() for line in lines]
+
+
+def test_text_images_are_a_plain_table_of_every_image(without_rich: None) -> None:
+    untagged = ImageInfo("trees", "sha256:" + "e" * 64, [], None, WHEN, "application/vnd.oci.image.manifest.v1+json")
+    out, err = rendered("images", "trees", [IMAGE, untagged], output="text")
+    assert table_lines(out) == [
+        "trees: 2 image(s)",
+        "TAGS        DIGEST" + " " * 67 + "SIZE    PUSHED AT",
+        f"v1, latest  {DIGEST}  1.5 MB  2026-01-02 03:04:05 UTC",
+        f"<untagged>  sha256:{'e' * 64}  -       2026-01-02 03:04:05 UTC",
+    ]
+    assert err == ""
+
+
+def test_text_repositories_are_a_plain_table_of_every_repository(without_rich: None) -> None:
+    out, _ = rendered("repositories", [REPO, dataclasses.replace(REPO, name="bushes")], output="text")
+    assert table_lines(out) == [
+        "2 repositories",
+        "NAME    URI" + " " * 49 + "TAGS     SCAN ON PUSH  CREATED AT",
+        f"trees   {HOST}/trees  MUTABLE  yes           2026-01-02 03:04:05 UTC",
+        f"bushes  {HOST}/trees  MUTABLE  yes           2026-01-02 03:04:05 UTC",
+    ]
 
 
 def test_plain_progress_prints_each_status_change_once() -> None:

@@ -7,6 +7,7 @@ import pytest
 from ecrtool.model.auth import AuthToken
 from ecrtool.model.refs import RepoRef
 from ecrtool.model.settings import Settings
+from ecrtool.model.value import Value
 
 
 def test_a_field_cannot_be_changed_or_deleted() -> None:
@@ -48,3 +49,49 @@ def test_repr_shows_the_fields_but_a_token_hides_its_password() -> None:
     assert repr(RepoRef("trees", tag="v1")).startswith("RepoRef(repository='trees', tag='v1'")
     token = AuthToken("AWS", "s3cret", None, None)
     assert "s3cret" not in repr(token) and "AWS" in repr(token)
+
+
+class Point(Value):
+    __slots__ = ("x", "y")
+    x: int
+    y: int
+
+    def __init__(self, x: int, y: int) -> None:
+        self.x = x
+        self.y = y
+
+
+class LabelledPoint(Point):
+    __slots__ = ("label",)
+    label: str
+
+    def __init__(self, x: int, y: int, label: str) -> None:
+        super().__init__(x, y)
+        self.label = label
+
+
+def test_a_subclass_without_its_own_slots_is_refused() -> None:
+    # it would have no fields of its own to compare: every instance would equal every other
+    with pytest.raises(TypeError, match="Loose"):
+
+        class Loose(Value):
+            def __init__(self, name: str) -> None:
+                self.name = name
+
+    with pytest.raises(TypeError, match="LoosePoint"):
+
+        class LoosePoint(Point):
+            def __init__(self, x: int, y: int, label: str) -> None:
+                super().__init__(x, y)
+                self.label = label
+
+
+def test_a_subclass_of_a_value_has_its_parents_fields_too() -> None:
+    assert LabelledPoint(1, 2, "a") != LabelledPoint(3, 4, "a")
+    assert LabelledPoint(1, 2, "a") != LabelledPoint(1, 2, "b")
+    assert LabelledPoint(1, 2, "a") == LabelledPoint(1, 2, "a")
+    assert hash(LabelledPoint(1, 2, "a")) == hash(LabelledPoint(1, 2, "a"))
+    assert LabelledPoint(1, 2, "a") != Point(1, 2)
+    assert repr(LabelledPoint(1, 2, "a")) == "LabelledPoint(x=1, y=2, label='a')"
+    assert LabelledPoint(1, 2, "a").replace(y=5) == LabelledPoint(1, 2, "a").replace(y=5, label="a")
+    assert LabelledPoint(1, 2, "a").replace(y=5).y == 5

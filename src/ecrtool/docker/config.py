@@ -2,8 +2,9 @@
 how it finds them again for a pull that brings none of its own.
 
 Credentials go to the configured credential helper (credHelpers for the host, else credsStore) on its
-stdin, or into `auths` of config.json, written atomically with mode 0600 like `docker login` does; they
-are read back the same way round, as docker-py's auth.resolve_authconfig reads them.
+stdin, or into `auths` of config.json, written atomically with mode 0600 like `docker login` does (through
+the link, when config.json is a symlink); they are read back the same way round, as docker-py's
+auth.resolve_authconfig reads them.
 """
 
 from __future__ import annotations
@@ -60,15 +61,25 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def write_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Replace the file in one rename so a reader never sees half a file; the new file is 0600."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = _new_private_file(path.parent, ".config.json.")
+    """Replace the config in one rename so a reader never sees half a file; the new file is 0600."""
+    replace_file(path, (json.dumps(data, indent="\t") + "\n").encode("utf-8"))
+
+
+def replace_file(path: Path, content: bytes) -> None:
+    """Write CONTENT to PATH in one rename, 0600; a PATH that is a symlink stays one and its target is replaced.
+
+    docker writes its config through a link the same way (people keep config.json in a dotfiles checkout and
+    link it in): renaming over the link itself would turn it into a plain file and leave the target stale.
+    The temporary file goes beside the target, so the rename stays on one file system.
+    """
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = _new_private_file(target.parent, f".{target.name}.")
     try:
         os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent="\t")
-            handle.write("\n")
-        os.replace(tmp, path)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -31,6 +31,14 @@ DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 _DOCKER_HOST_RE = re.compile(r"^(?:unix|tcp|ssh|http|https|npipe|fd)://\S+$")
+# below the settings, in this order, as AwsSession.region reads them: AWS_REGION is what the AWS CLI v2 and
+# the SDKs read, AWS_DEFAULT_REGION what boto3 reads
+REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+def region_variable(environ: Mapping[str, str]) -> str | None:
+    """The variable a region comes from when no setting names one; None when the AWS profile decides."""
+    return next((name for name in REGION_VARIABLES if environ.get(name)), None)
 
 
 def env_name(key: str) -> str:
@@ -226,7 +234,7 @@ def describe(
         value: str | bool | None = getattr(settings, key)
         source = settings.sources.get(key, DEFAULT_SOURCE)
         if value is None and key == "region":
-            variable = next((name for name in ("AWS_REGION", "AWS_DEFAULT_REGION") if environ.get(name)), None)
+            variable = region_variable(environ)
             if variable:
                 value, source = environ[variable], variable
             else:

@@ -102,17 +102,9 @@ def configure(path: Path, hosts: list[str], *, helper_path: str | None = None) -
 
 
 def _write_bytes_atomic(path: Path, content: bytes) -> None:
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.replace(tmp, path)
+        dockerconfig.replace_file(path, content)
     except OSError as err:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         raise EcrToolError(f"cannot write the backup {path}: {err.strerror}") from err
 
 

@@ -26,7 +26,8 @@ from ecrtool.model import token_cache
 from ecrtool.model.errors import AuthError, EcrToolError
 from ecrtool.model.refs import registry_host
 from ecrtool.model.results import DoctorCheck, DoctorReport
-from ecrtool.model.settings import describe_host
+from ecrtool.model.settings import describe_host, region_variable
+from ecrtool.registry import probe
 from ecrtool.service.docker_setup import find_helper, installed_helper, root_config_path
 
 if TYPE_CHECKING:
@@ -37,10 +38,14 @@ if TYPE_CHECKING:
 CREDENTIALS_FIX = (
     "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, run `aws configure`, or use an instance role"
 )
-REGION_FIX = "pass --region, set AWS_DEFAULT_REGION, or set region in ~/.aws/config"
+REGION_FIX = "pass --region, set AWS_REGION, or set region in ~/.aws/config"
 ENGINE_FIX = "start the engine (sudo systemctl start docker) or point --docker-host / DOCKER_HOST at a running one"
 CONFIGURE_FIX = "run `ecrtool configure-docker` (and `ecrtool configure-docker --sudo` for `sudo docker`)"
 SUDO_CONFIGURE_FIX = "run `ecrtool configure-docker --sudo`"
+TRUST_FIX = (
+    "if a proxy or firewall inspects TLS, add its CA certificate to the system's trust store (and to SSL_CERT_FILE"
+    " if that is set), then restart the Docker engine; else check the clock"
+)
 _TIMEOUT = 5
 
 
@@ -112,10 +117,8 @@ class Doctor:
         if self.settings.region:
             # the settings say where they found it: the flag, ECRTOOL_REGION or the config file's line
             source = self.settings.sources.get("region") or "--region"
-        elif os.environ.get("AWS_DEFAULT_REGION"):
-            source = "AWS_DEFAULT_REGION"
         else:
-            source = "the AWS profile"
+            source = region_variable(os.environ) or "the AWS profile"
         return ok(name, f"{self.region} (from {source})")
 
     def check_credentials(self) -> DoctorCheck:
@@ -292,9 +295,13 @@ class Doctor:
             status = err.code
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
+            refused = probe.untrusted(reason)
+            if refused:
+                return fail(name, f"{url} answers with a certificate not trusted here: {refused}", TRUST_FIX)
+            why = probe.why(reason, self.host, _TIMEOUT) if isinstance(reason, OSError) else str(reason)
             return fail(
                 name,
-                f"cannot reach {url}: {reason}",
+                f"cannot reach {url}: {why}",
                 "check the network, the proxy (HTTPS_PROXY, NO_PROXY), firewalls and any VPC endpoint for ECR",
             )
         if status in (200, 401):
