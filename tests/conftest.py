@@ -23,6 +23,10 @@ STACK = ROOT / "scripts" / "local-ecr"
 BIN = Path(sys.executable).parent
 
 
+ACCOUNT = "123456789012"
+REGION = "ca-west-1"
+
+
 @dataclass
 class Stack:
     """The running local ECR: the environment that points ecrtool, aws and docker at it."""
@@ -30,22 +34,36 @@ class Stack:
     env: dict[str, str]
 
     @property
+    def plain(self) -> bool:
+        """A stack on plain loopback ports (ECRTOOL_REGISTRY), not ECR's names over TLS."""
+        return "ECRTOOL_REGISTRY" in self.env
+
+    @property
     def registry(self) -> str:
-        return self.env["ECRTOOL_REGISTRY"]
+        """The first account's registry in the first region, as ecrtool names it."""
+        return self.env.get("ECRTOOL_REGISTRY") or registry_host(ACCOUNT, REGION)
+
+    def registry_url(self, account: str = ACCOUNT, region: str = REGION) -> str:
+        if self.plain:
+            return f"http://{self.registry}"
+        return f"https://{registry_host(account, region)}"
 
     @property
     def api(self) -> str:
-        return self.env["AWS_ENDPOINT_URL"]
+        """The bridge's own plain endpoint: the ECR API of a plain stack, and /_bridge/* on every stack."""
+        ports = dict(line.split("=", 1) for line in (self.home / "ports").read_text().splitlines() if "=" in line)
+        return f"http://127.0.0.1:{ports['API_PORT']}"
 
     @property
     def home(self) -> Path:
         return Path(self.env["LOCAL_ECR_HOME"])
 
-    def password(self) -> str:
-        return (self.home / "password").read_text().strip()
+    def password(self, account: str = ACCOUNT, region: str = REGION) -> str:
+        """A registry password for ACCOUNT's registry in REGION, as GetAuthorizationToken hands one out."""
+        return str(self.control("token", {"account": account, "region": region})["password"])
 
     def control(self, name: str, doc: dict[str, object] | None = None) -> dict[str, object]:
-        """Ask the bridge's test endpoints (/_bridge/NAME): call counts, faults."""
+        """Ask the bridge's test endpoints (/_bridge/NAME): call counts, faults, registry passwords."""
         import json
         import urllib.request
 
@@ -53,6 +71,10 @@ class Stack:
         with urllib.request.urlopen(f"{self.api}/_bridge/{name}", data=data, timeout=10) as reply:
             result: dict[str, object] = json.load(reply)
             return result
+
+
+def registry_host(account: str, region: str) -> str:
+    return f"{account}.dkr.ecr.{region}.amazonaws.com"
 
 
 def _stack_env() -> dict[str, str]:

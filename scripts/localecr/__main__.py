@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     home.add_argument("--repo", type=Path, required=True, help="the repository root")
     for name, text in [
         ("prepare", "create the state folder, ports, password, htpasswd and configs"),
+        ("faces", "make the certificates and map ECR's names to the stack in /etc/hosts"),
+        ("unfaces", "take the stack's lines out of /etc/hosts"),
         ("env", "print the eval-able exports"),
         ("status", "one line per component; exit 1 if any is down"),
         ("wait", "wait until the components answer"),
@@ -43,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     state = State(args.state)
     if args.command == "prepare":
         state.prepare()
+    elif args.command == "faces":
+        return _faces(state)
+    elif args.command == "unfaces":
+        from . import hosts
+
+        hosts.remove(state)
     elif args.command == "env":
         sys.stdout.write(state.env_exports())
     elif args.command == "status":
@@ -67,6 +75,35 @@ def main(argv: list[str] | None = None) -> int:
         if error:
             print(f"local-ecr: {error}", file=sys.stderr)
             return 1
+    return 0
+
+
+def _faces(state: State) -> int:
+    """ECR's names for a stack that is not plain: certificates for them, the port, /etc/hosts."""
+    if state.plain:
+        return 0
+    import socket
+
+    from . import hosts, tls
+    from .state import FRONT_IP
+
+    tls.ensure(state, hosts.names())
+    if running_pid(state, "bridge") is None:  # ours holds the port when it runs; anything else must not
+        try:
+            with socket.socket() as probe:
+                probe.bind((FRONT_IP, 443))
+        except OSError as err:
+            print(f"local-ecr: {FRONT_IP}:443 is taken ({err.strerror}): stop what listens there, "
+                  "or set LOCAL_ECR_FRONT_IP to another loopback address", file=sys.stderr)
+            return 1
+    alive = any(
+        running_pid(State(Path(owner)), "bridge") is not None for owner in hosts.owners() if owner != str(state.root)
+    )
+    try:
+        hosts.add(state, alive=alive)
+    except hosts.Taken as err:
+        print(f"local-ecr: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

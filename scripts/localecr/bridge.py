@@ -1,8 +1,13 @@
-"""The bridge: the single AWS endpoint of the stack, an HTTP proxy in front of moto's ECR and STS.
+"""The bridge: the stack's AWS endpoints and its registry's ECR face, in front of moto and docker-registry.
 
-Every request is passed to moto unchanged except the few ECR calls that must agree with the real
-registry (see ``mirror.py``) and GetAuthorizationToken, whose token becomes the registry password.
-It also receives the registry's notifications and serves a few ``/_bridge/*`` endpoints for tests.
+ECR and STS requests go to moto as the account whose access key signed them (x-moto-account-id),
+unchanged but for the few ECR calls that must agree with the registry (see ``mirror.py``) and
+GetAuthorizationToken, whose password (tokens.py) the registry's face then checks (face.py). It
+also receives the registry's notifications, keeps the repositories' settings across restarts
+(ecr-state.json), and serves a few ``/_bridge/*`` endpoints for tests.
+
+It listens on plain loopback ports (the API, the registry's face for the first account and region)
+and, unless the stack is plain, on ECR's names over TLS: FRONT_IP:443, routed by the Host header.
 
 Run as ``python3 -m localecr.bridge --state DIR`` with ``scripts`` on PYTHONPATH; it starts moto in
 this same process on the internal port from ``DIR/ports``.
@@ -16,6 +21,7 @@ import contextlib
 import http.client
 import json
 import logging
+import re
 import secrets
 import socket
 import threading
@@ -28,14 +34,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from .face import Face, Scope
 from .mirror import Mirror, MissingLayers, manifest_digest
 from .registry import MANIFEST_TYPES, Registry
-from .state import REGION, State
+from .state import ACCOUNT_ID, FRONT_IP, REGION, State, account_of
+from .tokens import Tokens
 
 log = logging.getLogger("localecr.bridge")
 
 ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921."
-TOKEN_LIFETIME = 12 * 3600  # what ECR gives an authorization token
+_CREDENTIAL = re.compile(r"Credential=(?P<key>[^/\s,]+)/\d{8}/(?P<region>[a-z0-9-]+)/")
+_REGISTRY_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com$")
+DEFAULT_SCOPE = Scope(ACCOUNT_ID, REGION)
+# the ECR calls whose success changes what a repository is: kept in ecr-state.json across restarts
+_SETTINGS_CALLS = {
+    "CreateRepository",
+    "DeleteRepository",
+    "PutImageTagMutability",
+    "PutImageScanningConfiguration",
+    "PutLifecyclePolicy",
+    "DeleteLifecyclePolicy",
+}
 # hop-by-hop headers, and the two the bridge sets itself (length, and identity encoding so that
 # answers can be rewritten)
 _NOT_FORWARDED = {
@@ -77,20 +96,14 @@ class Bridge:
     """What the request handlers share: moto's port, the registry, the mirror and the counters."""
 
     def __init__(self, state: State) -> None:
-        import boto3  # imported here so `--help` stays quick
-
         ports = state.ports()
         self.moto_port = ports.moto
-        self._password = state.password()
-        self.registry = Registry(ports.registry, self._password, state.registry_data)
-        ecr = boto3.client(
-            "ecr",
-            endpoint_url=f"http://127.0.0.1:{ports.moto}",
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        self.mirror = Mirror(ecr, self.registry)
+        self.registry = Registry(ports.internal, state.password(), state.registry_data)
+        self.tokens = Tokens(state.secret())
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
+        self.mirror = Mirror(self.ecr, self.registry)
+        self.face = Face(self.tokens, self, ports.internal, self.registry.auth_header)
         self._state = state
         self._stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
@@ -99,6 +112,62 @@ class Bridge:
         self._faults_lock = threading.Lock()
         self._pushes_seen = 0
         self.pages = Pages()
+        self._known: set[tuple[Scope, str]] = set()  # repositories moto has: the face asks on every request
+        self.settings = Settings(state.ecr_state)
+
+    def ecr(self, account: str, region: str) -> Any:
+        """A boto3 ECR client on moto as ACCOUNT in REGION, for the bridge's own calls (not counted)."""
+        with self._clients_lock:
+            if (account, region) not in self._clients:
+                import boto3  # imported here so `--help` stays quick
+
+                client = boto3.client(
+                    "ecr",
+                    endpoint_url=f"http://127.0.0.1:{self.moto_port}",
+                    region_name=region,
+                    aws_access_key_id="testing",
+                    aws_secret_access_key="testing",
+                )
+
+                def as_account(request: Any, **_: Any) -> None:
+                    request.headers["x-moto-account-id"] = account
+
+                client.meta.events.register("before-send.ecr", as_account)
+                self._clients[(account, region)] = client
+            return self._clients[(account, region)]
+
+    # -- what the registry's face asks of the ECR API -------------------------------------------------
+
+    def exists(self, scope: Scope, repository: str) -> bool:
+        if (scope, repository) in self._known:
+            return True
+        try:
+            self.ecr(scope.account, scope.region).describe_repositories(repositoryNames=[repository])
+        except Exception:  # noqa: BLE001 - RepositoryNotFoundException, or a name ECR would refuse
+            return False
+        self._known.add((scope, repository))
+        return True
+
+    def immutable(self, scope: Scope, repository: str) -> bool:
+        reply = self.ecr(scope.account, scope.region).describe_repositories(repositoryNames=[repository])
+        return bool(reply["repositories"][0].get("imageTagMutability") == "IMMUTABLE")
+
+    def forget(self, scope: Scope, repository: str) -> None:
+        self._known.discard((scope, repository))
+
+    def restore(self) -> None:
+        """Put back the repositories (and their settings) of before a restart, then their images."""
+        for scope, name, saved in self.settings.all():
+            client = self.ecr(scope.account, scope.region)
+            params = {k: v for k, v in saved.items() if k != "lifecyclePolicyText"}
+            try:
+                client.create_repository(repositoryName=name, **params)
+            except Exception:  # noqa: BLE001 - already there (moto kept it)
+                pass
+            if saved.get("lifecyclePolicyText"):
+                client.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=saved["lifecyclePolicyText"])
+            self.mirror.sync(scope.internal(name))
+            log.info("restored %s in %s/%s", name, scope.account, scope.region)
 
     def count(self, action: str) -> None:
         with self._stats_lock:
@@ -136,14 +205,16 @@ class Bridge:
             self.faults = dict(doc)
             self._pushes_seen = 0
 
-    def token(self) -> str:
+    def token(self, scope: Scope) -> tuple[str, int]:
+        """The registry password for SCOPE (base64 of AWS:PASSWORD, as ECR hands it out) and its expiry."""
         with self._faults_lock:
             password = self.faults.get("token_password")
             if password and "token_count" in self.faults:
                 self.faults["token_count"] -= 1
                 if self.faults["token_count"] <= 0:
                     del self.faults["token_password"], self.faults["token_count"]
-        return base64.b64encode(f"AWS:{password or self._password}".encode()).decode()
+        issued, expires = self.tokens.issue(scope.account, scope.region)
+        return base64.b64encode(f"AWS:{password or issued}".encode()).decode(), expires
 
     def denied(self, action: str) -> bool:
         return action in set(self.faults.get("deny") or ())
@@ -176,11 +247,55 @@ class Bridge:
         self.rotate_password()
 
     def rotate_password(self) -> None:
-        """A new registry password: tokens handed out before are refused from now on."""
-        password = self._state.set_password()
-        self._password = password
-        self.registry.set_password(password)
-        log.info("registry password rotated")
+        """Revoke every registry password handed out so far, as ECR does when a token is revoked."""
+        self.tokens.revoke()
+        log.info("registry passwords revoked")
+
+
+class Settings:
+    """The repositories of each account and region, with the settings they were given: ecr-state.json.
+
+    moto keeps them in memory only; the bridge writes each change through, and puts them back in moto
+    when it starts again (Bridge.restore).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        try:
+            self._doc: dict[str, dict[str, dict[str, Any]]] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            self._doc = {}
+
+    def all(self) -> list[tuple[Scope, str, dict[str, Any]]]:
+        with self._lock:
+            found = []
+            for key, repos in self._doc.items():
+                account, _, region = key.partition("/")
+                found += [(Scope(account, region), name, dict(saved)) for name, saved in repos.items()]
+            return found
+
+    def record(self, scope: Scope, action: str, params: dict[str, Any]) -> None:
+        """What a successful ACTION with PARAMS changed."""
+        name = str(params.get("repositoryName", ""))
+        with self._lock:
+            repos = self._doc.setdefault(f"{scope.account}/{scope.region}", {})
+            if action == "CreateRepository":
+                keep = ("imageTagMutability", "imageScanningConfiguration", "encryptionConfiguration", "tags")
+                repos[name] = {k: params[k] for k in keep if k in params}
+            elif action == "DeleteRepository":
+                repos.pop(name, None)
+            elif name in repos and action == "PutImageTagMutability":
+                repos[name]["imageTagMutability"] = params.get("imageTagMutability")
+            elif name in repos and action == "PutImageScanningConfiguration":
+                repos[name]["imageScanningConfiguration"] = params.get("imageScanningConfiguration")
+            elif name in repos and action == "PutLifecyclePolicy":
+                repos[name]["lifecyclePolicyText"] = params.get("lifecyclePolicyText")
+            elif name in repos and action == "DeleteLifecyclePolicy":
+                repos[name].pop("lifecyclePolicyText", None)
+            fresh = self._path.with_name(self._path.name + ".new")
+            fresh.write_text(json.dumps(self._doc, indent=1))
+            fresh.replace(self._path)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -207,20 +322,35 @@ class Handler(BaseHTTPRequestHandler):
         path = urllib.parse.urlsplit(self.path).path
         action = "-"
         try:
-            if path.startswith("/_bridge/"):
+            if self.server.kind == "registry":  # the plain face: the first account, the first region
+                action = "registry"
+                self.bridge.face.serve(self, DEFAULT_SCOPE, f"http://{self.headers.get('Host', '')}")
+                return
+            host = self.headers.get("Host", "").rsplit(":", 1)[0] if self.server.kind == "tls" else ""
+            named = _REGISTRY_HOST.match(host)
+            if named:
+                action = "registry"
+                self.bridge.face.serve(self, Scope(named["account"], named["region"]), f"https://{host}")
+                return
+            if path.startswith("/_bridge/") and self.server.kind == "api":
                 self._send(self._control(path))
                 return
             target = self.headers.get("X-Amz-Target", "")
+            caller = _CREDENTIAL.search(self.headers.get("Authorization", ""))
+            account = account_of(caller["key"]) if caller else None
+            self.scope = Scope(account.account_id if account else ACCOUNT_ID, caller["region"] if caller else REGION)
             if target or "x-www-form-urlencoded" in self.headers.get("Content-Type", ""):
                 # JSON and query API calls are small: read them whole to know and rewrite them
                 body = b"".join(self._body())
                 action = target.rpartition(".")[2] if target else _query_action(self.path, body)
                 self.bridge.count(action)
                 injected = self.bridge.injected_error(action) if target.startswith(ECR_TARGET) else None
-                if injected is not None:
+                if account is None:
+                    self._send(_unrecognized(json_protocol=bool(target)))
+                elif injected is not None:
                     self._send(injected)
                 elif target.startswith(ECR_TARGET) and self.bridge.denied(action):
-                    self._send(_access_denied(action, body))
+                    self._send(_access_denied(action, body, self.scope))
                 elif target.startswith(ECR_TARGET):
                     self._send(self._ecr(action, body))
                 else:
@@ -234,6 +364,10 @@ class Handler(BaseHTTPRequestHandler):
             self._send(_ecr_error(500, "ServerException", f"local-ecr bridge: {err}; see bridge.log"))
         finally:
             log.info("%s %s %s %.0f ms", self.command, path, action, (time.monotonic() - started) * 1000)
+
+    def body(self) -> Iterator[bytes]:
+        """The request's body, as it comes (the registry's face streams it on)."""
+        return self._body()
 
     def _control(self, path: str) -> Answer:
         if path == "/_bridge/events" and self.command == "POST":
@@ -250,6 +384,12 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_bridge/rotate-password" and self.command == "POST":
             self.bridge.rotate_password()
             return _json_answer(200, {})
+        if path == "/_bridge/token" and self.command == "POST":
+            # a registry password for tests that talk to the registry directly (as docker login would)
+            doc = json.loads(b"".join(self._body()) or b"{}")
+            scope = Scope(str(doc.get("account") or ACCOUNT_ID), str(doc.get("region") or REGION))
+            password, expires = self.bridge.tokens.issue(scope.account, scope.region)
+            return _json_answer(200, {"username": "AWS", "password": password, "expiresAt": expires})
         if path == "/_bridge/health" and self.command == "GET":
             health = self.bridge.health()
             return _json_answer(200 if all(health.values()) else 503, health)
@@ -260,6 +400,7 @@ class Handler(BaseHTTPRequestHandler):
     def _ecr(self, action: str, body: bytes) -> Answer:
         params = json.loads(body or b"{}")
         repo = str(params.get("repositoryName", ""))
+        name = self.scope.internal(repo)  # the registry's name for it
         mirror = self.bridge.mirror
         forward: Callable[[], Answer] = lambda: self._forward(body)  # noqa: E731
 
@@ -268,7 +409,7 @@ class Handler(BaseHTTPRequestHandler):
         if action in _PAGED and params.get("nextToken"):
             return self._next_page(action, params)  # from the snapshot the first page took
         if action in ("DescribeImages", "ListImages", "BatchGetImage"):
-            mirror.sync(repo)
+            mirror.sync(name)
             answer = forward()
             if action in _PAGED:
                 answer = self._first_page(action, params, answer)
@@ -276,14 +417,27 @@ class Handler(BaseHTTPRequestHandler):
         if action in _PAGED:
             return self._first_page(action, params, forward())
         if action == "BatchDeleteImage":
-            return mirror.delete_images(repo, forward)
-        if action == "DeleteRepository":
-            return mirror.delete_repository(repo, forward)
-        if action == "CreateRepository":
-            return mirror.create_repository(repo, forward)
+            if len(params.get("imageIds") or []) > 100:
+                return _ecr_error(
+                    400,
+                    "InvalidParameterException",
+                    "Invalid parameter at 'imageIds' failed to satisfy constraint: "
+                    "'Member must have length less than or equal to 100'",
+                )
+            return mirror.delete_images(name, forward)
         if action == "PutImage":
-            return self._put_image(params, repo)
-        return forward()
+            return self._put_image(params, name)
+        if action == "DeleteRepository":
+            answer = mirror.delete_repository(name, forward)
+        elif action == "CreateRepository":
+            answer = mirror.create_repository(name, forward)
+        else:
+            answer = forward()
+        if action in _SETTINGS_CALLS and answer.status == 200:
+            self.bridge.settings.record(self.scope, action, params)
+            if action == "DeleteRepository":
+                self.bridge.forget(self.scope, repo)
+        return answer
 
     # -- pages, as ECR gives them (moto answers everything at once) -------------------------------
 
@@ -315,8 +469,7 @@ class Handler(BaseHTTPRequestHandler):
             return answer
         doc = answer.json()
         for data in doc.get("authorizationData", []):
-            data["authorizationToken"] = self.bridge.token()
-            data["expiresAt"] = int(time.time()) + TOKEN_LIFETIME
+            data["authorizationToken"], data["expiresAt"] = self.bridge.token(self.scope)
         return answer.with_json(doc)
 
     def _image_sizes(self, answer: Answer) -> Answer:
@@ -330,7 +483,7 @@ class Handler(BaseHTTPRequestHandler):
                 detail["imageSizeInBytes"] = size
         return answer.with_json(doc)
 
-    def _put_image(self, params: dict[str, Any], repo: str) -> Answer:
+    def _put_image(self, params: dict[str, Any], name: str) -> Answer:
         manifest = str(params.get("imageManifest", "")).encode()
         media_type = params.get("imageManifestMediaType") or _declared_media_type(manifest)
         # the registry will name the manifest by its sha256, so moto must use the same digest
@@ -338,7 +491,7 @@ class Handler(BaseHTTPRequestHandler):
         body = json.dumps(params).encode()
         try:
             return self.bridge.mirror.put_image(
-                repo, params.get("imageTag"), manifest, media_type, lambda: self._forward(body)
+                name, params.get("imageTag"), manifest, media_type, lambda: self._forward(body)
             )
         except MissingLayers as err:
             return _ecr_error(400, "LayersNotFoundException", str(err))
@@ -380,6 +533,7 @@ class Handler(BaseHTTPRequestHandler):
     def _moto_request(self, body: bytes | Iterator[bytes], length: int | None) -> Iterator[http.client.HTTPResponse]:
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _NOT_FORWARDED}
         headers["Connection"] = "close"
+        headers["x-moto-account-id"] = self.scope.account  # moto answers as the signing key's account
         if length is not None:
             headers["Content-Length"] = str(length)
         conn = http.client.HTTPConnection("127.0.0.1", self.bridge.moto_port, timeout=300)
@@ -422,9 +576,10 @@ class Handler(BaseHTTPRequestHandler):
 class BridgeServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], bridge: Bridge) -> None:
+    def __init__(self, address: tuple[str, int], bridge: Bridge, kind: str) -> None:
         super().__init__(address, Handler)
         self.bridge = bridge
+        self.kind = kind  # api (plain http), registry (the plain face) or tls (ECR's names)
 
 
 def _end_to_end(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -433,15 +588,27 @@ def _end_to_end(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(k, v) for k, v in headers if k.lower() not in skip]
 
 
-def _access_denied(action: str, body: bytes) -> Answer:
+def _access_denied(action: str, body: bytes, scope: Scope) -> Answer:
     repo = json.loads(body or b"{}").get("repositoryName", "*")
     return _ecr_error(
         400,
         "AccessDeniedException",
-        f"User: arn:aws:iam::123456789012:user/tester is not authorized to perform: ecr:{action} "
-        f"on resource: arn:aws:ecr:{REGION}:123456789012:repository/{repo} because no identity-based "
-        "policy allows the ecr:{action} action".replace("{action}", action),
+        f"User: arn:aws:iam::{scope.account}:user/tester is not authorized to perform: ecr:{action} "
+        f"on resource: arn:aws:ecr:{scope.region}:{scope.account}:repository/{repo} because no identity-based "
+        f"policy allows the ecr:{action} action",
     )
+
+
+def _unrecognized(*, json_protocol: bool) -> Answer:
+    """An access key none of the stack's accounts has, as ECR (JSON) or STS (query, XML) say it."""
+    message = "The security token included in the request is invalid."
+    if json_protocol:
+        return _ecr_error(400, "UnrecognizedClientException", message)
+    body = (
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+        f"<Code>InvalidClientTokenId</Code><Message>{message}</Message></Error></ErrorResponse>"
+    ).encode()
+    return Answer(403, [("Content-Type", "text/xml")], body)
 
 
 def _json_answer(status: int, doc: Any, content_type: str = "application/json") -> Answer:
@@ -528,9 +695,30 @@ def main(argv: list[str] | None = None) -> None:
     state = State(args.state)
     bridge = Bridge(state)
     ThreadedMotoServer(ip_address="127.0.0.1", port=bridge.moto_port, verbose=False).start()
-    server = BridgeServer(("127.0.0.1", state.ports().api), bridge)
-    log.info("bridge on 127.0.0.1:%d, moto on 127.0.0.1:%d", state.ports().api, bridge.moto_port)
-    server.serve_forever()
+    ports = state.ports()
+    servers = [
+        BridgeServer(("127.0.0.1", ports.api), bridge, "api"),
+        BridgeServer(("127.0.0.1", ports.registry), bridge, "registry"),
+    ]
+    if not state.plain:
+        import ssl
+
+        tls = BridgeServer((FRONT_IP, 443), bridge, "tls")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(state.server_cert, state.server_key)
+        tls.socket = context.wrap_socket(tls.socket, server_side=True)
+        servers.append(tls)
+    bridge.restore()
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    log.info(
+        "bridge on 127.0.0.1:%d, registry face on 127.0.0.1:%d%s, moto on 127.0.0.1:%d",
+        ports.api,
+        ports.registry,
+        "" if state.plain else f", ECR's names on {FRONT_IP}:443",
+        bridge.moto_port,
+    )
+    servers[0].serve_forever()
 
 
 if __name__ == "__main__":

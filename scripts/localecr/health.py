@@ -65,8 +65,8 @@ def probe(state: State, component: str) -> Health:
         "dockerd": (lambda: _docker_ping(str(state.docker_sock)), f"unix://{state.docker_sock}"),
         # 401 is the registry asking for the password: it is up
         "registry": (
-            lambda: _http_status(f"http://127.0.0.1:{ports.registry}/v2/") in (200, 401),
-            f"http://127.0.0.1:{ports.registry}",
+            lambda: _http_status(f"http://127.0.0.1:{ports.internal}/v2/") in (200, 401),
+            f"http://127.0.0.1:{ports.internal}",
         ),
         "bridge": (
             lambda: _http_status(f"http://127.0.0.1:{ports.api}/_bridge/health") == 200,

@@ -1,7 +1,8 @@
 """Keeps moto's view of each ECR repository in step with the registry that really holds the images.
 
 Pushes reach the registry, which tells the bridge through notifications; the bridge then records
-the image in moto with PutImage under the registry's own digest. Notifications arrive after the
+the image in moto with PutImage under the registry's own digest. The registry names a repository
+ACCOUNT/REGION/NAME (face.py); moto is asked as that account, in that region, about NAME. Notifications arrive after the
 push has returned, so reads sync the repository first, and deletions made through the ECR API are
 applied to the registry afterwards.
 """
@@ -19,12 +20,19 @@ from typing import Any, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
+from .face import split_internal
 from .registry import Manifest, Registry
 
 log = logging.getLogger("localecr.mirror")
 
 # ECR's repository name rule; anything else never reaches the registry paths
 _REPO_NAME = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+
+def _ecr_name(repo: str) -> bool:
+    """Whether the registry repository REPO is one of an ECR registry's (ACCOUNT/REGION/NAME, NAME as ECR allows)."""
+    found = split_internal(repo)
+    return found is not None and bool(_REPO_NAME.match(found[1]))
 
 
 class Answer(Protocol):
@@ -64,14 +72,22 @@ def image_size(body: bytes) -> int | None:
 class Mirror:
     """The in-memory record of what was put in moto (repo -> tag -> digest) and the sync rules."""
 
-    def __init__(self, ecr: Any, registry: Registry) -> None:
-        self.ecr = ecr  # boto3 ECR client aimed at moto directly, so these calls skip the stats
+    def __init__(self, ecr_for: Callable[[str, str], Any], registry: Registry) -> None:
+        # ecr_for(account, region): a boto3 ECR client aimed at moto directly, so these calls skip the stats
+        self._ecr_for = ecr_for
         self.registry = registry
         self._tags: dict[str, dict[str, str]] = defaultdict(dict)
         self.sizes: dict[str, int] = {}
         self._manifests: dict[str, Manifest] = {}  # by digest: content-addressed, never stale
         self._locks: dict[str, threading.RLock] = defaultdict(threading.RLock)
         self._locks_guard = threading.Lock()
+
+    def _ecr(self, repo: str) -> tuple[Any, str]:
+        """The moto client for the registry repository REPO (ACCOUNT/REGION/NAME), and NAME."""
+        found = split_internal(repo)
+        assert found is not None, repo
+        scope, name = found
+        return self._ecr_for(scope.account, scope.region), name
 
     def _lock(self, repo: str) -> threading.RLock:
         with self._locks_guard:
@@ -81,7 +97,7 @@ class Mirror:
 
     def on_push(self, repo: str, tag: str, digest: str) -> None:
         """A registry notification: a manifest was pushed under a tag."""
-        if not _REPO_NAME.match(repo) or self._tags[repo].get(tag) == digest:
+        if not _ecr_name(repo) or self._tags[repo].get(tag) == digest:
             return  # checked before locking too: the bridge's own registry PUTs land here
         with self._lock(repo):
             if self._tags[repo].get(tag) != digest:
@@ -89,7 +105,7 @@ class Mirror:
 
     def sync(self, repo: str) -> None:
         """Record every registry tag moto has not seen yet (or that moved), before a read."""
-        if not _REPO_NAME.match(repo):
+        if not _ecr_name(repo):
             return
         with self._lock(repo):
             self._sync_locked(repo)
@@ -145,12 +161,14 @@ class Mirror:
         }
         if tag is not None:
             params["imageTag"] = tag
-        self.ecr.put_image(**params)
+        client, params["repositoryName"] = self._ecr(repo)
+        client.put_image(**params)
 
     def _keep_untagged(self, repo: str, digest: str) -> None:
         # ECR keeps an image whose only tag moved to another push, untagged; moto drops it
         try:
-            self.ecr.describe_images(repositoryName=repo, imageIds=[{"imageDigest": digest}])
+            client, name = self._ecr(repo)
+            client.describe_images(repositoryName=name, imageIds=[{"imageDigest": digest}])
             return
         except ClientError as err:
             if _error_code(err) != "ImageNotFoundException":
@@ -164,7 +182,8 @@ class Mirror:
     def listing(self, repo: str) -> dict[str, set[str]]:
         """digest -> tags of every image moto holds for ``repo`` (untagged ones map to no tags)."""
         images: dict[str, set[str]] = defaultdict(set)
-        for page in self.ecr.get_paginator("list_images").paginate(repositoryName=repo):
+        client, name = self._ecr(repo)
+        for page in client.get_paginator("list_images").paginate(repositoryName=name):
             for image_id in page["imageIds"]:
                 tags = images[image_id["imageDigest"]]
                 if image_id.get("imageTag"):
@@ -193,13 +212,13 @@ class Mirror:
         """CreateRepository: a new repository starts empty, whatever an earlier one left on disk."""
         with self._lock(repo):
             answer = forward()
-            if answer.status == 200 and _REPO_NAME.match(repo):
+            if answer.status == 200 and _ecr_name(repo):
                 self._purge(repo, set())
             return answer
 
     def put_image(self, repo: str, tag: str | None, body: bytes, media_type: str, forward: Callable[[], A]) -> A:
         """PutImage (a retag, typically): moto first, then the same manifest into the registry."""
-        if not _REPO_NAME.match(repo):
+        if not _ecr_name(repo):
             return forward()
         with self._lock(repo):
             missing = self._missing_blobs(repo, body)
@@ -213,7 +232,7 @@ class Mirror:
             return answer
 
     def _synced_listing(self, repo: str) -> dict[str, set[str]] | None:
-        if not _REPO_NAME.match(repo):
+        if not _ecr_name(repo):
             return None
         try:
             self._sync_locked(repo)

@@ -1,4 +1,5 @@
-"""A small client for the stack's distribution registry (OCI distribution API over loopback HTTP)."""
+"""A small client for the stack's docker-registry (OCI distribution API over loopback HTTP), as the bridge
+reaches it: with the registry's own password, under its own names (ACCOUNT/REGION/NAME)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ class Registry:
 
     def set_password(self, password: str) -> None:
         self._auth = "Basic " + base64.b64encode(f"AWS:{password}".encode()).decode()
+
+    def auth_header(self) -> str:
+        """The Authorization header the registry takes from the bridge."""
+        return self._auth
 
     def _request(
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None

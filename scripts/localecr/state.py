@@ -1,7 +1,13 @@
-"""The state folder of a local ECR stack: where each file lives, the ports, the password and the env.
+"""The state folder of a local ECR stack: where each file lives, the ports, the accounts and the env.
 
 Everything the stack remembers between runs sits in one folder (``$LOCAL_ECR_HOME``, by default
-``<repo>/.local-ecr``), so ``down --purge`` is a single ``rm -rf``.
+``<repo>/.local-ecr``), so ``down --purge`` is a single ``rm -rf``: the registry's data, the ECR
+API's repositories (ecr-state.json), the stack's certificate authority and keys.
+
+The stack serves two accounts in two regions under ECR's own names over TLS (``faces``: the
+/etc/hosts lines, the certificates), unless it is started with LOCAL_ECR_PLAIN=1: a second stack on
+the same machine (the fault tests' private one) cannot take the names the first holds, and serves
+the default account and region on plain loopback ports instead (ECRTOOL_REGISTRY, AWS_ENDPOINT_URL).
 """
 
 from __future__ import annotations
@@ -20,6 +26,27 @@ from pathlib import Path
 REGION = "ca-west-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 USER = "AWS"  # ECR's registry user name is always AWS
+REGIONS = (REGION, "us-east-1")
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    access_key: str
+    secret_key: str
+
+
+# Each account's access keys: the API and the registry serve each only what is its own.
+ACCOUNTS = (
+    Account(ACCOUNT_ID, "testing", "testing"),
+    Account("210987654321", "AKIALOCALECRSECOND01", "local-ecr-second-account-secret"),
+)
+# The loopback address ECR's names resolve to while the stack is up (port 443, as ECR's)
+FRONT_IP = os.environ.get("LOCAL_ECR_FRONT_IP") or "127.77.0.1"
+
+
+def account_of(access_key: str) -> Account | None:
+    return next((account for account in ACCOUNTS if account.access_key == access_key), None)
 
 # containerd puts "docker-exec/containerd/containerd.sock.ttrpc" under the state folder and a unix
 # socket path must fit in 108 bytes, so the folder itself has to stay short.
@@ -42,9 +69,10 @@ def resolve_home(repo_root: Path) -> Path:
 
 @dataclass(frozen=True)
 class Ports:
-    api: int
-    registry: int
+    api: int  # the bridge on plain http: the ECR and STS APIs (plain stacks) and /_bridge/* (tests)
+    registry: int  # the registry's ECR face on plain http (plain stacks)
     moto: int
+    internal: int  # docker-registry itself, reached only by the bridge
 
 
 class State:
@@ -60,6 +88,19 @@ class State:
         self.docker_sock = root / "docker.sock"
         self.docker_config = root / "docker-config"
         self.env_file = root / "env"
+        self.plain_file = root / "plain"
+        self.secret_file = root / "token-secret"
+        self.ecr_state = root / "ecr-state.json"
+        self.ca_cert = root / "ca.crt"
+        self.ca_key = root / "ca.key"
+        self.server_cert = root / "server.crt"
+        self.server_key = root / "server.key"
+        self.ca_bundle = root / "ca-bundle.pem"
+
+    @property
+    def plain(self) -> bool:
+        """Whether this stack serves plain loopback ports instead of ECR's names (LOCAL_ECR_PLAIN=1 at up)."""
+        return self.plain_file.exists()
 
     def pid_file(self, component: str) -> Path:
         # written by scripts/local-ecr at start; dockerd also keeps its own docker.pid
@@ -73,27 +114,43 @@ class State:
     def ports(self) -> Ports:
         try:
             values = dict(line.split("=", 1) for line in self.ports_file.read_text().splitlines() if "=" in line)
-            return Ports(int(values["API_PORT"]), int(values["REGISTRY_PORT"]), int(values["MOTO_PORT"]))
+            return Ports(
+                int(values["API_PORT"]),
+                int(values["REGISTRY_PORT"]),
+                int(values["MOTO_PORT"]),
+                int(values["INTERNAL_PORT"]),
+            )
         except (OSError, KeyError, ValueError) as err:
             raise SystemExit(f"local-ecr: no stack in {self.root} yet; run scripts/local-ecr up") from err
 
     def password(self) -> str:
         return self.password_file.read_text().strip()
 
+    def secret(self) -> bytes:
+        return self.secret_file.read_bytes()
+
     def env(self) -> dict[str, str]:
-        ports = self.ports()
-        return {
+        """What points ecrtool, aws and docker at the stack: the engine, the first account's keys, the region
+        and the CA bundle; on a plain stack also its endpoints, which ECR's names would otherwise give."""
+        env = {
             "LOCAL_ECR_HOME": str(self.root),
             "DOCKER_HOST": f"unix://{self.docker_sock}",
             # a private CLI config keeps `docker login` to the stack out of ~/.docker
             "DOCKER_CONFIG": str(self.docker_config),
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{ports.api}",
-            "ECRTOOL_REGISTRY": f"127.0.0.1:{ports.registry}",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ACCESS_KEY_ID": ACCOUNTS[0].access_key,
+            "AWS_SECRET_ACCESS_KEY": ACCOUNTS[0].secret_key,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
         }
+        if self.plain:
+            ports = self.ports()
+            env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{ports.api}"
+            env["ECRTOOL_REGISTRY"] = f"127.0.0.1:{ports.registry}"
+        else:
+            # botocore, awscli and ecrtool read AWS_CA_BUNDLE; Python's ssl and OpenSSL read SSL_CERT_FILE
+            env["AWS_CA_BUNDLE"] = str(self.ca_bundle)
+            env["SSL_CERT_FILE"] = str(self.ca_bundle)
+        return env
 
     def env_exports(self) -> str:
         return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in self.env().items())
@@ -106,9 +163,18 @@ class State:
         self.root.chmod(0o700)
         (self.root / MARKER).touch()
         self.docker_config.mkdir(mode=0o700, exist_ok=True)
-        if not self.ports_file.exists():
-            api, registry, moto = _free_ports(3)
-            _write_private(self.ports_file, f"API_PORT={api}\nREGISTRY_PORT={registry}\nMOTO_PORT={moto}\n")
+        if not self.ports_file.exists() or "INTERNAL_PORT" not in self.ports_file.read_text():
+            api, registry, moto, internal = _free_ports(4)
+            _write_private(
+                self.ports_file,
+                f"API_PORT={api}\nREGISTRY_PORT={registry}\nMOTO_PORT={moto}\nINTERNAL_PORT={internal}\n",
+            )
+        if os.environ.get("LOCAL_ECR_PLAIN", "").strip() in ("1", "true", "yes"):
+            self.plain_file.touch()
+        if not self.secret_file.exists():
+            fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secrets.token_bytes(32))
         if not self.password_file.exists():
             _write_private(self.password_file, secrets.token_urlsafe(32) + "\n")
             self.htpasswd_file.unlink(missing_ok=True)
@@ -142,7 +208,7 @@ storage:
   delete:
     enabled: true
 http:
-  addr: {q(f"127.0.0.1:{ports.registry}")}
+  addr: {q(f"127.0.0.1:{ports.internal}")}
   secret: {q(secrets.token_hex(16))}
 auth:
   htpasswd:

@@ -1,0 +1,244 @@
+"""The registry's ECR face: what a client of ACCOUNT.dkr.ecr.REGION.amazonaws.com sees, in front of the
+stack's one docker-registry.
+
+Each account and region is a registry of its own: its repositories live under ACCOUNT/REGION/ in the
+docker-registry, which only the bridge reaches (with a password of its own). Here each request is
+checked as ECR checks it, then passed on with its names rewritten both ways:
+
+- basic auth, user AWS and a password from GetAuthorizationToken for this account and region
+  (tokens.py); anything else is ECR's 401;
+- a repository the ECR API does not have is ECR's `name unknown`;
+- a tag of an immutable repository cannot move to another image: ECR's `tag invalid`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import json
+import re
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .tokens import EXPIRED, Tokens
+
+_BLOCK = 64 * 1024
+_PATH = re.compile(
+    r"^/v2/(?P<name>[a-z0-9]+(?:[._/-][a-z0-9]+)*?)/(?P<kind>blobs|manifests|tags|referrers)(?P<rest>/.*)?$"
+)
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# request headers not passed to the docker-registry (hop-by-hop, and the two set here)
+_DROPPED = {"connection", "keep-alive", "te", "trailer", "upgrade", "proxy-authorization", "authorization", "host"}
+_MANIFEST_LIMIT = 4 * 1024 * 1024  # ECR's largest manifest
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One of the stack's registries: an account in a region."""
+
+    account: str
+    region: str
+
+    @property
+    def host(self) -> str:
+        return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com"
+
+    def internal(self, repository: str) -> str:
+        """The docker-registry's name for REPOSITORY of this registry."""
+        return f"{self.account}/{self.region}/{repository}"
+
+
+def split_internal(name: str) -> tuple[Scope, str] | None:
+    account, _, rest = name.partition("/")
+    region, _, repository = rest.partition("/")
+    if not (account.isdigit() and region and repository):
+        return None
+    return Scope(account, region), repository
+
+
+class Repositories(Protocol):
+    def exists(self, scope: Scope, repository: str) -> bool: ...
+
+    def immutable(self, scope: Scope, repository: str) -> bool: ...
+
+
+class Request(Protocol):
+    """What the face needs of the request handler (http.server's BaseHTTPRequestHandler)."""
+
+    command: str
+    path: str
+    headers: Any
+    wfile: Any
+
+    def body(self) -> Iterator[bytes]: ...
+
+    def send_response(self, code: int, message: str | None = None) -> None: ...
+
+    def send_header(self, keyword: str, value: str) -> None: ...
+
+    def end_headers(self) -> None: ...
+
+
+class Face:
+    def __init__(
+        self, tokens: Tokens, repositories: Repositories, internal_port: int, internal_auth: Callable[[], str]
+    ) -> None:
+        self.tokens = tokens
+        self.repositories = repositories
+        self.internal_port = internal_port
+        self._internal_auth = internal_auth
+
+    def serve(self, request: Request, scope: Scope, public_base: str) -> None:
+        """Answer one request to SCOPE's registry, which clients reach at PUBLIC_BASE (https://HOST)."""
+        refusal = self._auth(request.headers.get("Authorization", ""), scope, public_base)
+        if refusal is not None:
+            return _send(request, *refusal)
+        url = urllib.parse.urlsplit(request.path)
+        if url.path in ("/v2", "/v2/"):
+            return _send(request, 200, [("Content-Type", "application/json")], b"{}")
+        match = _PATH.match(url.path)
+        if match is None:
+            return _send(request, *_error(404, "UNSUPPORTED", "The operation is unsupported."))
+        repository = match["name"]
+        if not self.repositories.exists(scope, repository):
+            message = (
+                f"The repository with name '{repository}' does not exist in the registry with id '{scope.account}'"
+            )
+            return _send(request, *_error(404, "NAME_UNKNOWN", message))
+        body: bytes | Iterator[bytes] | None = None
+        reference = (match["rest"] or "").lstrip("/")
+        if match["kind"] == "manifests" and request.command == "PUT":
+            body = b"".join(request.body())
+            if len(body) > _MANIFEST_LIMIT:
+                return _send(request, *_error(400, "MANIFEST_INVALID", "manifest too large"))
+            refusal = self._immutable_refusal(scope, repository, reference, body)
+            if refusal is not None:
+                return _send(request, *refusal)
+        query = urllib.parse.parse_qsl(url.query, keep_blank_values=True)
+        query = [(k, scope.internal(v) if k == "from" else v) for k, v in query]
+        target = f"/v2/{scope.internal(repository)}/{match['kind']}{match['rest'] or ''}"
+        if query:
+            target += "?" + urllib.parse.urlencode(query)
+        self._relay(request, scope, target, body, public_base)
+
+    # -- ECR's checks ------------------------------------------------------------------------------
+
+    def _auth(self, header: str, scope: Scope, public_base: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        challenge = ("WWW-Authenticate", f'Basic realm="{public_base}/",service="ecr.amazonaws.com"')
+        kind, _, value = header.partition(" ")
+        if kind.lower() != "basic" or not value:
+            return 401, [challenge, ("Content-Type", "text/plain; charset=utf-8")], b"Not Authorized\n"
+        try:
+            user, _, password = base64.b64decode(value).decode().partition(":")
+        except ValueError:
+            user, password = "", ""
+        if user != "AWS" or not self.tokens.check(password, scope.account, scope.region).ok:
+            status, headers, body = _error(401, "DENIED", EXPIRED)
+            return status, [challenge, *headers], body
+        return None
+
+    def _immutable_refusal(
+        self, scope: Scope, repository: str, reference: str, body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        if _DIGEST.match(reference) or not self.repositories.immutable(scope, repository):
+            return None
+        current = self._head_digest(scope, repository, reference)
+        if current is None or current == "sha256:" + hashlib.sha256(body).hexdigest():
+            return None  # a new tag, or the same image again
+        message = (
+            f"The image tag '{reference}' already exists in the '{repository}' repository and cannot be overwritten "
+            "because the repository is immutable."
+        )
+        return _error(400, "TAG_INVALID", message)
+
+    def _head_digest(self, scope: Scope, repository: str, tag: str) -> str | None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.internal_port, timeout=30)
+        try:
+            accept = ", ".join(
+                [
+                    "application/vnd.docker.distribution.manifest.v2+json",
+                    "application/vnd.docker.distribution.manifest.list.v2+json",
+                    "application/vnd.oci.image.manifest.v1+json",
+                    "application/vnd.oci.image.index.v1+json",
+                ]
+            )
+            path = f"/v2/{scope.internal(repository)}/manifests/{urllib.parse.quote(tag)}"
+            conn.request("HEAD", path, headers={"Authorization": self._internal_auth(), "Accept": accept})
+            resp = conn.getresponse()
+            resp.read()
+            return resp.getheader("Docker-Content-Digest") if resp.status == 200 else None
+        finally:
+            conn.close()
+
+    # -- passing on --------------------------------------------------------------------------------
+
+    def _relay(
+        self, request: Request, scope: Scope, target: str, body: bytes | Iterator[bytes] | None, public_base: str
+    ) -> None:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROPPED}
+        headers["Authorization"] = self._internal_auth()
+        headers["Connection"] = "close"
+        if body is None:
+            chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+            length = request.headers.get("Content-Length")
+            if chunked:
+                headers.pop("Transfer-Encoding", None)
+                body = request.body()  # http.client sends an iterator chunked, as it came in
+            elif length and int(length) > 0:
+                body = request.body()
+            else:
+                body = None
+        else:
+            headers.pop("Transfer-Encoding", None)
+            headers["Content-Length"] = str(len(body)) if isinstance(body, bytes) else headers.get("Content-Length", "")
+        conn = http.client.HTTPConnection("127.0.0.1", self.internal_port, timeout=300)
+        try:
+            conn.request(request.command, target, body=body, headers=headers)
+            resp = conn.getresponse()
+            prefix = f"{scope.account}/{scope.region}/"
+            out = [(k, v) for k, v in resp.getheaders() if k.lower() not in ("connection", "transfer-encoding")]
+            out = [(k, _public_location(v, prefix, public_base) if k.lower() == "location" else v) for k, v in out]
+            if resp.status >= 400 or "/tags/list" in target:
+                # small JSON documents that may name the repository: the client's names, not ours
+                data = resp.read().replace(prefix.encode(), b"")
+                out = [(k, str(len(data)) if k.lower() == "content-length" else v) for k, v in out]
+                return _send(request, resp.status, out, data, head=request.command == "HEAD")
+            request.send_response(resp.status)
+            for key, value in out:
+                request.send_header(key, value)
+            request.end_headers()
+            if request.command != "HEAD":
+                while block := resp.read(_BLOCK):
+                    request.wfile.write(block)
+        finally:
+            conn.close()
+
+
+def _public_location(value: str, prefix: str, public_base: str) -> str:
+    """A Location the docker-registry gave, as the client must follow it: its own host and names."""
+    parts = urllib.parse.urlsplit(value)
+    path = parts.path.replace(f"/v2/{prefix}", "/v2/", 1)
+    return public_base + urllib.parse.urlunsplit(("", "", path, parts.query, ""))
+
+
+def _error(status: int, code: str, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    body = json.dumps({"errors": [{"code": code, "message": message, "detail": None}]}).encode()
+    return status, [("Content-Type", "application/json; charset=utf-8")], body
+
+
+def _send(request: Request, status: int, headers: list[tuple[str, str]], body: bytes, *, head: bool = False) -> None:
+    request.send_response(status)
+    seen = set()
+    for key, value in headers:
+        seen.add(key.lower())
+        request.send_header(key, value)
+    if "content-length" not in seen:
+        request.send_header("Content-Length", str(len(body)))
+    if "docker-distribution-api-version" not in seen:
+        request.send_header("Docker-Distribution-API-Version", "registry/2.0")
+    request.end_headers()
+    if not head and request.command != "HEAD":
+        request.wfile.write(body)
