@@ -62,6 +62,18 @@ class Stack:
         """A registry password for ACCOUNT's registry in REGION, as GetAuthorizationToken hands one out."""
         return str(self.control("token", {"account": account, "region": region})["password"])
 
+    @property
+    def ca_bundle(self) -> str | bool:
+        """What an https client must trust to reach the stack (requests' `verify`)."""
+        return self.env.get("AWS_CA_BUNDLE") or True
+
+    def accepts(self, password: str, account: str = ACCOUNT, region: str = REGION) -> bool:
+        """Whether ACCOUNT's registry in REGION takes PASSWORD (user AWS), as a docker login would ask it."""
+        import requests
+
+        url = f"{self.registry_url(account, region)}/v2/"
+        return requests.get(url, auth=("AWS", password), verify=self.ca_bundle, timeout=10).status_code == 200
+
     def control(self, name: str, doc: dict[str, object] | None = None) -> dict[str, object]:
         """Ask the bridge's test endpoints (/_bridge/NAME): call counts, faults, registry passwords."""
         import json
@@ -131,12 +143,17 @@ class PrivateStack(Stack):
 
 @pytest.fixture(scope="session")
 def private_stack() -> Iterator[PrivateStack]:
-    """A second local ECR (own dockerd, registry, bridge and ports) for the whole session, purged at the end."""
+    """A second local ECR (own dockerd, registry, bridge and ports) for the whole session, purged at the end.
+
+    It serves the first account and region on plain loopback ports (ECRTOOL_REGISTRY, AWS_ENDPOINT_URL):
+    ECR's names resolve to the shared stack, which holds them while it is up.
+    """
     import tempfile
 
     # a short folder: the docker sockets under it must stay within the 108-byte unix socket limit
     home = tempfile.mkdtemp(prefix="lecr-", dir="/tmp")
-    env = _path_env({**os.environ, "LOCAL_ECR_HOME": home})
+    # plain: ECR's names belong to the shared stack while it is up
+    env = _path_env({**os.environ, "LOCAL_ECR_HOME": home, "LOCAL_ECR_PLAIN": "1"})
     done = subprocess.run([str(STACK), "up"], capture_output=True, text=True, timeout=300, env=env)
     if done.returncode != 0:
         pytest.fail(f"could not start a private local ECR in {home}: {done.stderr.strip()}", pytrace=False)

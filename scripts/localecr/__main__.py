@@ -89,13 +89,18 @@ def _faces(state: State) -> int:
 
     tls.ensure(state, hosts.names())
     if running_pid(state, "bridge") is None:  # ours holds the port when it runs; anything else must not
-        try:
-            with socket.socket() as probe:
-                probe.bind((FRONT_IP, 443))
-        except OSError as err:
-            print(f"local-ecr: {FRONT_IP}:443 is taken ({err.strerror}): stop what listens there, "
-                  "or set LOCAL_ECR_FRONT_IP to another loopback address", file=sys.stderr)
-            return 1
+        for port in (443, 80):
+            try:
+                with socket.socket() as probe:
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the bridge binds it
+                    probe.bind((FRONT_IP, port))
+            except OSError as err:
+                print(
+                    f"local-ecr: {FRONT_IP}:{port} is taken ({err.strerror}): stop what listens there, "
+                    "or set LOCAL_ECR_FRONT_IP to another loopback address",
+                    file=sys.stderr,
+                )
+                return 1
     alive = any(
         running_pid(State(Path(owner)), "bridge") is not None for owner in hosts.owners() if owner != str(state.root)
     )

@@ -326,11 +326,15 @@ class Handler(BaseHTTPRequestHandler):
                 action = "registry"
                 self.bridge.face.serve(self, DEFAULT_SCOPE, f"http://{self.headers.get('Host', '')}")
                 return
-            host = self.headers.get("Host", "").rsplit(":", 1)[0] if self.server.kind == "tls" else ""
+            host = self.headers.get("Host", "").rsplit(":", 1)[0] if self.server.kind in ("tls", "http") else ""
             named = _REGISTRY_HOST.match(host)
             if named:
                 action = "registry"
-                self.bridge.face.serve(self, Scope(named["account"], named["region"]), f"https://{host}")
+                scheme = "https" if self.server.kind == "tls" else "http"
+                self.bridge.face.serve(self, Scope(named["account"], named["region"]), f"{scheme}://{host}")
+                return
+            if self.server.kind == "http":
+                self._send(_json_answer(404, {"error": f"{host or 'this host'} is served over https only"}))
                 return
             if path.startswith("/_bridge/") and self.server.kind == "api":
                 self._send(self._control(path))
@@ -579,7 +583,8 @@ class BridgeServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], bridge: Bridge, kind: str) -> None:
         super().__init__(address, Handler)
         self.bridge = bridge
-        self.kind = kind  # api (plain http), registry (the plain face) or tls (ECR's names)
+        # api (plain http), registry (the plain face), tls (ECR's names), http (their registries, plain)
+        self.kind = kind
 
 
 def _end_to_end(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -707,7 +712,9 @@ def main(argv: list[str] | None = None) -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(state.server_cert, state.server_key)
         tls.socket = context.wrap_socket(tls.socket, server_side=True)
-        servers.append(tls)
+        # The engine takes a registry on a loopback address for an insecure one: after an https
+        # refusal it tries http too, and reports what that says. The same face answers there.
+        servers += [tls, BridgeServer((FRONT_IP, 80), bridge, "http")]
     bridge.restore()
     for server in servers[1:]:
         threading.Thread(target=server.serve_forever, daemon=True).start()

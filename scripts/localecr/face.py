@@ -178,7 +178,10 @@ class Face:
     def _relay(
         self, request: Request, scope: Scope, target: str, body: bytes | Iterator[bytes] | None, public_base: str
     ) -> None:
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROPPED}
+        headers: dict[str, str] = {}
+        for key, value in request.headers.items():
+            if key.lower() not in _DROPPED:  # a header sent more than once (Accept) as one list
+                headers[key] = f"{headers[key]}, {value}" if key in headers else value
         headers["Authorization"] = self._internal_auth()
         headers["Connection"] = "close"
         if body is None:

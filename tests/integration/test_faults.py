@@ -89,7 +89,11 @@ def error_line(stderr: str) -> str:
 
 def registry_get(stack: Any, path: str, **headers: str) -> requests.Response:
     return requests.get(
-        f"http://{stack.registry}/v2/{path}", auth=("AWS", stack.password()), headers=headers, timeout=60
+        f"{stack.registry_url()}/v2/{path}",
+        auth=("AWS", stack.password()),
+        headers=headers,
+        timeout=60,
+        verify=stack.ca_bundle,
     )
 
 

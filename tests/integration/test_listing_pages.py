@@ -30,9 +30,10 @@ class Registry:
     """The local ECR's registry over its own HTTP API, one kept-alive connection for many requests."""
 
     def __init__(self, stack: Any, repo: str) -> None:
-        self.base = f"http://{stack.registry}/v2/{repo}"
+        self.base = f"{stack.registry_url()}/v2/{repo}"
         self.session = requests.Session()
         self.session.auth = ("AWS", stack.password())
+        self.session.verify = stack.ca_bundle
 
     def blob(self, data: bytes) -> dict[str, object]:
         started = self.session.post(f"{self.base}/blobs/uploads/", timeout=30)

@@ -1,8 +1,8 @@
-"""Tests of the local ECR stack itself (scripts/local-ecr), driven with boto3 and the docker CLI.
+"""Tests of the local ECR stack itself (scripts/local-ecr), driven with boto3, requests and the docker CLI.
 
-Not ecrtool: these check that the stack behaves like ECR where ecrtool relies on it (the token is
-the registry password, pushes show up in DescribeImages under the registry's digest, deletions
-through the API reach the registry), so ecrtool's integration tests can trust it. The stack is
+Not ecrtool: these check that the stack wears ECR's face where a client can see it (its names over
+TLS, one registry per account and region, its tokens, its refusals and their words, its paging and
+limits), so that ecrtool's integration tests, and a user's own scripts, can trust it. The stack is
 started if it is not running (``up`` is idempotent).
 """
 
@@ -12,6 +12,7 @@ import base64
 import os
 import re
 import shlex
+import socket
 import subprocess
 import time
 import uuid
@@ -27,9 +28,17 @@ import requests
 pytestmark = pytest.mark.integration
 
 LOCAL_ECR = Path(__file__).resolve().parents[2] / "scripts" / "local-ecr"
-ENV_KEYS = ("LOCAL_ECR_HOME", "DOCKER_HOST", "AWS_ENDPOINT_URL", "ECRTOOL_REGISTRY", "AWS_REGION")
+ACCOUNT, REGION, OTHER_REGION = "123456789012", "ca-west-1", "us-east-1"
+# the stack's second account (README: The local ECR)
+SECOND = ("210987654321", "AKIALOCALECRSECOND01", "local-ecr-second-account-secret")
+FRONT_IP = "127.77.0.1"
+EXPIRED = "Your authorization token has expired. Reauthenticate and try again."
 
 Docker = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def host(account: str = ACCOUNT, region: str = REGION) -> str:
+    return f"{account}.dkr.ecr.{region}.amazonaws.com"
 
 
 @pytest.fixture(scope="module")
@@ -38,19 +47,7 @@ def stack_env() -> dict[str, str]:
     (it honours an exported LOCAL_ECR_HOME, so an eval'ed env points it at the same stack)."""
     done = subprocess.run([str(LOCAL_ECR), "up"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"scripts/local-ecr up failed:\n{done.stderr}"
-    env = dict(shlex.split(line)[1].split("=", 1) for line in done.stdout.splitlines())
-    assert set(ENV_KEYS) <= set(env), done.stdout
-    return env
-
-
-@pytest.fixture(scope="module")
-def password(stack_env: dict[str, str]) -> str:
-    return (Path(stack_env["LOCAL_ECR_HOME"]) / "password").read_text().strip()
-
-
-@pytest.fixture(scope="module")
-def registry(stack_env: dict[str, str]) -> str:
-    return stack_env["ECRTOOL_REGISTRY"]
+    return dict(shlex.split(line)[1].split("=", 1) for line in done.stdout.splitlines())
 
 
 @pytest.fixture(scope="module")
@@ -72,19 +69,26 @@ def docker(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
     return run
 
 
+def _build(stack_env: dict[str, str], ref: str, *options: str) -> None:
+    done = subprocess.run(
+        [str(LOCAL_ECR), "image", ref, *options], env={**os.environ, **stack_env}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.fixture(scope="module")
 def image(stack_env: dict[str, str], docker: Docker) -> Iterator[str]:
     """A small FROM-scratch image (busybox plus two 512 KB random layers), built by the script."""
     ref = f"local-ecr-selftest:{uuid.uuid4().hex[:8]}"
-    done = subprocess.run(
-        [str(LOCAL_ECR), "image", ref, "--layers", "2", "--size-mb", "1"],
-        env={**os.environ, **stack_env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert re.fullmatch(r"sha256:[0-9a-f]{64}", done.stdout.strip()), done.stdout
+    _build(stack_env, ref, "--layers", "2", "--size-mb", "1")
+    yield ref
+    docker("rmi", "--force", ref, check=False)
+
+
+@pytest.fixture(scope="module")
+def other_image(stack_env: dict[str, str], docker: Docker) -> Iterator[str]:
+    ref = f"local-ecr-selftest:{uuid.uuid4().hex[:8]}"
+    _build(stack_env, ref)
     yield ref
     docker("rmi", "--force", ref, check=False)
 
@@ -100,20 +104,25 @@ def repo(ecr: Any) -> Iterator[str]:
         pass
 
 
-def _client(service: str, env: dict[str, str]) -> Any:
+def _client(service: str, env: dict[str, str], region: str = REGION, keys: tuple[str, str] | None = None) -> Any:
+    """A boto3 client as a user's would be: ECR's standard endpoint, trusting the stack's CA."""
+    access, secret = keys or (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
     return boto3.client(
         service,
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_REGION"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        region_name=region,
+        aws_access_key_id=access,
+        aws_secret_access_key=secret,
+        verify=env["AWS_CA_BUNDLE"],
     )
 
 
-def _login(docker: Docker, ecr: Any, registry: str) -> None:
+def _password(ecr: Any) -> str:
     token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
-    user, secret = base64.b64decode(token).decode().split(":", 1)
-    docker("login", "--username", user, "--password-stdin", registry, input=secret)
+    return str(base64.b64decode(token).decode().split(":", 1)[1])
+
+
+def _login(docker: Docker, ecr: Any, registry: str = host()) -> None:
+    docker("login", "--username", "AWS", "--password-stdin", registry, input=_password(ecr))
 
 
 def _push(docker: Docker, source: str, target: str) -> str:
@@ -124,27 +133,165 @@ def _push(docker: Docker, source: str, target: str) -> str:
     return match.group(1)
 
 
-def _registry_tags(registry: str, password: str, repo: str) -> list[str]:
-    resp = requests.get(f"http://{registry}/v2/{repo}/tags/list", auth=("AWS", password), timeout=10)
-    if resp.status_code == 404:
+def _registry(stack_env: dict[str, str], ecr: Any, path: str, registry: str = host(), **headers: str) -> Any:
+    return requests.get(
+        f"https://{registry}/v2/{path}",
+        auth=("AWS", _password(ecr)),
+        headers=headers,
+        timeout=10,
+        verify=stack_env["AWS_CA_BUNDLE"],
+    )
+
+
+def _registry_tags(stack_env: dict[str, str], ecr: Any, repo: str) -> list[str]:
+    resp = _registry(stack_env, ecr, f"{repo}/tags/list")
+    if resp.status_code == 404 and resp.json()["errors"][0]["code"] == "NAME_UNKNOWN":
         return []
     resp.raise_for_status()
     return sorted(resp.json().get("tags") or [])
 
 
-def test_authorization_token_is_the_registry_password_for_12_hours(ecr: Any, password: str) -> None:
+# -- ECR's names over TLS ---------------------------------------------------------------------------
+
+
+def test_the_env_holds_keys_region_and_the_ca_bundle_only(stack_env: dict[str, str]) -> None:
+    assert not {key for key in stack_env if key.startswith("AWS_ENDPOINT_URL") or key.startswith("ECRTOOL_")}
+    assert stack_env["AWS_REGION"] == REGION and stack_env["AWS_ACCESS_KEY_ID"]
+    assert stack_env["AWS_CA_BUNDLE"] == stack_env["SSL_CERT_FILE"]
+    assert "BEGIN CERTIFICATE" in Path(stack_env["AWS_CA_BUNDLE"]).read_text()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [host(), host(SECOND[0], OTHER_REGION), f"api.ecr.{REGION}.amazonaws.com", f"sts.{OTHER_REGION}.amazonaws.com"],
+)
+def test_ecr_names_resolve_to_the_stack_while_it_is_up(stack_env: dict[str, str], name: str) -> None:
+    assert socket.gethostbyname(name) == FRONT_IP
+    hosts = Path("/etc/hosts").read_text()
+    assert f"# local-ecr BEGIN {stack_env['LOCAL_ECR_HOME']}" in hosts
+
+
+def test_the_registry_and_the_api_speak_tls_with_the_stacks_certificate(stack_env: dict[str, str]) -> None:
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"https://{host()}/v2/", timeout=10, verify=True)  # the system's roots alone
+    reply = requests.get(f"https://{host()}/v2/", timeout=10, verify=stack_env["AWS_CA_BUNDLE"])
+    assert reply.status_code == 401
+    assert reply.headers["WWW-Authenticate"] == f'Basic realm="https://{host()}/",service="ecr.amazonaws.com"'
+
+
+# -- tokens -----------------------------------------------------------------------------------------
+
+
+def test_a_token_is_its_registrys_password_for_12_hours(stack_env: dict[str, str], ecr: Any) -> None:
     data = ecr.get_authorization_token()["authorizationData"][0]
+    user, password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)
+    assert user == "AWS"
+    assert abs(data["expiresAt"].timestamp() - (time.time() + 12 * 3600)) < 3700
+    assert data["proxyEndpoint"] == f"https://{host()}"
+    bundle = stack_env["AWS_CA_BUNDLE"]
+    assert requests.get(f"https://{host()}/v2/", auth=(user, password), timeout=10, verify=bundle).status_code == 200
+    # the same account's registry in another region, and another account's, refuse it
+    for other in (host(ACCOUNT, OTHER_REGION), host(SECOND[0], REGION)):
+        refused = requests.get(f"https://{other}/v2/", auth=(user, password), timeout=10, verify=bundle)
+        assert refused.status_code == 401
+        assert refused.json()["errors"][0] == {"code": "DENIED", "message": EXPIRED, "detail": None}
 
-    assert base64.b64decode(data["authorizationToken"]).decode() == f"AWS:{password}"
-    assert abs(data["expiresAt"].timestamp() - (time.time() + 12 * 3600)) < 300
-    assert data["proxyEndpoint"] == "https://123456789012.dkr.ecr.ca-west-1.amazonaws.com"
 
-
-def test_docker_login_refuses_a_wrong_password(docker: Docker, registry: str) -> None:
-    wrong = docker("login", "--username", "AWS", "--password-stdin", registry, input="nope", check=False)
-
+def test_docker_login_refuses_a_wrong_password(docker: Docker) -> None:
+    wrong = docker("login", "--username", "AWS", "--password-stdin", host(), input="nope", check=False)
     assert wrong.returncode != 0
-    assert "unauthorized" in wrong.stderr.lower()
+    assert "401 Unauthorized" in wrong.stderr
+
+
+def test_a_revoked_token_gets_ecrs_words(stack_env: dict[str, str], docker: Docker, ecr: Any, image: str, repo: str):
+    _login(docker, ecr)
+    requests.post(f"{_bridge(stack_env)}/rotate-password", timeout=10).raise_for_status()
+    docker("tag", image, f"{host()}/{repo}:v1")
+    refused = docker("push", f"{host()}/{repo}:v1", check=False)
+    assert refused.returncode != 0
+    assert f"denied: {EXPIRED}" in refused.stderr
+    _login(docker, ecr)  # a fresh token works again
+    _push(docker, image, f"{host()}/{repo}:v1")
+    docker("rmi", f"{host()}/{repo}:v1")
+
+
+# -- ECR's refusals through plain docker ------------------------------------------------------------
+
+
+def test_a_push_to_a_missing_repository_is_name_unknown(docker: Docker, ecr: Any, image: str) -> None:
+    _login(docker, ecr)
+    missing = f"selftest/missing-{uuid.uuid4().hex[:8]}"
+    docker("tag", image, f"{host()}/{missing}:v1")
+    refused = docker("push", f"{host()}/{missing}:v1", check=False)
+    assert refused.returncode != 0
+    expected = f"name unknown: The repository with name '{missing}' does not exist in the registry with id '{ACCOUNT}'"
+    assert expected in refused.stderr
+    assert ecr.describe_repositories()["repositories"] is not None  # nothing was created
+    with pytest.raises(ecr.exceptions.RepositoryNotFoundException):
+        ecr.describe_repositories(repositoryNames=[missing])
+    docker("rmi", f"{host()}/{missing}:v1")
+
+
+def test_an_immutable_tag_takes_the_same_image_again_and_refuses_another(
+    docker: Docker, ecr: Any, image: str, other_image: str
+) -> None:
+    name = f"selftest/frozen-{uuid.uuid4().hex[:8]}"
+    ecr.create_repository(repositoryName=name, imageTagMutability="IMMUTABLE")
+    _login(docker, ecr)
+    first = _push(docker, image, f"{host()}/{name}:v1")
+    assert _push(docker, image, f"{host()}/{name}:v1") == first
+    docker("tag", other_image, f"{host()}/{name}:v1")
+    refused = docker("push", f"{host()}/{name}:v1", check=False)
+    assert refused.returncode != 0
+    assert (
+        f"tag invalid: The image tag 'v1' already exists in the '{name}' repository and cannot be overwritten "
+        "because the repository is immutable." in refused.stderr
+    )
+    ids = ecr.list_images(repositoryName=name)["imageIds"]
+    assert ids == [{"imageDigest": first, "imageTag": "v1"}]
+    ecr.delete_repository(repositoryName=name, force=True)
+    docker("rmi", f"{host()}/{name}:v1")
+
+
+# -- each account and region is its own registry ----------------------------------------------------
+
+
+def test_each_account_and_region_is_a_registry_of_its_own(
+    stack_env: dict[str, str], docker: Docker, ecr: Any, image: str, repo: str
+) -> None:
+    _login(docker, ecr)
+    _push(docker, image, f"{host()}/{repo}:v1")
+    elsewhere = _client("ecr", stack_env, OTHER_REGION)
+    elsewhere.create_repository(repositoryName=repo)
+    try:
+        # the same name in another region is another, empty repository
+        assert elsewhere.list_images(repositoryName=repo)["imageIds"] == []
+        _login(docker, elsewhere, host(ACCOUNT, OTHER_REGION))
+        missing = docker("pull", f"{host(ACCOUNT, OTHER_REGION)}/{repo}:v1", check=False)
+        assert missing.returncode != 0 and "manifest unknown" in missing.stderr
+    finally:
+        elsewhere.delete_repository(repositoryName=repo, force=True)
+
+    second = _client("ecr", stack_env, REGION, keys=SECOND[1:])
+    assert repo not in [r["repositoryName"] for r in second.describe_repositories()["repositories"]]
+    assert _client("sts", stack_env, keys=SECOND[1:]).get_caller_identity()["Account"] == SECOND[0]
+    # the second account's token opens its own registry, not the first's
+    bundle = stack_env["AWS_CA_BUNDLE"]
+    theirs = _password(second)
+    assert requests.get(f"https://{host(SECOND[0])}/v2/", auth=("AWS", theirs), verify=bundle, timeout=10).ok
+    refused = docker("login", "--username", "AWS", "--password-stdin", host(), input=theirs, check=False)
+    assert refused.returncode != 0
+    docker("rmi", f"{host()}/{repo}:v1")
+
+
+def test_an_unknown_access_key_is_refused(stack_env: dict[str, str]) -> None:
+    stranger = _client("ecr", stack_env, keys=("AKIANOBODY", "nothing"))
+    with pytest.raises(stranger.exceptions.ClientError) as refused:
+        stranger.describe_repositories()
+    assert refused.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+# -- the API and the registry agree -----------------------------------------------------------------
 
 
 def test_test_image_runs(docker: Docker, image: str) -> None:
@@ -152,87 +299,84 @@ def test_test_image_runs(docker: Docker, image: str) -> None:
 
 
 def test_push_describe_delete_round_trip(
-    docker: Docker, ecr: Any, registry: str, password: str, image: str, repo: str
+    stack_env: dict[str, str], docker: Docker, ecr: Any, image: str, repo: str
 ) -> None:
-    _login(docker, ecr, registry)
-    digest_v1 = _push(docker, image, f"{registry}/{repo}:v1")
-    digest_v2 = _push(docker, image, f"{registry}/{repo}:v2")
+    _login(docker, ecr)
+    digest_v1 = _push(docker, image, f"{host()}/{repo}:v1")
+    digest_v2 = _push(docker, image, f"{host()}/{repo}:v2")
     assert digest_v1 == digest_v2
 
     # at once: the bridge syncs from the registry rather than wait for its notification
     details = ecr.describe_images(repositoryName=repo)["imageDetails"]
     assert [(d["imageDigest"], sorted(d["imageTags"])) for d in details] == [(digest_v1, ["v1", "v2"])]
-    manifest = requests.get(
-        f"http://{registry}/v2/{repo}/manifests/v1",
-        auth=("AWS", password),
-        timeout=10,
-        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    manifest = _registry(
+        stack_env, ecr, f"{repo}/manifests/v1", Accept="application/vnd.docker.distribution.manifest.v2+json"
     ).json()
     assert details[0]["imageSizeInBytes"] == sum(layer["size"] for layer in manifest["layers"])
 
     deleted = ecr.batch_delete_image(repositoryName=repo, imageIds=[{"imageTag": "v1"}])
     assert deleted["failures"] == []
-    assert _registry_tags(registry, password, repo) == ["v2"]
-    docker("rmi", f"{registry}/{repo}:v1", f"{registry}/{repo}:v2")
-    assert docker("pull", f"{registry}/{repo}:v2").returncode == 0
-    assert docker("pull", f"{registry}/{repo}:v1", check=False).returncode != 0
-    docker("rmi", f"{registry}/{repo}:v2")
+    assert _registry_tags(stack_env, ecr, repo) == ["v2"]
+    docker("rmi", f"{host()}/{repo}:v1", f"{host()}/{repo}:v2")
+    assert docker("pull", f"{host()}/{repo}:v2").returncode == 0
+    assert docker("pull", f"{host()}/{repo}:v1", check=False).returncode != 0
+    docker("rmi", f"{host()}/{repo}:v2")
 
     ecr.delete_repository(repositoryName=repo, force=True)
-    assert _registry_tags(registry, password, repo) == []
+    assert _registry_tags(stack_env, ecr, repo) == []
 
 
 def test_put_image_retag_reaches_the_registry(
-    docker: Docker, ecr: Any, registry: str, password: str, image: str, repo: str
+    stack_env: dict[str, str], docker: Docker, ecr: Any, image: str, repo: str
 ) -> None:
-    _login(docker, ecr, registry)
-    digest = _push(docker, image, f"{registry}/{repo}:build-1")
+    _login(docker, ecr)
+    digest = _push(docker, image, f"{host()}/{repo}:build-1")
     found = ecr.batch_get_image(repositoryName=repo, imageIds=[{"imageTag": "build-1"}])["images"][0]
 
     ecr.put_image(repositoryName=repo, imageTag="release", imageManifest=found["imageManifest"])
 
-    assert _registry_tags(registry, password, repo) == ["build-1", "release"]
+    assert _registry_tags(stack_env, ecr, repo) == ["build-1", "release"]
     ids = ecr.list_images(repositoryName=repo)["imageIds"]
     assert sorted((i["imageTag"], i["imageDigest"]) for i in ids) == [("build-1", digest), ("release", digest)]
-    docker("rmi", f"{registry}/{repo}:build-1")
+    docker("rmi", f"{host()}/{repo}:build-1")
+    pulled = docker("pull", f"{host()}/{repo}:release")  # the registry serves the new tag
+    assert digest in pulled.stdout
+    docker("rmi", f"{host()}/{repo}:release")
 
 
 def test_a_moved_tag_leaves_the_old_image_untagged(
-    docker: Docker, ecr: Any, registry: str, image: str, repo: str, stack_env: dict[str, str]
+    docker: Docker, ecr: Any, image: str, other_image: str, repo: str
 ) -> None:
-    _login(docker, ecr, registry)
-    first = _push(docker, image, f"{registry}/{repo}:latest")
-    other = f"local-ecr-selftest:{uuid.uuid4().hex[:8]}"
-    subprocess.run([str(LOCAL_ECR), "image", other], env={**os.environ, **stack_env}, check=True, capture_output=True)
-    second = _push(docker, other, f"{registry}/{repo}:latest")
+    _login(docker, ecr)
+    first = _push(docker, image, f"{host()}/{repo}:latest")
+    second = _push(docker, other_image, f"{host()}/{repo}:latest")
 
     details = ecr.describe_images(repositoryName=repo)["imageDetails"]
 
     assert sorted((d["imageDigest"], d.get("imageTags", [])) for d in details) == sorted(
         [(first, []), (second, ["latest"])]
     )
-    docker("rmi", "--force", other, f"{registry}/{repo}:latest")
+    docker("rmi", "--force", f"{host()}/{repo}:latest")
 
 
 def test_reads_see_every_push_at_once(
-    docker: Docker, ecr: Any, registry: str, password: str, image: str, repo: str
+    stack_env: dict[str, str], docker: Docker, ecr: Any, image: str, repo: str
 ) -> None:
-    _login(docker, ecr, registry)
-    digest = _push(docker, image, f"{registry}/{repo}:base")
-    docker("rmi", f"{registry}/{repo}:base")
-    auth = ("AWS", password)
-    manifest = requests.get(
-        f"http://{registry}/v2/{repo}/manifests/base",
-        auth=auth,
-        timeout=10,
-        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    _login(docker, ecr)
+    digest = _push(docker, image, f"{host()}/{repo}:base")
+    docker("rmi", f"{host()}/{repo}:base")
+    manifest = _registry(
+        stack_env, ecr, f"{repo}/manifests/base", Accept="application/vnd.docker.distribution.manifest.v2+json"
     )
     tags = [f"t{i}" for i in range(60)]
+    session = requests.Session()
+    session.auth = ("AWS", _password(ecr))
+    session.verify = stack_env["AWS_CA_BUNDLE"]
 
     def put(tag: str) -> int:
-        url = f"http://{registry}/v2/{repo}/manifests/{tag}"
+        url = f"https://{host()}/v2/{repo}/manifests/{tag}"
         headers = {"Content-Type": manifest.headers["Content-Type"]}
-        return requests.put(url, data=manifest.content, auth=auth, headers=headers, timeout=10).status_code
+        return session.put(url, data=manifest.content, headers=headers, timeout=10).status_code
 
     # pushed faster than the registry's notifications are delivered one by one
     with ThreadPoolExecutor(8) as pool:
@@ -243,17 +387,30 @@ def test_reads_see_every_push_at_once(
     assert {i["imageDigest"] for i in ids} == {digest}
 
 
+def test_batch_delete_takes_at_most_100_ids_as_ecr_does(ecr: Any, repo: str) -> None:
+    ids = [{"imageTag": f"t{i}"} for i in range(101)]
+    with pytest.raises(ecr.exceptions.InvalidParameterException) as refused:
+        ecr.batch_delete_image(repositoryName=repo, imageIds=ids)
+    assert "Member must have length less than or equal to 100" in str(refused.value)
+    assert ecr.batch_delete_image(repositoryName=repo, imageIds=ids[:100])["failures"]  # 100 is fine (not found)
+
+
 def test_stats_count_api_calls_by_action(stack_env: dict[str, str], ecr: Any) -> None:
-    bridge = stack_env["AWS_ENDPOINT_URL"]
-    requests.post(f"{bridge}/_bridge/reset-stats", timeout=10).raise_for_status()
+    bridge = _bridge(stack_env)
+    requests.post(f"{bridge}/reset-stats", timeout=10).raise_for_status()
 
     ecr.describe_repositories()
     ecr.describe_repositories()
-    assert _client("sts", stack_env).get_caller_identity()["Account"] == "123456789012"
+    assert _client("sts", stack_env).get_caller_identity()["Account"] == ACCOUNT
 
-    stats = requests.get(f"{bridge}/_bridge/stats", timeout=10).json()
+    stats = requests.get(f"{bridge}/stats", timeout=10).json()
     assert {key: stats.get(key) for key in ("DescribeRepositories", "GetCallerIdentity")} == {
         "DescribeRepositories": 2,
         "GetCallerIdentity": 1,
     }
-    assert requests.get(f"{bridge}/_bridge/health", timeout=10).status_code == 200
+    assert requests.get(f"{bridge}/health", timeout=10).status_code == 200
+
+
+def _bridge(stack_env: dict[str, str]) -> str:
+    ports = Path(stack_env["LOCAL_ECR_HOME"], "ports").read_text()
+    return f"http://127.0.0.1:{re.search(r'API_PORT=(\d+)', ports)[1]}/_bridge"  # type: ignore[index]

@@ -109,13 +109,14 @@ def test_plain_docker_pushes_and_pulls_through_the_helper(ecrtool, docker, stack
     assert config == {"credHelpers": {stack.registry: "ecrtool"}}
 
 
-def test_the_helper_speaks_the_protocol(helper, stack, env, tmp_path):
+def test_the_helper_speaks_the_protocol(helper, ecrtool, stack, env, tmp_path):
     got = helper("get", stack.registry)
     assert got.returncode == 0, got.stderr
     assert got.stderr == ""
     assert json.loads(got.stdout) == {"ServerURL": stack.registry, "Username": "AWS", "Secret": stack.password()}
-    assert json.loads(helper("get", f"http://{stack.registry}/v2/").stdout)["Secret"] == stack.password()
+    assert json.loads(helper("get", f"{stack.registry_url()}/v2/").stdout)["Secret"] == stack.password()
 
+    assert ecrtool("configure-docker", "-q").returncode == 0  # `list` names the registries docker sends it
     listed = helper("list")
     assert listed.returncode == 0 and json.loads(listed.stdout) == {stack.registry: "AWS"}
 
@@ -278,7 +279,7 @@ def test_doctor_healthy(ecrtool, stack, cache):
     assert str(found["region"]["detail"]).startswith("ca-west-1")
     assert "API" in str(found["Docker engine"]["detail"])
     assert f"uses {HELPER} for {stack.registry}" in str(found["Docker config"]["detail"])
-    assert found["registry"]["detail"] == f"http://{stack.registry}/v2/ answers (HTTP 401)"
+    assert found["registry"]["detail"] == f"{stack.registry_url()}/v2/ answers (HTTP 401)"
 
     # the docker command as the runner reports the same engine
     through_cli = doctor_checks(ecrtool("doctor", "--runner", "cli", "-o", "json").stdout)

@@ -19,15 +19,15 @@ def registry_tags(stack, repo: str) -> list[str]:
     """What the registry itself holds, asked over its own API."""
     import base64
 
-    request = urllib.request.Request(f"http://{stack.registry}/v2/{repo}/tags/list")
+    request = urllib.request.Request(f"{stack.registry_url()}/v2/{repo}/tags/list")
     token = base64.b64encode(f"AWS:{stack.password()}".encode()).decode()
     request.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(request, timeout=10) as reply:
+        with urllib.request.urlopen(request, timeout=10) as reply:  # SSL_CERT_FILE: the stack's CA
             return sorted(json.load(reply).get("tags") or [])
     except urllib.error.HTTPError as err:
-        if err.code == 404:
-            return []
+        if err.code == 404 and b"NAME_UNKNOWN" in err.read():
+            return []  # no such repository (any other 404 is a fault, not "no tags")
         raise
 
 
