@@ -1,7 +1,7 @@
 """Command line for the Python half of ``scripts/local-ecr``: ``python3 -m localecr COMMAND``.
 
-The bash script starts and stops processes; this prepares the state folder, prints the env and
-waits for or reports on the components.
+The bash script starts and stops processes; this prepares the state folder, prints the env,
+waits for or reports on the components, and puts test images the engine cannot build in the registry.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import multiarch
 from .health import COMPONENTS, running_pid, status_lines, wait
 from .state import State, resolve_home
 
@@ -37,11 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     pid = commands.add_parser("pid", help="print a component's pid; exit 1 if it is not running")
     pid.add_argument("--state", type=Path, required=True, help="the state folder")
     pid.add_argument("component", choices=COMPONENTS)
+    multiarch.add_arguments(commands.add_parser("index", help="put a two-platform image index in the registry"))
     args = parser.parse_args(argv)
 
     if args.command == "home":
         print(resolve_home(args.repo))
         return 0
+    if args.command == "index":
+        return multiarch.run(args)
     state = State(args.state)
     if args.command == "prepare":
         state.prepare()

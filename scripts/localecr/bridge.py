@@ -512,7 +512,7 @@ class Handler(BaseHTTPRequestHandler):
             if event.get("action") != "push" or target.get("mediaType") not in MANIFEST_TYPES:
                 continue
             if not target.get("tag"):
-                continue  # pushed by digest only: ECR has no untagged push to mirror
+                continue  # by digest only: an index's children, recorded with the index (mirror.py)
             try:
                 self.bridge.mirror.on_push(target["repository"], target["tag"], target["digest"])
             except Exception:

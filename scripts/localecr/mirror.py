@@ -69,6 +69,17 @@ def image_size(body: bytes) -> int | None:
     return sum(int(layer.get("size", 0)) for layer in layers) if isinstance(layers, list) else None
 
 
+def index_children(body: bytes) -> list[str]:
+    """The digests of the manifests an image index (or manifest list) names; none for an image."""
+    try:
+        entries = json.loads(body).get("manifests")
+    except (ValueError, AttributeError):
+        return []
+    if not isinstance(entries, list):
+        return []
+    return [str(entry["digest"]) for entry in entries if isinstance(entry, dict) and entry.get("digest")]
+
+
 class Mirror:
     """The in-memory record of what was put in moto (repo -> tag -> digest) and the sync rules."""
 
@@ -131,6 +142,7 @@ class Mirror:
         if manifest is None:
             return True  # deleted since the tag was listed
         try:
+            self._put_children(repo, manifest)
             self._put(repo, manifest, tag)
         except ClientError as err:
             if _error_code(err) == "RepositoryNotFoundException":
@@ -163,6 +175,17 @@ class Mirror:
             params["imageTag"] = tag
         client, params["repositoryName"] = self._ecr(repo)
         client.put_image(**params)
+
+    def _put_children(self, repo: str, manifest: Manifest) -> None:
+        """An index's child manifests, each as an untagged image, as ECR lists them after a multi-platform
+        push. Their pushes by digest reach the bridge untagged, which it does not mirror on their own."""
+        for digest in index_children(manifest.body):
+            child = self._manifest(repo, digest)
+            if child is None:
+                continue  # deleted by digest since: nothing to record
+            self.sizes.setdefault(digest, image_size(child.body) or 0)
+            self._put_children(repo, child)  # an index of indexes
+            self._keep_untagged(repo, digest)
 
     def _keep_untagged(self, repo: str, digest: str) -> None:
         # ECR keeps an image whose only tag moved to another push, untagged; moto drops it

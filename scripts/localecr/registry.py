@@ -4,6 +4,7 @@ reaches it: with the registry's own password, under its own names (ACCOUNT/REGIO
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import json
 import re
@@ -146,3 +147,22 @@ class Registry:
     def has_blob(self, repo: str, digest: str) -> bool:
         status, _, _ = self._request("HEAD", f"/v2/{repo}/blobs/{urllib.parse.quote(digest)}")
         return status == 200
+
+    def upload_blob(self, repo: str, data: bytes) -> str:
+        """Put DATA in ``repo`` as one blob (a monolithic upload: POST, then one PUT); returns its digest.
+
+        A blob the repository already holds is not sent again, as docker push skips it."""
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if self.has_blob(repo, digest):
+            return digest
+        status, headers, body = self._request("POST", f"/v2/{repo}/blobs/uploads/", body=b"")
+        if status != 202:
+            raise RegistryError(status, body, f"POST {repo} blob upload")
+        # the Location is absolute or relative, and carries the upload's state in its query
+        location = urllib.parse.urlsplit(headers.get("Location", ""))
+        query = f"{location.query}&" if location.query else ""
+        path = f"{location.path}?{query}digest={urllib.parse.quote(digest)}"
+        status, _, body = self._request("PUT", path, body=data, headers={"Content-Type": "application/octet-stream"})
+        if status != 201:
+            raise RegistryError(status, body, f"PUT {repo} blob {digest}")
+        return digest

@@ -48,6 +48,7 @@ FRONT_IP = os.environ.get("LOCAL_ECR_FRONT_IP") or "127.77.0.1"
 def account_of(access_key: str) -> Account | None:
     return next((account for account in ACCOUNTS if account.access_key == access_key), None)
 
+
 # containerd puts "docker-exec/containerd/containerd.sock.ttrpc" under the state folder and a unix
 # socket path must fit in 108 bytes, so the folder itself has to stay short.
 MAX_STATE_LEN = 50

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -40,7 +41,7 @@ def test_images_json(invoke: Any, trees: Any) -> None:
     data = json.loads(result.stdout)
     assert {item["digest"]: item["tags"] for item in data} == {trees["v1"]: ["v1"], trees["v2"]: ["v2"]}
     for item in data:
-        assert set(item) == {"repository", "digest", "tags", "size_bytes", "pushed_at", "media_type"}
+        assert set(item) == {"repository", "digest", "tags", "size_bytes", "pushed_at", "media_type", "platforms"}
         assert item["repository"] == "trees"
         assert isinstance(item["pushed_at"], str)
 
@@ -148,3 +149,80 @@ def test_delete_of_a_missing_repository(invoke: Any, aws: Any) -> None:
     result = invoke("delete", "trees", "--force", "--yes")
     assert result.exit_code == 1
     assert "repository 'trees' does not exist" in result.stderr
+
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_IMAGE = "application/vnd.oci.image.manifest.v1+json"
+
+
+@pytest.fixture
+def multi(aws: Any, trees: Any) -> dict[str, str]:
+    """Besides trees' v1 and v2, an OCI image index tagged `multi` whose two children are untagged images,
+    as ECR holds a multi-platform push; digest of each by name."""
+
+    def put(doc: dict[str, Any], tag: str | None = None) -> str:
+        text = json.dumps(doc)
+        digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+        extra = {"imageTag": tag} if tag else {}
+        aws.put_image(
+            repositoryName="trees",
+            imageManifest=text,
+            imageManifestMediaType=doc["mediaType"],
+            imageDigest=digest,
+            **extra,
+        )
+        return digest
+
+    def child(arch: str, size: int) -> dict[str, Any]:
+        blob = {"mediaType": "application/vnd.oci.image.config.v1+json", "size": size, "digest": "sha256:" + "c" * 64}
+        layer = {
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "size": size,
+            "digest": "sha256:" + arch[-2:] * 32,
+        }
+        return {"schemaVersion": 2, "mediaType": OCI_IMAGE, "config": blob, "layers": [layer]}
+
+    amd64, arm64 = put(child("amd64", 1_000_000)), put(child("arm64", 500_000))
+    entries = [
+        {"mediaType": OCI_IMAGE, "digest": amd64, "size": 400, "platform": {"os": "linux", "architecture": "amd64"}},
+        {"mediaType": OCI_IMAGE, "digest": arm64, "size": 400, "platform": {"os": "linux", "architecture": "arm64"}},
+    ]
+    index = put({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}, tag="multi")
+    return {**trees, "multi": index, "amd64": amd64, "arm64": arm64}
+
+
+def test_images_table_shows_an_index_once_with_its_platforms(invoke: Any, multi: dict[str, str]) -> None:
+    result = invoke("images", "trees")
+    assert result.exit_code == 0, result.output
+    lines = [line.rstrip() for line in result.stdout.splitlines()]
+    assert lines[0] == "trees: 3 image(s)"
+    assert lines[1].split() == ["TAGS", "DIGEST", "SIZE", "PUSHED", "AT", "PLATFORMS"]
+    rows = {line.split()[0]: line for line in lines[2:]}
+    assert set(rows) == {"multi", "v1", "v2"}
+    assert multi["multi"] in rows["multi"] and "1.5 MB" in rows["multi"]
+    assert rows["multi"].endswith("linux/amd64, linux/arm64")
+    assert rows["v1"].endswith(" -")
+    assert multi["amd64"] not in result.stdout and multi["arm64"] not in result.stdout
+
+
+def test_images_json_and_quiet_give_an_index_once(invoke: Any, multi: dict[str, str]) -> None:
+    result = invoke("images", "trees", "-o", "json")
+    assert result.exit_code == 0, result.output
+    data = {item["digest"]: item for item in json.loads(result.stdout)}
+    assert set(data) == {multi["multi"], multi["v1"], multi["v2"]}
+    index = data[multi["multi"]]
+    assert (index["tags"], index["media_type"], index["size_bytes"]) == (["multi"], OCI_INDEX, 1_500_000)
+    assert index["platforms"] == ["linux/amd64", "linux/arm64"]
+    assert data[multi["v1"]]["platforms"] == []
+
+    quiet = invoke("images", "trees", "-q")
+    assert sorted(quiet.stdout.splitlines()) == sorted([multi["multi"], multi["v1"], multi["v2"]])
+
+
+def test_deleting_an_index_by_its_tag_leaves_its_children_untagged(invoke: Any, multi: dict[str, str]) -> None:
+    result = invoke("delete", "trees", "--tag", "multi")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [f"deleted trees multi ({multi['multi']})"]
+
+    listed = {item["digest"]: item["tags"] for item in json.loads(invoke("images", "trees", "-o", "json").stdout)}
+    assert listed == {multi["v1"]: ["v1"], multi["v2"]: ["v2"], multi["amd64"]: [], multi["arm64"]: []}

@@ -9,6 +9,7 @@ started if it is not running (``up`` is idempotent).
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import shlex
@@ -387,6 +388,42 @@ def test_reads_see_every_push_at_once(
     assert {i["imageDigest"] for i in ids} == {digest}
 
 
+@pytest.mark.parametrize(
+    ("option", "index_type", "child_type"),
+    [
+        ("--oci", "application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json"),
+        (
+            "--docker",
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        ),
+    ],
+)
+def test_an_index_shows_in_describe_images_as_ecr_shows_one(
+    ecr: Any, stack_env: dict[str, str], repo: str, option: str, index_type: str, child_type: str
+) -> None:
+    done = subprocess.run(
+        [str(LOCAL_ECR), "index", f"{repo}:multi", option],
+        env={**os.environ, **stack_env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert [child["platform"] for child in printed["manifests"]] == ["linux/amd64", "linux/arm64/v8"]
+
+    details = ecr.describe_images(repositoryName=repo)["imageDetails"]
+
+    # the index under its tag, with its own media type; each child untagged, with the child's
+    assert sorted((d["imageDigest"], d.get("imageTags", []), d["imageManifestMediaType"]) for d in details) == sorted(
+        [(printed["digest"], ["multi"], index_type)]
+        + [(child["digest"], [], child_type) for child in printed["manifests"]]
+    )
+    sizes = {d["imageDigest"]: d.get("imageSizeInBytes") for d in details}
+    assert all(sizes[child["digest"]] > 0 for child in printed["manifests"])
+
+
 def test_batch_delete_takes_at_most_100_ids_as_ecr_does(ecr: Any, repo: str) -> None:
     ids = [{"imageTag": f"t{i}"} for i in range(101)]
     with pytest.raises(ecr.exceptions.InvalidParameterException) as refused:
@@ -412,5 +449,5 @@ def test_stats_count_api_calls_by_action(stack_env: dict[str, str], ecr: Any) ->
 
 
 def _bridge(stack_env: dict[str, str]) -> str:
-    ports = Path(stack_env["LOCAL_ECR_HOME"], "ports").read_text()
-    return f"http://127.0.0.1:{re.search(r'API_PORT=(\d+)', ports)[1]}/_bridge"  # type: ignore[index]
+    ports = dict(line.split("=", 1) for line in Path(stack_env["LOCAL_ECR_HOME"], "ports").read_text().splitlines())
+    return f"http://127.0.0.1:{ports['API_PORT']}/_bridge"

@@ -109,6 +109,7 @@ def test_json_of_lists() -> None:
             "size_bytes": 1_500_000,
             "pushed_at": "2026-01-02T03:04:05+00:00",
             "media_type": "application/vnd.oci.image.manifest.v1+json",
+            "platforms": [],
         }
     ]
     repos = json.loads(rendered("repositories", [REPO])[0])

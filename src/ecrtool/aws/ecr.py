@@ -10,6 +10,7 @@ from typing import Any
 
 from ecrtool.aws.errors import translate
 from ecrtool.model.auth import AuthToken
+from ecrtool.model.indexes import ACCEPTED_MEDIA_TYPES, IndexChild, parse_index
 from ecrtool.model.refs import chunks
 from ecrtool.model.results import DeleteFailure, ImageId, ImageInfo, RepositoryInfo
 
@@ -119,6 +120,22 @@ class Ecr:
         with translate("ecr:DescribeImages", repository=repository):
             reply = self._client.describe_images(repositoryName=repository, imageIds=[image_id], **self._ids())
         return _image(repository, reply["imageDetails"][0])
+
+    def index_children(self, repository: str, digests: list[str]) -> dict[str, tuple[IndexChild, ...]]:
+        """The children of each image index in DIGESTS, from its manifest (BatchGetImage, 100 ids a call).
+        An index deleted since it was listed is not in the answer."""
+        found: dict[str, tuple[IndexChild, ...]] = {}
+        for chunk in chunks([{"imageDigest": digest} for digest in digests]):
+            with translate("ecr:BatchGetImage", repository=repository):
+                reply = self._client.batch_get_image(
+                    repositoryName=repository,
+                    imageIds=chunk,
+                    acceptedMediaTypes=list(ACCEPTED_MEDIA_TYPES),
+                    **self._ids(),
+                )
+            for image in reply.get("images", []):
+                found[image["imageId"]["imageDigest"]] = parse_index(image.get("imageManifest") or "")
+        return found
 
     def image_count(self, repository: str) -> int:
         """How many images (distinct digests) the repository holds; ListImages lists one id per tag."""

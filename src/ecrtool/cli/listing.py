@@ -16,7 +16,8 @@ from ecrtool.cli.options import global_options
 @global_options
 @click.pass_context
 def images(ctx: click.Context, repo: str) -> None:
-    """List the images in REPO: tags, digest, size, pushed at (newest first)."""
+    """List the images in REPO: tags, digest, size, pushed at (newest first); a multi-platform image once,
+    with its platforms."""
     a = app(ctx)
     a.render.images(repo, a.service.images(repo))
 

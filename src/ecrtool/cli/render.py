@@ -155,7 +155,13 @@ class Renderer:
         rows = [
             [", ".join(i.tags) or "<untagged>", i.digest, human_size(i.size_bytes), when(i.pushed_at)] for i in images
         ]
-        self.table(f"{repository}: {len(images)} image(s)", ["TAGS", "DIGEST", "SIZE", "PUSHED AT"], rows)
+        headers = ["TAGS", "DIGEST", "SIZE", "PUSHED AT"]
+        # a column of its own only where there is an image index: a plain repository's table stays as it was
+        if any(image.platforms for image in images):
+            headers.append("PLATFORMS")
+            for row, image in zip(rows, images, strict=True):
+                row.append(", ".join(image.platforms) or "-")
+        self.table(f"{repository}: {len(images)} image(s)", headers, rows)
 
     def repositories(self, repos: list[RepositoryInfo]) -> None:
         if self.json:

@@ -276,5 +276,5 @@ def push_targets(image: LocalImage, repo: str | None, tags: tuple[str, ...]) -> 
 
 
 def chunks(items: list[dict[str, str]], size: int = 100) -> list[list[dict[str, str]]]:
-    """BatchDeleteImage takes at most 100 image ids a call."""
+    """BatchDeleteImage and BatchGetImage take at most 100 image ids a call."""
     return [items[i : i + size] for i in range(0, len(items), size)]

@@ -26,6 +26,8 @@ class ImageInfo:
     size_bytes: int | None
     pushed_at: datetime | None
     media_type: str | None = None
+    # an image index's platforms (os/architecture[/variant]), as its manifest lists them; () for an image
+    platforms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ecrtool.model.errors import AlreadyExists, EcrToolError, InvalidInput, Refused
+from ecrtool.model.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, Refused
+from ecrtool.model.indexes import group_indexes, is_index
 from ecrtool.model.refs import parse_key_value, parse_repo_ref, validate_digest, validate_repository, validate_tag
 from ecrtool.model.results import (
     Confirm,
@@ -46,9 +47,19 @@ class Repositories(ServiceBase):
             raise
 
     def images(self, ref_text: str) -> list[ImageInfo]:
+        """Every image, newest first, an image index once with its platforms (its children folded in).
+
+        Only indexes cost a call more (BatchGetImage, for their manifests): a repository of plain images
+        is one DescribeImages walk. Without leave to read manifests the listing is ECR's own, unfolded."""
         ref = parse_repo_ref(ref_text, self.settings.registry_override)
         target = self._target(ref)
         found = list(target.ecr.images(ref.repository))
+        indexes = [image.digest for image in found if is_index(image.media_type)]
+        if indexes:
+            try:
+                found = group_indexes(found, target.ecr.index_children(ref.repository, indexes))
+            except AuthError:
+                pass
         found.sort(key=lambda image: (image.pushed_at is None, image.pushed_at), reverse=True)
         return found
 
