@@ -132,20 +132,28 @@ def measure(figures: list[Figure], runs: int, env: dict[str, str]) -> None:
 
 
 class Stack:
+    """The repository's local ECR, on ECR's names over TLS as users meet ECR: started if it is not up,
+    and stopped again at the end only then."""
+
     def __init__(self) -> None:
-        self.home = Path(tempfile.mkdtemp(prefix="lecr-bench-", dir="/tmp"))  # short: socket paths
-        self.base = {**os.environ, "LOCAL_ECR_HOME": str(self.home), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        self.base = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        status = subprocess.run([str(STACK), "status"], capture_output=True, text=True, env=self.base, timeout=60)
+        self.started = status.returncode != 0
         done = subprocess.run([str(STACK), "up"], capture_output=True, text=True, env=self.base, timeout=600)
         if done.returncode != 0:
-            raise SystemExit(f"benchmarks: could not start a local ECR: {done.stderr.strip()}")
+            raise SystemExit(f"benchmarks: could not start the local ECR: {done.stderr.strip()}")
         lines = [line for line in done.stdout.splitlines() if line.startswith("export ")]
         self.env = dict(shlex.split(line)[1].split("=", 1) for line in lines)
-        self.registry = self.env["ECRTOOL_REGISTRY"]
+        self.home = Path(self.env["LOCAL_ECR_HOME"])
+        self.base["LOCAL_ECR_HOME"] = str(self.home)
+        self.registry = self.env.get("ECRTOOL_REGISTRY") or "123456789012.dkr.ecr.ca-west-1.amazonaws.com"
         ports = dict(line.split("=", 1) for line in (self.home / "ports").read_text().split())
         self.moto = f"http://127.0.0.1:{ports['MOTO_PORT']}"
+        self.api = f"http://127.0.0.1:{ports['API_PORT']}"
 
     def down(self) -> None:
-        subprocess.run([str(STACK), "down", "--purge"], capture_output=True, env=self.base, timeout=300)
+        if self.started:
+            subprocess.run([str(STACK), "down"], capture_output=True, env=self.base, timeout=300)
 
     def image(self, name: str, *options: str) -> str:
         subprocess.run([str(STACK), "image", name, *options], check=True, capture_output=True, env=self.base)
@@ -155,7 +163,7 @@ class Stack:
         import urllib.request
 
         data = None if doc is None else json.dumps(doc).encode()
-        with urllib.request.urlopen(f"{self.env['AWS_ENDPOINT_URL']}/_bridge/{name}", data=data, timeout=30) as r:
+        with urllib.request.urlopen(f"{self.api}/_bridge/{name}", data=data, timeout=30) as r:
             result: dict[str, int] = json.load(r)
             return result
 

@@ -687,6 +687,28 @@ def _dechunk(stream: Any) -> Iterator[bytes]:
         stream.readline()
 
 
+def _follow_the_registry(bridge: Bridge, face: BridgeServer) -> None:
+    """The plain face takes connections only while the docker-registry does: stopped or killed (the
+    fault tests), the registry is gone for its clients too, as a dead registry host would be."""
+    address = face.server_address
+    serving: BridgeServer | None = None
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", bridge.registry.port), timeout=1).close()
+            alive = True
+        except OSError:
+            alive = False
+        if alive and serving is None:
+            serving = face if face.socket.fileno() >= 0 else BridgeServer(address, bridge, "registry")  # type: ignore[arg-type]
+            threading.Thread(target=serving.serve_forever, daemon=True).start()
+        elif not alive and serving is not None:
+            serving.shutdown()
+            serving.server_close()
+            serving = None
+            log.info("the docker-registry is down: the plain registry face stopped taking connections")
+        time.sleep(0.2)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="localecr.bridge", description=__doc__.split("\n")[0])
     parser.add_argument("--state", type=Path, required=True, help="the stack's state folder")
@@ -716,8 +738,9 @@ def main(argv: list[str] | None = None) -> None:
         # refusal it tries http too, and reports what that says. The same face answers there.
         servers += [tls, BridgeServer((FRONT_IP, 80), bridge, "http")]
     bridge.restore()
-    for server in servers[1:]:
+    for server in servers[2:]:
         threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=_follow_the_registry, args=(bridge, servers[1]), daemon=True).start()
     log.info(
         "bridge on 127.0.0.1:%d, registry face on 127.0.0.1:%d%s, moto on 127.0.0.1:%d",
         ports.api,

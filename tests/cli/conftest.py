@@ -168,6 +168,38 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield boto3.client("ecr", region_name=REGION)
 
 
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's ECR and STS as a server on loopback, for ecrtool's own signed client (which moto's in-process
+    mock cannot see: it intercepts botocore only)."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def signed_aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Keys in the environment and AWS_ENDPOINT_URL on moto's server: ecrtool signs its hot-path ECR calls
+    itself. Yields a boto3 ECR client on the same server for setup and checks; moto starts empty."""
+    import boto3
+    import requests
+
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    yield boto3.client("ecr", region_name=REGION, endpoint_url=moto_server)
+
+
 @pytest.fixture
 def fake_docker(monkeypatch: pytest.MonkeyPatch) -> FakeDocker:
     """The fake engine, installed where the service builds its Docker runner."""

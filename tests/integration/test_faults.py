@@ -168,6 +168,10 @@ def test_tags_are_never_read_as_none_from_a_registry_that_refuses(private_stack:
 
     class WrongPassword:
         registry = private_stack.registry
+        ca_bundle = private_stack.ca_bundle
+
+        def registry_url(self) -> str:
+            return str(private_stack.registry_url())
 
         def password(self) -> str:
             return "not-the-password"

@@ -33,21 +33,25 @@ class Registry:
         self.base = f"{stack.registry_url()}/v2/{repo}"
         self.session = requests.Session()
         self.session.auth = ("AWS", stack.password())
-        self.session.verify = stack.ca_bundle
+        self.verify = stack.ca_bundle  # per request: a Session's own verify is not applied to a pooled https one
 
     def blob(self, data: bytes) -> dict[str, object]:
-        started = self.session.post(f"{self.base}/blobs/uploads/", timeout=30)
+        started = self.session.post(f"{self.base}/blobs/uploads/", timeout=30, verify=self.verify)
         assert started.status_code == 202, started.text
         location = started.headers["Location"]
         if location.startswith("/"):
             location = self.base.split("/v2/")[0] + location
-        done = self.session.put(location, params={"digest": digest_of(data)}, data=data, timeout=30)
+        done = self.session.put(location, params={"digest": digest_of(data)}, data=data, timeout=30, verify=self.verify)
         assert done.status_code == 201, done.text
         return {"digest": digest_of(data), "size": len(data)}
 
     def manifest(self, tag: str, body: bytes) -> str:
         done = self.session.put(
-            f"{self.base}/manifests/{tag}", data=body, headers={"Content-Type": OCI_MANIFEST}, timeout=30
+            f"{self.base}/manifests/{tag}",
+            data=body,
+            headers={"Content-Type": OCI_MANIFEST},
+            timeout=30,
+            verify=self.verify,
         )
         assert done.status_code == 201, done.text
         assert done.headers["Docker-Content-Digest"] == digest_of(body)

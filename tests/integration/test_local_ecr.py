@@ -372,12 +372,12 @@ def test_reads_see_every_push_at_once(
     tags = [f"t{i}" for i in range(60)]
     session = requests.Session()
     session.auth = ("AWS", _password(ecr))
-    session.verify = stack_env["AWS_CA_BUNDLE"]
 
     def put(tag: str) -> int:
         url = f"https://{host()}/v2/{repo}/manifests/{tag}"
         headers = {"Content-Type": manifest.headers["Content-Type"]}
-        return session.put(url, data=manifest.content, headers=headers, timeout=10).status_code
+        bundle = stack_env["AWS_CA_BUNDLE"]  # per request: a Session's own verify is not applied to a pooled one
+        return session.put(url, data=manifest.content, headers=headers, timeout=10, verify=bundle).status_code
 
     # pushed faster than the registry's notifications are delivered one by one
     with ThreadPoolExecutor(8) as pool:
