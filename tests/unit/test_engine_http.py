@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ecrtool.docker import engine_http
+from ecrtool.docker.api import DockerApi
 from ecrtool.docker.engine_http import Engine, EngineError
+from ecrtool.model.auth import RegistryAuth
+from ecrtool.model.errors import EcrToolError
 
 
 @pytest.fixture
@@ -87,3 +92,32 @@ def test_a_character_split_between_chunks_arrives_whole(engine: Any) -> None:
 def test_an_answer_without_length_is_read_to_the_end(engine: Any) -> None:
     engine.answer = [b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n", b'{"Id": "sha256:', b'abc"}']
     assert Engine(str(engine.path)).inspect_image("viruses") == {"Id": "sha256:abc"}
+
+
+def test_an_engine_that_never_answers_times_out(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_http, "TIMEOUT", 0.2)
+    engine.answer_with = lambda request: time.sleep(0.6) or []
+    started = time.monotonic()
+    with pytest.raises(OSError):
+        list(Engine(str(engine.path)).pull("reg:5000/trees", "v1", {"username": "AWS"}))
+    assert time.monotonic() - started < 0.5
+
+
+AUTH = RegistryAuth(registry="reg:5000", username="AWS", password="pass-word")
+
+
+def test_a_malformed_chunk_is_a_failed_pull(engine: Any) -> None:
+    head, first, *_ = chunked(b'{"status":"Pulling fs layer","id":"abc"}\r\n')
+    engine.answer = [head, first, b"zz\r\nnot a chunk\r\n"]
+    pull = DockerApi(engine.url).pull("reg:5000/trees", "v1", AUTH)
+    assert next(pull) == {"status": "Pulling fs layer", "id": "abc"}
+    unreadable = r"^Docker pull failed: the engine's answer could not be read \(IncompleteRead\(.*\): check that"
+    with pytest.raises(EcrToolError, match=unreadable):
+        next(pull)
+
+
+def test_an_oversized_header_is_a_failed_call(engine: Any) -> None:
+    engine.answer = [b"HTTP/1.1 200 OK\r\nX-Padding: " + b"x" * 70000 + b"\r\nContent-Length: 2\r\n\r\n{}"]
+    unreadable = r"^Docker inspect failed: the engine's answer could not be read \(LineTooLong: got more than "
+    with pytest.raises(EcrToolError, match=unreadable):
+        DockerApi(engine.url).inspect_image("viruses")
