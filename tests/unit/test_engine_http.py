@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,26 @@ def test_a_character_split_between_chunks_arrives_whole(engine: Any) -> None:
 def test_an_answer_without_length_is_read_to_the_end(engine: Any) -> None:
     engine.answer = [b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n", b'{"Id": "sha256:', b'abc"}']
     assert Engine(str(engine.path)).inspect_image("viruses") == {"Id": "sha256:abc"}
+
+
+@pytest.mark.parametrize("closing", [False, True])
+def test_a_pull_quiet_for_longer_than_the_timeout_goes_on(
+    engine: Any, monkeypatch: pytest.MonkeyPatch, closing: bool
+) -> None:
+    # a big layer extracting: the engine says nothing for minutes, then carries on
+    monkeypatch.setattr(engine_http, "TIMEOUT", 0.2)
+    events = [{"status": "Extracting", "id": "abc"}, {"status": "Pull complete", "id": "abc"}]
+    head, first, *rest = chunked(*(json.dumps(e).encode() + b"\r\n" for e in events))
+    if closing:
+        head = head.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+
+    def quiet_then_done(request: bytes) -> Iterator[bytes]:
+        yield head + first
+        time.sleep(0.6)
+        yield b"".join(rest)
+
+    engine.answer_with = quiet_then_done
+    assert list(Engine(str(engine.path)).pull("reg:5000/trees", "v1", {"username": "AWS"})) == events
 
 
 def test_an_engine_that_never_answers_times_out(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -43,9 +43,18 @@ class Engine:
         self._path = path
 
     def _open(
-        self, method: str, target: str, headers: Mapping[str, str] | None = None, body: bytes = b""
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        *,
+        stream: bool = False,
     ) -> tuple[UnixConnection, HTTPResponse]:
-        """Send the request and read the answer's head; the caller reads the body and closes the connection."""
+        """Send the request and read the answer's head; the caller reads the body and closes the connection.
+
+        The head must come within TIMEOUT; a STREAM's body may then pause for as long as it takes.
+        """
         conn = UnixConnection(self._path, TIMEOUT)
         try:
             sent = {"Host": "docker", "User-Agent": "ecrtool", **(headers or {})}
@@ -53,9 +62,12 @@ class Engine:
                 sent["Content-Type"] = "application/json"
             with _readable():
                 conn.request(method, target, body or None, sent)
+                sock = conn.sock  # the answer's, even once the connection lets go of it (Connection: close)
                 reply = conn.getresponse()
                 if reply.status >= 400:
                     raise EngineError(reply.status, _explanation(reply.read()))
+            if stream and sock is not None:
+                sock.settimeout(None)
         except BaseException:
             conn.close()
             raise
@@ -63,7 +75,7 @@ class Engine:
 
     def _call(self, method: str, target: str, body: bytes = b"") -> bytes:
         conn, reply = self._open(method, target, body=body)
-        with conn, _readable():
+        with conn, reply, _readable():
             return reply.read()
 
     def inspect_image(self, reference: str) -> dict[str, Any] | None:
@@ -94,11 +106,15 @@ class Engine:
         self._call("POST", "/auth", json.dumps(dict(auth)).encode())
 
     def _stream(self, method: str, target: str, headers: Mapping[str, str]) -> Iterator[dict[str, Any]]:
-        """The engine's progress, one JSON object at a time as they arrive (they may span or share pieces)."""
-        conn, reply = self._open(method, target, headers)
+        """The engine's progress, one JSON object at a time as they arrive (they may span or share pieces).
+
+        No timeout between pieces: a big layer extracts for minutes without a word (docker-py pulls with no
+        timeout at all).
+        """
+        conn, reply = self._open(method, target, headers, stream=True)
         decoder = json.JSONDecoder()
         utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character may span two pieces
-        with conn, _readable():
+        with conn, reply, _readable():
             text = ""
             while piece := reply.read1(_READ):
                 text += utf8.decode(piece)
