@@ -123,6 +123,12 @@ def test_an_engine_that_never_answers_times_out(engine: Any, monkeypatch: pytest
     assert time.monotonic() - started < 0.5
 
 
+def test_the_engine_version_is_its_json(engine: Any) -> None:
+    engine.reply(200, {"Version": "27.3.1", "ApiVersion": "1.47", "Os": "linux"})
+    assert Engine(str(engine.path)).version() == {"Version": "27.3.1", "ApiVersion": "1.47", "Os": "linux"}
+    assert engine.requests[0].startswith(b"GET /version HTTP/1.1\r\n")
+
+
 AUTH = RegistryAuth(registry="reg:5000", username="AWS", password="pass-word")
 
 

@@ -87,6 +87,11 @@ class Engine:
             raise
         return found
 
+    def version(self) -> dict[str, Any]:
+        """The engine's own report (GET /version): Version, ApiVersion, Os, Arch..."""
+        found: dict[str, Any] = json.loads(self._call("GET", "/version"))
+        return found
+
     def tag(self, source: str, repository: str, tag: str) -> None:
         self._call("POST", f"/images/{_name(source)}/tag?{urlencode({'repo': repository, 'tag': tag})}")
 
