@@ -38,8 +38,8 @@ class Api:
         self.chunked = False
 
 
-@pytest.fixture
-def api() -> Iterator[tuple[Api, str]]:
+def serve(host: str) -> Iterator[tuple[Api, str]]:
+    """A server on HOST (an IPv4 or IPv6 address) answering as the ECR API would, and its endpoint."""
     state = Api()
 
     class Handler(BaseHTTPRequestHandler):
@@ -68,12 +68,26 @@ def api() -> Iterator[tuple[Api, str]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    server = Server((host, 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}"
+    netloc = f"[{host}]" if ":" in host else host
+    yield state, f"http://{netloc}:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def api() -> Iterator[tuple[Api, str]]:
+    yield from serve("127.0.0.1")
+
+
+@pytest.fixture
+def api6() -> Iterator[tuple[Api, str]]:
+    yield from serve("::1")
 
 
 def client(endpoint: str, sleeps: list[float] | None = None) -> ecr_json.EcrJsonClient:
@@ -90,6 +104,21 @@ def error(code: str, message: str = "it went wrong") -> bytes:
 # -- what goes out ---------------------------------------------------------------------------------
 
 
+def botocore_authorization(endpoint: str, headers: dict[str, str], body: bytes) -> str:
+    """The Authorization header botocore's signer gives the request that arrived, at the moment it was signed."""
+    moment = datetime.strptime(headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
+    request = AWSRequest(
+        method="POST",
+        url=endpoint + "/",
+        data=body,
+        headers={"X-Amz-Target": headers["X-Amz-Target"], "Content-Type": headers["Content-Type"]},
+    )
+    credentials = Credentials(KEYS["AWS_ACCESS_KEY_ID"], KEYS["AWS_SECRET_ACCESS_KEY"])
+    with mock.patch("botocore.auth.get_current_datetime", return_value=moment):
+        SigV4Auth(credentials, "ecr", "ca-west-1").add_auth(request)
+    return str(request.headers["Authorization"])
+
+
 def test_a_call_is_the_request_botocore_would_sign(api: tuple[Api, str]) -> None:
     state, endpoint = api
     client(endpoint).describe_repositories(repositoryNames=["trees"], registryId="123456789012")
@@ -98,19 +127,34 @@ def test_a_call_is_the_request_botocore_would_sign(api: tuple[Api, str]) -> None
     assert headers["Content-Type"] == "application/x-amz-json-1.1"
     assert json.loads(body) == {"repositoryNames": ["trees"], "registryId": "123456789012"}
     # botocore's signer, given the same moment, signs the request exactly as it arrived
-    moment = datetime.strptime(headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
-    request = AWSRequest(
-        method="POST",
-        url=endpoint + "/",
-        data=body,
-        headers={"X-Amz-Target": headers["X-Amz-Target"], "Content-Type": headers["Content-Type"]},
-    )
-    with mock.patch("botocore.auth.get_current_datetime", return_value=moment):
-        SigV4Auth(Credentials(KEYS["AWS_ACCESS_KEY_ID"], KEYS["AWS_SECRET_ACCESS_KEY"]), "ecr", "ca-west-1").add_auth(
-            request
-        )
-    assert headers["Authorization"] == request.headers["Authorization"]
+    assert headers["Authorization"] == botocore_authorization(endpoint, headers, body)
     assert KEYS["AWS_SECRET_ACCESS_KEY"] not in json.dumps(headers)
+
+
+def test_an_ipv6_endpoint_is_signed_and_sent_as_botocore_does(api6: tuple[Api, str]) -> None:
+    state, endpoint = api6
+    client(endpoint).describe_repositories()
+    headers, body = state.received[0]
+    assert headers["Host"] == endpoint.removeprefix("http://")  # [::1]:port
+    assert headers["Authorization"] == botocore_authorization(endpoint, headers, body)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://[::1]",
+        "http://[::1]:4566",
+        "https://[::1]:443",
+        "http://127.0.0.1:80",
+        "http://127.0.0.1:4566",
+        "https://api.ecr.ca-west-1.amazonaws.com",
+        "https://API.ecr.ca-west-1.amazonaws.com:443",
+    ],
+)
+def test_the_host_is_named_as_botocore_names_it(endpoint: str) -> None:
+    request = AWSRequest(method="POST", url=endpoint + "/")
+    expected = SigV4Auth(Credentials("a", "b"), "ecr", "ca-west-1").headers_to_sign(request)["host"]
+    assert ecr_json.host_header(endpoint) == expected
 
 
 def test_answers_come_back_as_botocore_shapes_them(api: tuple[Api, str]) -> None:

@@ -41,6 +41,7 @@ TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException", "Prior
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 MAX_BACKOFF = 20.0
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 # the response fields ECR sends as epoch seconds, which botocore turns into datetimes
 _TIMESTAMPS = frozenset({"createdAt", "expiresAt", "imagePushedAt", "lastRecordedPullTime", "updatedAt"})
 _SECRETS = frozenset({"authorizationToken", "password"})
@@ -189,9 +190,8 @@ class EcrJsonClient:
         secure = parts.scheme == "https"
         port = parts.port or (443 if secure else 80)
         host = str(parts.hostname)
-        host_header = host if parts.port is None else f"{host}:{port}"
         headers = sign_post(
-            host=host_header,
+            host=host_header(self._endpoint),
             headers={"X-Amz-Target": f"{TARGET_PREFIX}.{operation}", "Content-Type": CONTENT_TYPE},
             body=body,
             region=self._region,
@@ -202,6 +202,17 @@ class EcrJsonClient:
         )
         headers["User-Agent"] = USER_AGENT
         return post(host, port, secure, headers, body, ca_bundle=self._ca_bundle)
+
+
+def host_header(endpoint: str) -> str:
+    """The Host that botocore signs and sends for ENDPOINT: lower case, an IPv6 address in brackets, no default port."""
+    parts = urlsplit(endpoint)
+    host = str(parts.hostname)
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme):
+        host = f"{host}:{parts.port}"
+    return host
 
 
 def post(
