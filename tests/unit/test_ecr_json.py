@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import botocore.session
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -325,6 +326,18 @@ def test_the_profile_named_by_aws_profile_is_the_one_read(tmp_path: Path) -> Non
     config = tmp_path / "config"
     config.write_text("[default]\nregion = ca-west-1\n[profile odd]\nendpoint_url = http://x\n")
     named = env(tmp_path, AWS_CONFIG_FILE=str(config), AWS_PROFILE="odd")
+    assert ecr_json.endpoint_for("ca-west-1", named, None) is None
+
+
+def test_aws_default_profile_wins_over_aws_profile_as_with_botocore(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("[profile plain]\nregion = ca-west-1\n[profile odd]\nendpoint_url = http://x\n")
+    named = env(tmp_path, AWS_CONFIG_FILE=str(config), AWS_PROFILE="plain", AWS_DEFAULT_PROFILE="odd")
+    for name, value in named.items():
+        monkeypatch.setenv(name, value)
+    assert botocore.session.Session().profile == "odd"  # whose endpoint_url botocore would call
     assert ecr_json.endpoint_for("ca-west-1", named, None) is None
 
 

@@ -108,7 +108,8 @@ def _plain_profile(environ: Mapping[str, str]) -> bool:
         return True
     import configparser  # only when there is a file to read
 
-    name = environ.get("AWS_PROFILE") or environ.get("AWS_DEFAULT_PROFILE") or "default"
+    # botocore reads AWS_DEFAULT_PROFILE first (its session variable "profile")
+    name = environ.get("AWS_DEFAULT_PROFILE") or environ.get("AWS_PROFILE") or "default"
     parser = configparser.RawConfigParser()
     try:
         parser.read(path, encoding="utf-8")
