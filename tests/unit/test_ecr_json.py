@@ -5,11 +5,14 @@ The client talks real HTTP to a small server in this process that answers as the
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
+import ssl
 import threading
+import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -36,10 +39,13 @@ class Api:
     def __init__(self) -> None:
         self.answers: list[tuple[int, dict[str, str], bytes]] = [(200, {}, b"{}")]
         self.received: list[tuple[dict[str, str], bytes]] = []
+        self.peers: list[tuple[str, int]] = []  # the client's address for each request: one per connection
+        self.pauses: list[float] = []  # seconds to wait before each answer, in order
+        self.hang_up = False  # close each connection after its answer, without saying so
         self.chunked = False
 
 
-def serve(host: str) -> Iterator[tuple[Api, str]]:
+def serve(host: str, tls: ssl.SSLContext | None = None) -> Iterator[tuple[Api, str]]:
     """A server on HOST (an IPv4 or IPv6 address) answering as the ECR API would, and its endpoint."""
     state = Api()
 
@@ -49,7 +55,10 @@ def serve(host: str) -> Iterator[tuple[Api, str]]:
         def do_POST(self) -> None:  # noqa: N802 - http.server's name
             body = self.rfile.read(int(self.headers["Content-Length"]))
             state.received.append(({k: v for k, v in self.headers.items()}, body))
+            state.peers.append(self.client_address[:2])
             index = min(len(state.received), len(state.answers)) - 1
+            if len(state.received) <= len(state.pauses):
+                time.sleep(state.pauses[len(state.received) - 1])
             status, headers, content = state.answers[index]
             self.send_response(status)
             for name, value in headers.items():
@@ -65,6 +74,7 @@ def serve(host: str) -> Iterator[tuple[Api, str]]:
                 self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
                 self.wfile.write(content)
+            self.close_connection = self.close_connection or state.hang_up
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -72,11 +82,16 @@ def serve(host: str) -> Iterator[tuple[Api, str]]:
     class Server(ThreadingHTTPServer):
         address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
 
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass  # a client that hung up first (a test of timeouts) is no news
+
     server = Server((host, 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     netloc = f"[{host}]" if ":" in host else host
-    yield state, f"http://{netloc}:{server.server_address[1]}"
+    yield state, f"{'https' if tls else 'http'}://{netloc}:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
 
@@ -89,6 +104,50 @@ def api() -> Iterator[tuple[Api, str]]:
 @pytest.fixture
 def api6() -> Iterator[tuple[Api, str]]:
     yield from serve("::1")
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1, its key beside it (key.pem): trusted by nobody until told."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "local ECR")])
+    now = datetime.now(timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return tmp_path / "cert.pem"
+
+
+@pytest.fixture
+def tls_api(certificate: Path) -> Iterator[tuple[Api, str]]:
+    """The server, on https with the self-signed certificate."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, certificate.with_name("key.pem"))
+    yield from serve("127.0.0.1", tls=context)
+
+
+@pytest.fixture(autouse=True)
+def _no_connection_left_over() -> Iterator[None]:
+    yield
+    ecr_json.ENDPOINT.close()  # the process's kept-alive connection: each test starts its own
 
 
 def client(endpoint: str, sleeps: list[float] | None = None) -> ecr_json.EcrJsonClient:
@@ -177,6 +236,66 @@ def test_the_ecr_gateway_works_over_it(api: tuple[Api, str]) -> None:
     info = Ecr(client(endpoint)).describe_repository("trees")
     assert info.name == "trees"
     assert info.created_at == datetime.fromtimestamp(1700000000, timezone.utc)
+
+
+# -- the connection --------------------------------------------------------------------------------
+
+
+def test_calls_in_one_process_share_one_connection(api: tuple[Api, str]) -> None:
+    state, endpoint = api
+    client(endpoint).get_authorization_token()
+    client(endpoint).describe_repositories()
+    assert len(state.received) == 2
+    assert len(set(state.peers)) == 1
+
+
+def test_a_connection_the_endpoint_closed_while_idle_is_opened_again(api: tuple[Api, str]) -> None:
+    state, endpoint = api
+    state.hang_up = True
+    state.answers = [(200, {}, b'{"repositories": []}')]
+    sleeps: list[float] = []
+    client(endpoint, sleeps).describe_repositories()
+    time.sleep(0.1)  # the endpoint's close arrives while the connection sits idle
+    assert client(endpoint, sleeps).describe_repositories() == {"repositories": []}
+    assert len(set(state.peers)) == 2
+    assert sleeps == []  # not an attempt that failed: no backoff
+
+
+def test_an_answer_too_slow_is_not_read_as_the_next_ones(api: tuple[Api, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    state, endpoint = api
+    monkeypatch.setattr(ecr_json, "READ_TIMEOUT", 0.2)
+    state.pauses = [0.5]
+    state.answers = [(200, {}, b'{"repositories": ["late"]}'), (200, {}, b'{"repositories": ["on time"]}')]
+    sleeps: list[float] = []
+    assert client(endpoint, sleeps).describe_repositories() == {"repositories": ["on time"]}
+    assert len(sleeps) == 1 and len(set(state.peers)) == 2
+
+
+def test_aws_ca_bundle_is_the_certificates_trusted(
+    tls_api: tuple[Api, str], certificate: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, endpoint = tls_api
+    for name in ("HTTPS_PROXY", "https_proxy", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "ECRTOOL_AWS_CLIENT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env(tmp_path, AWS_ENDPOINT_URL=endpoint, AWS_CA_BUNDLE=str(certificate)).items():
+        monkeypatch.setenv(name, value)
+    state.answers = [(200, {}, b'{"repositories": []}')]
+    assert AwsSession(region="ca-west-1").lazy_client("ecr").describe_repositories() == {"repositories": []}
+    assert state.received[0][0]["User-Agent"] == "ecrtool"  # signed and sent by ecrtool, not botocore
+
+
+def test_without_aws_ca_bundle_certifis_certificates_are_trusted(
+    tls_api: tuple[Api, str], certificate: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, endpoint = tls_api
+    with pytest.raises(EcrToolError, match="cannot reach the AWS endpoint .*CERTIFICATE_VERIFY_FAILED"):
+        with translate("ecr:DescribeRepositories"):
+            client(endpoint).describe_repositories()
+    assert state.received == []
+    import certifi
+
+    monkeypatch.setattr(certifi, "where", lambda: str(certificate))  # as if certifi's bundle held it
+    assert client(endpoint).describe_repositories() == {}
 
 
 # -- failures, as a user reads them ----------------------------------------------------------------
