@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -23,6 +24,7 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.retries.standard import ExponentialBackoff
 
 from ecrtool.aws import signed as ecr_json
 from ecrtool.aws.ecr import Ecr
@@ -340,6 +342,34 @@ def test_throttling_backs_off_longer_then_succeeds(api: tuple[Api, str]) -> None
         assert client(endpoint, sleeps).describe_repositories() == {"repositories": []}
     assert sleeps == [0.5]  # rand(0, 1) * 1 s for a throttled first attempt
     assert len(state.received) == 2
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "throttled_wait", "server_error_wait"),
+    [
+        ("1500", 1.5, 1.5),  # longer than the backoff: waited as asked
+        ("60000", 0.5 + 5, 0.025 + 5),  # at most 5 s longer than the backoff
+        ("10", 0.5, 0.025),  # shorter than the backoff: the backoff
+        ("soon", 0.5, 0.025),  # not milliseconds: ignored
+        ("-5", 0.5, 0.025),
+    ],
+)
+@pytest.mark.parametrize("throttled", [True, False])
+def test_x_amz_retry_after_sets_the_wait_as_botocore_takes_it(
+    api: tuple[Api, str], retry_after: str, throttled_wait: float, server_error_wait: float, throttled: bool
+) -> None:
+    state, endpoint = api
+    failure = (400, error("ThrottlingException")) if throttled else (503, error("ServiceUnavailableException"))
+    state.answers = [(failure[0], {"x-amz-retry-after": retry_after}, failure[1]), (200, {}, b"{}")]
+    sleeps: list[float] = []
+    with mock.patch("random.random", return_value=0.5):
+        client(endpoint, sleeps).describe_repositories()
+    assert sleeps == [pytest.approx(throttled_wait if throttled else server_error_wait)]
+    # botocore's standard mode, given the same answer and the same draw, waits as long
+    detector = SimpleNamespace(is_throttling_error_from_context=lambda context: throttled)
+    backoff = ExponentialBackoff(random=lambda: 0.5, throttling_detector=detector)
+    context = SimpleNamespace(attempt_number=1, http_response=SimpleNamespace(headers=state.answers[0][1]))
+    assert sleeps == [pytest.approx(backoff.delay_amount(context))]
 
 
 def test_throttled_to_the_end_says_so(api: tuple[Api, str]) -> None:

@@ -43,6 +43,7 @@ USER_AGENT = "ecrtool"
 TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"})
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 MAX_BACKOFF = 20.0
+RETRY_AFTER_MAX_ADDITIONAL = 5.0  # how much longer than the backoff an answer's x-amz-retry-after may make a wait
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # the response fields ECR sends as epoch seconds, which botocore turns into datetimes
@@ -186,7 +187,7 @@ class EcrJsonClient:
             if last or not (throttled or code in TRANSIENT_CODES or status in TRANSIENT_STATUSES):
                 error["ResponseMetadata"]["RetryAttempts"] = attempt - 1
                 raise ServiceError(operation, error)
-            self._sleep(_delay(attempt, throttled=throttled))
+            self._sleep(_delay(attempt, throttled=throttled, retry_after=headers.get("x-amz-retry-after")))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _post(self, operation: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -323,10 +324,28 @@ def _error(status: int, headers: Mapping[str, str], content: bytes) -> dict[str,
     return {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
 
 
-def _delay(attempt: int, *, throttled: bool) -> float:
-    """botocore's standard backoff: rand(0, 1) * min(scale * 2 ** (attempt - 1), 20 s)."""
+def _delay(attempt: int, *, throttled: bool, retry_after: str | None = None) -> float:
+    """botocore's standard backoff: rand(0, 1) * min(scale * 2 ** (attempt - 1), 20 s).
+
+    An answer's x-amz-retry-after (milliseconds) raises it to that, by RETRY_AFTER_MAX_ADDITIONAL at most,
+    as botocore's standard mode does; a value that is no whole number of milliseconds is ignored.
+    """
     scale = 1.0 if throttled else 0.05
-    return random.random() * min(scale * 2 ** (attempt - 1), MAX_BACKOFF)
+    delay = random.random() * min(scale * 2 ** (attempt - 1), MAX_BACKOFF)
+    asked = _milliseconds(retry_after)
+    if asked is not None:
+        delay = max(delay, min(asked, delay + RETRY_AFTER_MAX_ADDITIONAL))
+    return delay
+
+
+def _milliseconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = int(value) / 1000
+    except (ValueError, OverflowError):
+        return None
+    return seconds if seconds >= 0 else None
 
 
 def _masked(value: Any) -> Any:
