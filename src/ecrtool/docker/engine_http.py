@@ -60,7 +60,7 @@ class Engine:
             sent = {"Host": "docker", "User-Agent": "ecrtool", **(headers or {})}
             if body:
                 sent["Content-Type"] = "application/json"
-            with _readable():
+            with _AsEngineError():
                 conn.request(method, target, body or None, sent)
                 sock = conn.sock  # the answer's, even once the connection lets go of it (Connection: close)
                 reply = conn.getresponse()
@@ -75,7 +75,7 @@ class Engine:
 
     def _call(self, method: str, target: str, body: bytes = b"") -> bytes:
         conn, reply = self._open(method, target, body=body)
-        with conn, reply, _readable():
+        with conn, reply, _AsEngineError():
             return reply.read()
 
     def inspect_image(self, reference: str) -> dict[str, Any] | None:
@@ -119,7 +119,7 @@ class Engine:
         conn, reply = self._open(method, target, headers, stream=True)
         decoder = json.JSONDecoder()
         utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character may span two pieces
-        with conn, reply, _readable():
+        with conn, reply, _AsEngineError():
             text = ""
             while piece := reply.read1(_READ):
                 text += utf8.decode(piece)
@@ -160,7 +160,7 @@ class UnixConnection(HTTPConnection):
         self.sock = sock
 
 
-class _readable:
+class _AsEngineError:
     """Turns http.client's complaints about an answer (a bad chunk, an endless header) into EngineError.
 
     A class, not contextlib.contextmanager: contextlib would load on a cached login for this alone.
