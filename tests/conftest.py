@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -281,13 +281,13 @@ class FakeSocket:
     """A unix socket that answers every connection with canned HTTP and keeps each request it read.
 
     `answer` is the reply, as pieces sent one after the other (a test of chunked streams splits them);
-    `answer_with` may instead make the pieces from the request.
+    `answer_with` may instead make the pieces from the request, and take its time between them.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.answer: list[bytes] = [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"]
-        self.answer_with: Callable[[bytes], list[bytes]] | None = None
+        self.answer_with: Callable[[bytes], Iterable[bytes]] | None = None
         self.requests: list[bytes] = []
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._server.bind(str(path))

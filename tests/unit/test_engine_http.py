@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ecrtool.docker import engine_http
+from ecrtool.docker.api import DockerApi
 from ecrtool.docker.engine_http import Engine, EngineError
+from ecrtool.model.auth import RegistryAuth
+from ecrtool.model.errors import EcrToolError
 
 
 @pytest.fixture
@@ -87,3 +92,58 @@ def test_a_character_split_between_chunks_arrives_whole(engine: Any) -> None:
 def test_an_answer_without_length_is_read_to_the_end(engine: Any) -> None:
     engine.answer = [b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n", b'{"Id": "sha256:', b'abc"}']
     assert Engine(str(engine.path)).inspect_image("viruses") == {"Id": "sha256:abc"}
+
+
+@pytest.mark.parametrize("closing", [False, True])
+def test_a_pull_quiet_for_longer_than_the_timeout_goes_on(
+    engine: Any, monkeypatch: pytest.MonkeyPatch, closing: bool
+) -> None:
+    # a big layer extracting: the engine says nothing for minutes, then carries on
+    monkeypatch.setattr(engine_http, "TIMEOUT", 0.2)
+    events = [{"status": "Extracting", "id": "abc"}, {"status": "Pull complete", "id": "abc"}]
+    head, first, *rest = chunked(*(json.dumps(e).encode() + b"\r\n" for e in events))
+    if closing:
+        head = head.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+
+    def quiet_then_done(request: bytes) -> Iterator[bytes]:
+        yield head + first
+        time.sleep(0.6)
+        yield b"".join(rest)
+
+    engine.answer_with = quiet_then_done
+    assert list(Engine(str(engine.path)).pull("reg:5000/trees", "v1", {"username": "AWS"})) == events
+
+
+def test_an_engine_that_never_answers_times_out(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_http, "TIMEOUT", 0.2)
+    engine.answer_with = lambda request: time.sleep(0.6) or []
+    started = time.monotonic()
+    with pytest.raises(OSError):
+        list(Engine(str(engine.path)).pull("reg:5000/trees", "v1", {"username": "AWS"}))
+    assert time.monotonic() - started < 0.5
+
+
+def test_the_engine_version_is_its_json(engine: Any) -> None:
+    engine.reply(200, {"Version": "27.3.1", "ApiVersion": "1.47", "Os": "linux"})
+    assert Engine(str(engine.path)).version() == {"Version": "27.3.1", "ApiVersion": "1.47", "Os": "linux"}
+    assert engine.requests[0].startswith(b"GET /version HTTP/1.1\r\n")
+
+
+AUTH = RegistryAuth(registry="reg:5000", username="AWS", password="pass-word")
+
+
+def test_a_malformed_chunk_is_a_failed_pull(engine: Any) -> None:
+    head, first, *_ = chunked(b'{"status":"Pulling fs layer","id":"abc"}\r\n')
+    engine.answer = [head, first, b"zz\r\nnot a chunk\r\n"]
+    pull = DockerApi(engine.url).pull("reg:5000/trees", "v1", AUTH)
+    assert next(pull) == {"status": "Pulling fs layer", "id": "abc"}
+    unreadable = r"^Docker pull failed: the engine's answer could not be read \(IncompleteRead\(.*\): check that"
+    with pytest.raises(EcrToolError, match=unreadable):
+        next(pull)
+
+
+def test_an_oversized_header_is_a_failed_call(engine: Any) -> None:
+    engine.answer = [b"HTTP/1.1 200 OK\r\nX-Padding: " + b"x" * 70000 + b"\r\nContent-Length: 2\r\n\r\n{}"]
+    unreadable = r"^Docker inspect failed: the engine's answer could not be read \(LineTooLong: got more than "
+    with pytest.raises(EcrToolError, match=unreadable):
+        DockerApi(engine.url).inspect_image("viruses")

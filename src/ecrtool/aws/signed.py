@@ -2,7 +2,8 @@
 
 Loading botocore and building a client costs some 220 ms here, more than the login or the push of a
 known image it serves, so `get_authorization_token`, `describe_repositories` and `create_repository`
-go out as one signed POST each when nothing needs botocore's machinery: the access keys are in the
+go out as one signed POST each (http.client, on one kept-alive connection per process, trusting the
+certificates botocore trusts) when nothing needs botocore's machinery: the access keys are in the
 environment and no --profile names others (botocore takes those keys first then too), no proxy, no
 FIPS or dual-stack endpoint, and the AWS config file's profile holds nothing but
 a region. Anything else, and every other call, goes through botocore as before; so does everything
@@ -11,22 +12,24 @@ when ECRTOOL_AWS_CLIENT=botocore. Retries follow botocore's standard mode (ecrto
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import random
 import re
-import socket
+import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from typing import Any
 from urllib.parse import urlsplit
 
 from ecrtool.aws.errors import THROTTLING_CODES, ServiceError, Unreachable
 from ecrtool.aws.sigv4 import sign_post
-from ecrtool.model import http1
 
 log = logging.getLogger("ecrtool.ecr_json")
 
@@ -40,7 +43,9 @@ USER_AGENT = "ecrtool"
 TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"})
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 MAX_BACKOFF = 20.0
+RETRY_AFTER_MAX_ADDITIONAL = 5.0  # how much longer than the backoff an answer's x-amz-retry-after may make a wait
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 # the response fields ECR sends as epoch seconds, which botocore turns into datetimes
 _TIMESTAMPS = frozenset({"createdAt", "expiresAt", "imagePushedAt", "lastRecordedPullTime", "updatedAt"})
 _SECRETS = frozenset({"authorizationToken", "password"})
@@ -107,7 +112,8 @@ def _plain_profile(environ: Mapping[str, str]) -> bool:
         return True
     import configparser  # only when there is a file to read
 
-    name = environ.get("AWS_PROFILE") or environ.get("AWS_DEFAULT_PROFILE") or "default"
+    # botocore reads AWS_DEFAULT_PROFILE first (its session variable "profile")
+    name = environ.get("AWS_DEFAULT_PROFILE") or environ.get("AWS_PROFILE") or "default"
     parser = configparser.RawConfigParser()
     try:
         parser.read(path, encoding="utf-8")
@@ -142,7 +148,7 @@ class EcrJsonClient:
         ca_bundle: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._ca_bundle = ca_bundle  # AWS_CA_BUNDLE: as with botocore, the only certificates trusted
+        self._ca_bundle = ca_bundle  # AWS_CA_BUNDLE: as with botocore, the only certificates trusted (else certifi's)
         self._endpoint = endpoint
         self._region = region
         self._keys = keys
@@ -164,7 +170,7 @@ class EcrJsonClient:
             last = attempt == self._max_attempts
             try:
                 status, headers, content = self._post(operation, body)
-            except OSError as err:
+            except (OSError, HTTPException) as err:
                 log.debug("%s: attempt %d of %d: no answer (%s)", operation, attempt, self._max_attempts, err)
                 if last:
                     raise Unreachable(f"{type(err).__name__}: {err}") from err
@@ -181,7 +187,7 @@ class EcrJsonClient:
             if last or not (throttled or code in TRANSIENT_CODES or status in TRANSIENT_STATUSES):
                 error["ResponseMetadata"]["RetryAttempts"] = attempt - 1
                 raise ServiceError(operation, error)
-            self._sleep(_delay(attempt, throttled=throttled))
+            self._sleep(_delay(attempt, throttled=throttled, retry_after=headers.get("x-amz-retry-after")))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _post(self, operation: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -189,9 +195,8 @@ class EcrJsonClient:
         secure = parts.scheme == "https"
         port = parts.port or (443 if secure else 80)
         host = str(parts.hostname)
-        host_header = host if parts.port is None else f"{host}:{port}"
         headers = sign_post(
-            host=host_header,
+            host=host_header(self._endpoint),
             headers={"X-Amz-Target": f"{TARGET_PREFIX}.{operation}", "Content-Type": CONTENT_TYPE},
             body=body,
             region=self._region,
@@ -201,22 +206,106 @@ class EcrJsonClient:
             session_token=self._keys.session_token,
         )
         headers["User-Agent"] = USER_AGENT
-        return post(host, port, secure, headers, body, ca_bundle=self._ca_bundle)
+        return ENDPOINT.post(host, port, secure, headers, body, self._ca_bundle)
 
 
-def post(
-    host: str, port: int, secure: bool, headers: Mapping[str, str], body: bytes, *, ca_bundle: str | None = None
-) -> tuple[int, dict[str, str], bytes]:
-    """One POST / on its own connection; the status, the headers (lower-cased) and the body."""
-    with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT) as raw:
-        conn: socket.socket = raw
-        if secure:
-            import ssl  # only for https: the local ECR speaks plain http
+def host_header(endpoint: str) -> str:
+    """The Host that botocore signs and sends for ENDPOINT: lower case, an IPv6 address in brackets, no default port."""
+    parts = urlsplit(endpoint)
+    host = str(parts.hostname)
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme):
+        host = f"{host}:{parts.port}"
+    return host
 
-            conn = ssl.create_default_context(cafile=ca_bundle).wrap_socket(raw, server_hostname=host)
-        conn.settimeout(READ_TIMEOUT)
-        reply = http1.request(conn, "POST", "/", headers, body)
-        return reply.status, reply.headers, reply.body()
+
+class EndpointConnection:
+    """The process's one connection to the ECR endpoint, kept alive from call to call, and its one SSL context.
+
+    Trusts what botocore trusts: the AWS_CA_BUNDLE file when set, else certifi's bundle. A connection
+    the endpoint closed while it sat idle is opened again once, without counting an attempt; any other
+    failure closes it (the next attempt opens another), and so does the end of the process.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # one exchange at a time on the one connection
+        self._conn: HTTPConnection | None = None
+        self._key: tuple[str, int, bool, str | None] | None = None
+        self._context: tuple[str, ssl.SSLContext] | None = None  # the CA file and the context that trusts it
+        self._closing_at_exit = False
+
+    def post(
+        self, host: str, port: int, secure: bool, headers: Mapping[str, str], body: bytes, ca_bundle: str | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """POST / to HOST:PORT; the status, the headers (names lower-cased) and the body."""
+        with self._lock:
+            conn = self._connection(host, port, secure, ca_bundle)
+            for again in (False, True):
+                reused = conn.sock is not None
+                try:
+                    return _exchange(conn, headers, body)
+                except BaseException as err:
+                    conn.close()
+                    if again or not reused or not isinstance(err, _DROPPED):
+                        raise
+                    log.debug("the endpoint had closed the idle connection (%r): opening another", err)
+        raise AssertionError("unreachable: the second exchange returns or raises")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self, host: str, port: int, secure: bool, ca_bundle: str | None) -> HTTPConnection:
+        cafile = (ca_bundle or default_ca_bundle()) if secure else None
+        key = (host, port, secure, cafile)
+        if self._conn is None or self._key != key:
+            self.close()
+            if cafile is not None:
+                context = self._ssl_context(cafile)
+                self._conn = HTTPSConnection(host, port, timeout=CONNECT_TIMEOUT, context=context)
+            else:
+                self._conn = HTTPConnection(host, port, timeout=CONNECT_TIMEOUT)
+            self._key = key
+            if not self._closing_at_exit:
+                atexit.register(self.close)
+                self._closing_at_exit = True
+        return self._conn
+
+    def _ssl_context(self, cafile: str) -> ssl.SSLContext:
+        if self._context is None or self._context[0] != cafile:
+            # as botocore's: the bundle's certificates, and only those
+            self._context = (cafile, ssl.create_default_context(cafile=cafile))
+        return self._context[1]
+
+
+# what a connection the endpoint closed while idle fails with (RemoteDisconnected is a ConnectionResetError)
+_DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+
+ENDPOINT = EndpointConnection()
+
+
+def default_ca_bundle() -> str:
+    """The certificates botocore trusts when AWS_CA_BUNDLE is not set: certifi's."""
+    import certifi  # only for https: the local ECR speaks plain http
+
+    return str(certifi.where())
+
+
+def _exchange(conn: HTTPConnection, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    if conn.sock is None:
+        _connect(conn)
+    conn.request("POST", "/", body, dict(headers))
+    reply = conn.getresponse()
+    content = reply.read()
+    return reply.status, {name.lower(): value for name, value in reply.getheaders()}, content
+
+
+def _connect(conn: HTTPConnection) -> None:
+    """Open CONN within CONNECT_TIMEOUT; each read after must come within READ_TIMEOUT."""
+    conn.connect()
+    conn.sock.settimeout(READ_TIMEOUT)
 
 
 def _error(status: int, headers: Mapping[str, str], content: bytes) -> dict[str, Any]:
@@ -235,10 +324,28 @@ def _error(status: int, headers: Mapping[str, str], content: bytes) -> dict[str,
     return {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
 
 
-def _delay(attempt: int, *, throttled: bool) -> float:
-    """botocore's standard backoff: rand(0, 1) * min(scale * 2 ** (attempt - 1), 20 s)."""
+def _delay(attempt: int, *, throttled: bool, retry_after: str | None = None) -> float:
+    """botocore's standard backoff: rand(0, 1) * min(scale * 2 ** (attempt - 1), 20 s).
+
+    An answer's x-amz-retry-after (milliseconds) raises it to that, by RETRY_AFTER_MAX_ADDITIONAL at most,
+    as botocore's standard mode does; a value that is no whole number of milliseconds is ignored.
+    """
     scale = 1.0 if throttled else 0.05
-    return random.random() * min(scale * 2 ** (attempt - 1), MAX_BACKOFF)
+    delay = random.random() * min(scale * 2 ** (attempt - 1), MAX_BACKOFF)
+    asked = _milliseconds(retry_after)
+    if asked is not None:
+        delay = max(delay, min(asked, delay + RETRY_AFTER_MAX_ADDITIONAL))
+    return delay
+
+
+def _milliseconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = int(value) / 1000
+    except (ValueError, OverflowError):
+        return None
+    return seconds if seconds >= 0 else None
 
 
 def _masked(value: Any) -> Any:

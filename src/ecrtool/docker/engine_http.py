@@ -2,9 +2,10 @@
 
 docker-py brings requests and urllib3, some 140 ms of imports here, more than pushing a new tag of a
 known image takes. Inspecting, tagging, untagging, pushing and pulling are a handful of plain HTTP
-requests on the socket, so they are made here; running containers stays on docker-py. Which engine a
-command talks to (describe_host) is settled here too: a login on a cached token needs that and the
-engine's POST /auth, and nothing else of the Docker gateway.
+requests on the socket, so they are made here with the standard library's http.client, one connection
+each; running containers stays on docker-py. Which engine a command talks to (describe_host) is settled
+here too: a login on a cached token needs that and the engine's POST /auth, and nothing else of the
+Docker gateway.
 """
 
 from __future__ import annotations
@@ -14,19 +15,19 @@ import codecs
 import json
 import socket
 from collections.abc import Iterator, Mapping
+from http.client import HTTPConnection, HTTPException, HTTPResponse
 from urllib.parse import quote, urlencode
-
-from ecrtool.model import http1
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
 if TYPE_CHECKING:
     from typing import Any
 
 TIMEOUT = 300.0  # docker-py's: the engine may wait on the registry that long
+_READ = 65536
 
 
 class EngineError(Exception):
-    """An HTTP error from the engine: its status and its explanation."""
+    """An HTTP error from the engine: its status and its explanation (status 0: an answer that could not be read)."""
 
     def __init__(self, status_code: int, explanation: str) -> None:
         super().__init__(explanation)
@@ -35,32 +36,47 @@ class EngineError(Exception):
 
 
 class Engine:
-    """Requests on the engine's unix socket at PATH; OSError when it cannot be reached."""
+    """Requests on the engine's unix socket at PATH; OSError when it cannot be reached, EngineError when it
+    refuses or its answer cannot be read."""
 
     def __init__(self, path: str) -> None:
         self._path = path
 
-    def _open(self, method: str, target: str, headers: Mapping[str, str] | None = None, body: bytes = b"") -> Any:
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def _open(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        *,
+        stream: bool = False,
+    ) -> tuple[UnixConnection, HTTPResponse]:
+        """Send the request and read the answer's head; the caller reads the body and closes the connection.
+
+        The head must come within TIMEOUT; a STREAM's body may then pause for as long as it takes.
+        """
+        conn = UnixConnection(self._path, TIMEOUT)
         try:
-            conn.settimeout(TIMEOUT)
-            conn.connect(self._path)
             sent = {"Host": "docker", "User-Agent": "ecrtool", **(headers or {})}
             if body:
                 sent["Content-Type"] = "application/json"
-            reply = http1.request(conn, method, target, sent, body)
+            with _AsEngineError():
+                conn.request(method, target, body or None, sent)
+                sock = conn.sock  # the answer's, even once the connection lets go of it (Connection: close)
+                reply = conn.getresponse()
+                if reply.status >= 400:
+                    raise EngineError(reply.status, _explanation(reply.read()))
+            if stream and sock is not None:
+                sock.settimeout(None)
         except BaseException:
             conn.close()
             raise
-        if reply.status >= 400:
-            with conn:
-                raise EngineError(reply.status, _explanation(reply.body()))
-        return reply
+        return conn, reply
 
     def _call(self, method: str, target: str, body: bytes = b"") -> bytes:
-        reply = self._open(method, target, body=body)
-        with reply.conn:
-            return bytes(reply.body())
+        conn, reply = self._open(method, target, body=body)
+        with conn, reply, _AsEngineError():
+            return reply.read()
 
     def inspect_image(self, reference: str) -> dict[str, Any] | None:
         try:
@@ -69,6 +85,11 @@ class Engine:
             if err.status_code == 404:
                 return None
             raise
+        return found
+
+    def version(self) -> dict[str, Any]:
+        """The engine's own report (GET /version): Version, ApiVersion, Os, Arch..."""
+        found: dict[str, Any] = json.loads(self._call("GET", "/version"))
         return found
 
     def tag(self, source: str, repository: str, tag: str) -> None:
@@ -90,13 +111,17 @@ class Engine:
         self._call("POST", "/auth", json.dumps(dict(auth)).encode())
 
     def _stream(self, method: str, target: str, headers: Mapping[str, str]) -> Iterator[dict[str, Any]]:
-        """The engine's progress, one JSON object at a time as they arrive (they may span or share pieces)."""
-        reply = self._open(method, target, headers)
+        """The engine's progress, one JSON object at a time as they arrive (they may span or share pieces).
+
+        No timeout between pieces: a big layer extracts for minutes without a word (docker-py pulls with no
+        timeout at all).
+        """
+        conn, reply = self._open(method, target, headers, stream=True)
         decoder = json.JSONDecoder()
         utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character may span two pieces
-        with reply.conn:
+        with conn, reply, _AsEngineError():
             text = ""
-            for piece in reply.stream():
+            while piece := reply.read1(_READ):
                 text += utf8.decode(piece)
                 while True:
                     text = text.lstrip()
@@ -114,6 +139,48 @@ class Engine:
         """The engine's own report (GET /version): Version, ApiVersion, Os, Arch…"""
         found: dict[str, Any] = json.loads(self._call("GET", "/version"))
         return found
+
+
+class UnixConnection(HTTPConnection):
+    """http.client's connection to the unix socket at PATH, connecting within TIMEOUT; closed on leaving a `with`."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def __enter__(self) -> UnixConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(self._path)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class _AsEngineError:
+    """Turns http.client's complaints about an answer (a bad chunk, an endless header) into EngineError.
+
+    A class, not contextlib.contextmanager: contextlib would load on a cached login for this alone.
+    """
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, trace: object) -> None:
+        # RemoteDisconnected is both: a connection closed early stays the OSError it also is
+        if isinstance(err, HTTPException) and not isinstance(err, OSError):
+            name, text = type(err).__name__, str(err)
+            what = text if text.startswith(name) else f"{name}: {text}"
+            explanation = f"the engine's answer could not be read ({what}): check that the socket is a Docker engine's"
+            raise EngineError(0, explanation) from err
 
 
 def registry_auth(auth: Mapping[str, str]) -> str:
