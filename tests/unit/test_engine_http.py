@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ecrtool.docker import engine_http
-from ecrtool.docker.api import DockerApi
+from ecrtool.docker.engine_api import EngineApi
 from ecrtool.docker.engine_http import Engine, EngineError
 from ecrtool.model.auth import RegistryAuth
 from ecrtool.model.errors import EcrToolError
@@ -135,7 +135,7 @@ AUTH = RegistryAuth(registry="reg:5000", username="AWS", password="pass-word")
 def test_a_malformed_chunk_is_a_failed_pull(engine: Any) -> None:
     head, first, *_ = chunked(b'{"status":"Pulling fs layer","id":"abc"}\r\n')
     engine.answer = [head, first, b"zz\r\nnot a chunk\r\n"]
-    pull = DockerApi(engine.url).pull("reg:5000/trees", "v1", AUTH)
+    pull = EngineApi(str(engine.path)).pull("reg:5000/trees", "v1", AUTH)
     assert next(pull) == {"status": "Pulling fs layer", "id": "abc"}
     unreadable = r"^Docker pull failed: the engine's answer could not be read \(IncompleteRead\(.*\): check that"
     with pytest.raises(EcrToolError, match=unreadable):
@@ -146,4 +146,4 @@ def test_an_oversized_header_is_a_failed_call(engine: Any) -> None:
     engine.answer = [b"HTTP/1.1 200 OK\r\nX-Padding: " + b"x" * 70000 + b"\r\nContent-Length: 2\r\n\r\n{}"]
     unreadable = r"^Docker inspect failed: the engine's answer could not be read \(LineTooLong: got more than "
     with pytest.raises(EcrToolError, match=unreadable):
-        DockerApi(engine.url).inspect_image("viruses")
+        EngineApi(str(engine.path)).inspect_image("viruses")

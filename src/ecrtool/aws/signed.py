@@ -1,7 +1,7 @@
 """ECR's JSON API without botocore, for the calls on a command's hot path, when the keys are in the environment.
 
-Loading botocore and building a client costs some 220 ms here, more than the login or the push of a
-known image it serves, so `get_authorization_token`, `describe_repositories` and `create_repository`
+Loading botocore and building a client costs more than the login or the push of a known image it
+serves (BENCHMARKS.md), so `get_authorization_token`, `describe_repositories` and `create_repository`
 go out as one signed POST each (http.client, on one kept-alive connection per process, trusting the
 certificates botocore trusts) when nothing needs botocore's machinery: the access keys are in the
 environment and no --profile names others (botocore takes those keys first then too), no proxy, no

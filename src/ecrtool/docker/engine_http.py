@@ -1,7 +1,7 @@
 """The Docker engine's API on its unix socket, without docker-py: the image calls of push, pull and tag.
 
-docker-py brings requests and urllib3, some 140 ms of imports here, more than pushing a new tag of a
-known image takes. Inspecting, tagging, untagging, pushing and pulling are a handful of plain HTTP
+Importing docker-py (requests, urllib3) costs more than pushing a new tag of a known image takes
+(BENCHMARKS.md). Inspecting, tagging, untagging, pushing and pulling are a handful of plain HTTP
 requests on the socket, so they are made here with the standard library's http.client, one connection
 each; running containers stays on docker-py. Which engine a command talks to (describe_host) is settled
 here too: a login on a cached token needs that and the engine's POST /auth, and nothing else of the
@@ -134,11 +134,6 @@ class Engine:
                     text = text[end:]
                     if isinstance(event, dict):
                         yield event
-
-    def version(self) -> dict[str, Any]:
-        """The engine's own report (GET /version): Version, ApiVersion, Os, Arch…"""
-        found: dict[str, Any] = json.loads(self._call("GET", "/version"))
-        return found
 
 
 class UnixConnection(HTTPConnection):
