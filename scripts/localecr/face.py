@@ -18,6 +18,7 @@ import hashlib
 import http.client
 import json
 import re
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 # request headers not passed to the docker-registry (hop-by-hop, and the two set here)
 _DROPPED = {"connection", "keep-alive", "te", "trailer", "upgrade", "proxy-authorization", "authorization", "host"}
 _MANIFEST_LIMIT = 4 * 1024 * 1024  # ECR's largest manifest
+_READ_RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,17 @@ class Face:
         try:
             conn.request(request.command, target, body=body, headers=headers)
             resp = conn.getresponse()
+            for _ in range(_READ_RETRIES if body is None and request.command in ("GET", "HEAD") else 0):
+                if resp.status < 500:
+                    break
+                # docker-registry's filesystem storage can be caught half-way through linking a blob that
+                # concurrent pushes committed ("invalid checksum digest format"); ECR does not fail a read so
+                resp.read()
+                conn.close()
+                time.sleep(0.05)
+                conn = http.client.HTTPConnection("127.0.0.1", self.internal_port, timeout=300)
+                conn.request(request.command, target, headers=headers)
+                resp = conn.getresponse()
             prefix = f"{scope.account}/{scope.region}/"
             out = [(k, v) for k, v in resp.getheaders() if k.lower() not in ("connection", "transfer-encoding")]
             out = [(k, _public_location(v, prefix, public_base) if k.lower() == "location" else v) for k, v in out]

@@ -7,6 +7,7 @@ plus this CA, so pointing AWS_CA_BUNDLE or SSL_CERT_FILE at it breaks no other T
 from __future__ import annotations
 
 import datetime
+import hashlib
 import ipaddress
 import os
 from pathlib import Path
@@ -26,7 +27,9 @@ def ensure(state: State, names: list[str]) -> None:
     now = datetime.datetime.now(datetime.timezone.utc)
     if not (state.ca_cert.exists() and state.ca_key.exists()):
         key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"local-ecr CA {state.root}")])
+        # a common name holds 64 characters at most: the state folder's path is named by its hash
+        tag = hashlib.sha256(str(state.root).encode()).hexdigest()[:12]
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"local-ecr CA {tag}")])
         cert = (
             x509.CertificateBuilder()
             .subject_name(name)
