@@ -411,3 +411,33 @@ def test_eight_concurrent_pushes_to_one_repository_all_land(
     digest = digests.pop()
     assert registry_tags(private_stack, repo) == sorted(tags)
     assert listed(ecr, repo) == dict.fromkeys(tags, digest)
+
+
+def test_repositories_settings_and_images_survive_down_and_up(
+    private_stack: Any, ecr: Run, engine: Run, small: str
+) -> None:
+    name = f"kept-{uuid.uuid4().hex[:8]}"
+    assert ecr("create", name, "--immutable", "--scan-on-push").returncode == 0
+    pushed = ecr("push", small, "--repo", name, "--tag", "v1", "-q")
+    assert pushed.returncode == 0, pushed.stderr
+    digest = digest_line(pushed.stdout)
+
+    down = private_stack.run("down")
+    assert down.returncode == 0, down.stderr
+    private_stack.up()
+
+    repos = json.loads(ecr("repos", "-o", "json").stdout)
+    kept = next(repo for repo in repos if repo["name"] == name)
+    assert (kept["tag_mutability"], kept["scan_on_push"]) == ("IMMUTABLE", True)
+    assert listed(ecr, name) == {"v1": digest}
+    engine("rmi", f"{private_stack.registry}/{name}:v1")
+    pulled = ecr("pull", f"{name}:v1", "-q")
+    assert pulled.returncode == 0, pulled.stderr
+    # still immutable for the registry too: another image under v1 is refused
+    other = private_stack.image(f"other-{uuid.uuid4().hex[:6]}")
+    refused = ecr("push", other, "--repo", name, "--tag", "v1")
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[-1].endswith(
+        f"tag invalid: The image tag 'v1' already exists in the '{name}' repository and cannot be overwritten "
+        "because the repository is immutable."
+    )

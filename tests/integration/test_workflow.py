@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
+import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 DIGEST = re.compile(r"^digest: (sha256:[0-9a-f]{64})$", re.MULTILINE)
+STACK = Path(__file__).resolve().parents[2] / "scripts" / "local-ecr"
 
 
 def registry_tags(stack, repo: str) -> list[str]:
@@ -106,6 +109,30 @@ def test_push_to_a_missing_repository_says_how_to_create_it(ecrtool, test_image,
     assert pushed.returncode == 1
     assert f"ecrtool create {repo_name}" in pushed.stderr and "--create" in pushed.stderr
     assert "Traceback" not in pushed.stderr
+
+
+def test_push_to_an_immutable_tag_takes_the_same_image_and_refuses_another(ecrtool, stack, test_image, repo_name):
+    assert ecrtool("create", repo_name, "--immutable").returncode == 0
+    first = ecrtool("push", test_image, "--repo", repo_name, "--tag", "v1", "-q")
+    assert first.returncode == 0, first.stderr
+    again = ecrtool("push", test_image, "--repo", repo_name, "--tag", "v1", "-q")
+    assert again.returncode == 0, again.stderr  # the same image: already there
+    assert pushed_digest(again.stdout) == pushed_digest(first.stdout)
+
+    other = f"other-{repo_name}"
+    built = subprocess.run(
+        [str(STACK), "image", other], env={**os.environ, **stack.env}, capture_output=True, text=True, timeout=120
+    )
+    assert built.returncode == 0, built.stderr
+    refused = ecrtool("push", other, "--repo", repo_name, "--tag", "v1")
+    assert refused.returncode == 1
+    [line] = [line for line in refused.stderr.splitlines() if line.startswith("ecrtool: error: ")]
+    assert line.endswith(
+        f"tag invalid: The image tag 'v1' already exists in the '{repo_name}' repository and cannot be overwritten "
+        "because the repository is immutable."
+    )
+    assert refused.stderr.rstrip("\n").splitlines()[-1] == line
+    assert "Traceback" not in refused.stderr
 
 
 def test_login_lets_plain_docker_pull(ecrtool, docker, env, stack, test_image, repo_name):
