@@ -116,17 +116,8 @@ def store_credentials(registry: str, username: str, password: str, path: Path | 
     data = load(target)
     helper = helper_for(data, registry)
     if helper:
-        import subprocess  # only for a helper: a login that writes config.json has no time to load it
-
-        program = f"docker-credential-{helper}"
         payload = json.dumps({"ServerURL": registry, "Username": username, "Secret": password})
-        try:
-            done = subprocess.run([program, "store"], input=payload, capture_output=True, text=True, timeout=60)
-        except FileNotFoundError as err:
-            raise EcrToolError(
-                f"the Docker config {target} names the credential helper {helper!r} but {program} is not on PATH:"
-                " install it or remove it from the config"
-            ) from err
+        program, done = _run_helper(helper, "store", payload, registry, target)
         if done.returncode != 0:
             detail = (done.stdout or done.stderr).strip().splitlines()[:1]
             raise EcrToolError(f"{program} could not store the credentials: {' '.join(detail) or 'failed'}")
@@ -186,13 +177,13 @@ def _index_name(registry: str) -> str:
     return INDEX_NAME if host == f"index.{INDEX_NAME}" else host
 
 
-def _helper_get(helper: str, server: str, target: Path) -> RegistryAuth | None:
-    """`docker-credential-HELPER get` for SERVER (on stdin); None when the helper holds nothing for it."""
-    import subprocess  # only for a helper, as in store_credentials
+def _run_helper(helper: str, verb: str, payload: str, server: str, target: Path) -> tuple[str, Any]:
+    """`docker-credential-HELPER VERB` with PAYLOAD on stdin: the program's name and the finished process."""
+    import subprocess  # only for a helper: a login that writes config.json has no time to load it
 
     program = f"docker-credential-{helper}"
     try:
-        done = subprocess.run([program, "get"], input=server, capture_output=True, text=True, timeout=60)
+        return program, subprocess.run([program, verb], input=payload, capture_output=True, text=True, timeout=60)
     except FileNotFoundError as err:
         raise EcrToolError(
             f"the Docker config {target} names the credential helper {helper!r} for {server} but {program} is not"
@@ -200,6 +191,11 @@ def _helper_get(helper: str, server: str, target: Path) -> RegistryAuth | None:
         ) from err
     except subprocess.TimeoutExpired as err:
         raise EcrToolError(f"{program} did not answer within 60s for {server}") from err
+
+
+def _helper_get(helper: str, server: str, target: Path) -> RegistryAuth | None:
+    """`docker-credential-HELPER get` for SERVER (on stdin); None when the helper holds nothing for it."""
+    program, done = _run_helper(helper, "get", server, server, target)
     if done.returncode != 0:
         if "credentials not found" in done.stdout.lower():
             return None
