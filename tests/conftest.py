@@ -342,3 +342,24 @@ def fake_socket() -> Iterator[Callable[[], FakeSocket]]:
     for server in made:
         server.close()
     shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- botocore's own stand-in for AWS, for unit tests of the ECR gateway -----------------------------
+
+
+@pytest.fixture
+def client() -> object:
+    """A botocore ECR client whose calls a Stubber answers."""
+    import boto3
+
+    return boto3.client("ecr", region_name="ca-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture
+def stub(client: object) -> Iterator[object]:
+    """The client's Stubber: a call the test did not stub fails it, so "no extra call" is checked too."""
+    from botocore.stub import Stubber
+
+    with Stubber(client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
 from ecrtool.aws.ecr import Ecr
 from ecrtool.model.errors import AuthError, NotFound
 from ecrtool.model.results import DeleteFailure, ImageId
-
-
-@pytest.fixture
-def client() -> Any:
-    return boto3.client("ecr", region_name="ca-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-@pytest.fixture
-def stub(client: Any) -> Iterator[Stubber]:
-    with Stubber(client) as stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
 
 
 def test_deleting_1000_tags_takes_10_calls_of_at_most_100(client: Any, stub: Stubber) -> None:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-import boto3
-import pytest
 from botocore.stub import Stubber
 
 from ecrtool.model.results import ImageInfo
@@ -67,19 +64,6 @@ class FakeAws:
 
     def lazy_client(self, service: str, region: str | None = None) -> Any:
         return self._client
-
-
-@pytest.fixture
-def client() -> Any:
-    return boto3.client("ecr", region_name="ca-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-@pytest.fixture
-def stub(client: Any) -> Iterator[Stubber]:
-    # a call the test did not stub fails it: that is how "no extra call" is checked
-    with Stubber(client) as stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
 
 
 def listing(client: Any) -> list[ImageInfo]:
