@@ -150,13 +150,46 @@ class Stack:
         ports = dict(line.split("=", 1) for line in (self.home / "ports").read_text().split())
         self.moto = f"http://127.0.0.1:{ports['MOTO_PORT']}"
         self.api = f"http://127.0.0.1:{ports['API_PORT']}"
+        # the stack outlives the run: this run's repositories get names of their own, and go at the end
+        self.prefix = f"bench{time.strftime('%H%M%S')}-"
+        self.repositories: list[str] = []
+        self.images: list[str] = []  # built in the stack's engine, and every name they were pushed under
+
+    def repo(self, name: str) -> str:
+        self.repositories.append(self.prefix + name)
+        return self.prefix + name
 
     def down(self) -> None:
+        """Delete this run's repositories (through the stack's API, so its registry forgets them too)."""
+        import boto3
+
+        env = self.env
+        ecr = boto3.client(
+            "ecr",
+            region_name=env["AWS_REGION"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            endpoint_url=env.get("AWS_ENDPOINT_URL"),
+            verify=env.get("AWS_CA_BUNDLE"),
+        )
+        for name in self.repositories:
+            try:
+                ecr.delete_repository(repositoryName=name, force=True)
+            except ecr.exceptions.RepositoryNotFoundException:
+                pass
+        engine = {**self.base, **self.env}
+        listed = subprocess.run(
+            ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True, env=engine
+        )
+        names = [n for n in listed.stdout.split() if n in self.images or self.prefix in n]
+        if names:  # 50 MB each: the stack's engine keeps what is not removed
+            subprocess.run(["docker", "rmi", "--force", *names], capture_output=True, env=engine, timeout=300)
         if self.started:
             subprocess.run([str(STACK), "down"], capture_output=True, env=self.base, timeout=300)
 
     def image(self, name: str, *options: str) -> str:
         subprocess.run([str(STACK), "image", name, *options], check=True, capture_output=True, env=self.base)
+        self.images.append(name)
         return name
 
     def control(self, name: str, doc: dict[str, object] | None = None) -> dict[str, int]:
@@ -265,7 +298,7 @@ def floors(login: Figure) -> list[Figure]:
 
 
 def pushes(stack: Stack, runs: int, tag: str) -> list[Figure]:
-    registry, repo = stack.registry, "bench"
+    registry, repo = stack.registry, stack.repo("bench")
     base = stack.image("bench-base:1", "--layers", "5", "--size-mb", "50")
     fresh = {(side, n): f"bench-fresh-{side}:{tag}{n}" for side in "ec" for n in range(runs)}
     for name in fresh.values():
@@ -302,7 +335,7 @@ def scale(stack: Stack, env: dict[str, str], sizes: tuple[int, int], runs: int) 
     """Listing every page, and deleting every tag, at two sizes."""
     found: list[Scale] = []
     for count in sizes:
-        repo = f"scale-{count}"
+        repo = stack.repo(f"scale-{count}")
         stack.seed(repo, count)
         for what, argv in (
             ("list (table)", [ECRTOOL, "images", repo]),
@@ -327,7 +360,7 @@ def delete_thousand(stack: Stack, env: dict[str, str], runs: int) -> tuple[Figur
     figure = Figure("delete 1,000 tags (ecrtool: one command; chain: 10 aws calls)", lambda n: [], lambda n: [], None)
     calls = 0
     for n in range(runs):
-        mine, theirs = f"del-e{n}", f"del-c{n}"
+        mine, theirs = stack.repo(f"del-e{n}"), stack.repo(f"del-c{n}")
         stack.seed(mine, 1000)
         stack.seed(theirs, 1000)
         batches = [[f"imageTag=t{i}" for i in range(start, start + 100)] for start in range(0, 1000, 100)]
@@ -456,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(tempfile.mkdtemp(prefix="ecrtool-bench-home-"))
     try:
         env = command_env(stack, home)
-        run_steps([[ECRTOOL, "create", "bench"]], env)
+        run_steps([[ECRTOOL, "create", stack.repo("bench")]], env)
         figures = startup_and_login(stack) + pushes(stack, runs + 1, tag=time.strftime("%H%M%S"))
         if not args.short:
             figures += floors(next(f for f in figures if f.name == "login, cached token"))
