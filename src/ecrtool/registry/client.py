@@ -69,7 +69,6 @@ class RegistryClient:
         side: str,
         basic: tuple[str, str] | None = None,
         preemptive: bool = False,
-        cancelled: threading.Event | None = None,
     ) -> None:
         self.host = host
         self.side = side
@@ -79,7 +78,6 @@ class RegistryClient:
         self._local = threading.local()
         self._tokens: dict[str, str] = {}  # repository -> the Bearer token its last challenge gave
         self._lock = threading.Lock()
-        self.cancelled = cancelled or threading.Event()
 
     @property
     def label(self) -> str:

@@ -33,7 +33,6 @@ class Side(Protocol):
     """What a copy asks of each registry (registry.client.RegistryClient has it all)."""
 
     host: str
-    cancelled: threading.Event
 
     @property
     def label(self) -> str: ...
@@ -88,6 +87,7 @@ class ImageCopy:
         self.progress = progress
         self.label = label or f"{dest.host}/{dest_repo}"
         self.tally = Tally()
+        self.cancelled = threading.Event()  # set on Ctrl-C or a failed blob: the others stop at their next block
         # within one registry a blob can be mounted from the source repository instead of sent again
         self.same_registry = source.host == dest.host
 
@@ -171,15 +171,14 @@ class ImageCopy:
                     raise _first_failure(futures)
         except BaseException:
             # Ctrl-C or a failed blob: the others stop at their next block, none starts
-            self.dest.cancelled.set()
-            self.source.cancelled.set()
+            self.cancelled.set()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
 
     def _blob(self, blob: Descriptor) -> None:
         short = blob.digest.split(":")[-1][:12]
-        if self.dest.cancelled.is_set():
+        if self.cancelled.is_set():
             raise Cancelled()
         if self.dest.has_blob(self.dest_repo, blob.digest):
             self.tally.add(blobs_skipped=1)
@@ -197,7 +196,8 @@ class ImageCopy:
         stream, length = self.source.open_blob(self.source_repo, blob.digest)
         size = blob.size or length or 0
         try:
-            reader = _Reader(stream, size, lambda done: self._event(short, "Copying", done, size), self.source, blob)
+            report = lambda done: self._event(short, "Copying", done, size)  # noqa: E731
+            reader = _Reader(stream, size, report, self.source, blob, self.cancelled)
             self.dest.finish_upload(self.dest_repo, location, blob.digest, reader, size)
         finally:
             stream.close()
@@ -261,14 +261,22 @@ class ImageCopy:
 class _Reader:
     """A source blob as the destination's PUT reads it: block by block, reporting, stopping when cancelled."""
 
-    def __init__(self, stream: BinaryIO, size: int, report: Callable[[int], None], source: Side, blob: Descriptor):
+    def __init__(
+        self,
+        stream: BinaryIO,
+        size: int,
+        report: Callable[[int], None],
+        source: Side,
+        blob: Descriptor,
+        cancelled: threading.Event,
+    ) -> None:
         self.stream, self.size, self.report = stream, size, report
-        self.source, self.blob = source, blob
+        self.source, self.blob, self.cancelled = source, blob, cancelled
         self.done = 0
         self.reported = 0
 
     def read(self, amount: int = -1) -> bytes:
-        if self.source.cancelled.is_set():
+        if self.cancelled.is_set():
             raise Cancelled()
         try:
             data = self.stream.read(min(amount if amount > 0 else BLOCK, max(self.size - self.done, 0)) or 0)
