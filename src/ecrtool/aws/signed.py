@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 
 from ecrtool.aws.errors import THROTTLING_CODES, ServiceError, Unreachable
 from ecrtool.aws.sigv4 import sign_post
+from ecrtool.model import tls
+from ecrtool.model.tls import default_ca_bundle
 
 log = logging.getLogger("ecrtool.ecr_json")
 
@@ -276,7 +278,7 @@ class EndpointConnection:
     def _ssl_context(self, cafile: str) -> ssl.SSLContext:
         if self._context is None or self._context[0] != cafile:
             # as botocore's: the bundle's certificates, and only those
-            self._context = (cafile, ssl.create_default_context(cafile=cafile))
+            self._context = (cafile, tls.context(cafile))
         return self._context[1]
 
 
@@ -284,13 +286,6 @@ class EndpointConnection:
 _DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 
 ENDPOINT = EndpointConnection()
-
-
-def default_ca_bundle() -> str:
-    """The certificates botocore trusts when AWS_CA_BUNDLE is not set: certifi's."""
-    import certifi  # only for https: the local ECR speaks plain http
-
-    return str(certifi.where())
 
 
 def _exchange(conn: HTTPConnection, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:

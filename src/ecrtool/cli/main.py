@@ -11,6 +11,7 @@ import click
 from ecrtool import __version__
 from ecrtool.cli.config_show import config
 from ecrtool.cli.configure_docker import configure_docker
+from ecrtool.cli.copy import copy
 from ecrtool.cli.create import create
 from ecrtool.cli.delete import delete
 from ecrtool.cli.doctor import doctor
@@ -94,14 +95,29 @@ def fail(message: str, code: int, debug: bool, newline: bool = False) -> NoRetur
 @global_options
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """Work with Amazon ECR in one command: create, login, tag, push, pull, list and delete.
+    """Work with Amazon ECR in one command: create, login, tag, push, pull, copy, list and delete.
 
     The account, region and registry are worked out from your AWS settings.
     """
     # Global options are applied by their callbacks (options.global_options); nothing else to do here.
 
 
-for command in (create, login, tag, push, pull, run, images, repos, delete, configure_docker, doctor, ec2, config):
+for command in (
+    create,
+    login,
+    tag,
+    push,
+    pull,
+    copy,
+    run,
+    images,
+    repos,
+    delete,
+    configure_docker,
+    doctor,
+    ec2,
+    config,
+):
     cli.add_command(command)
 
 

@@ -17,6 +17,7 @@ import click
 from ecrtool.cli.formats import json_text, login_text, to_jsonable, when
 from ecrtool.model.results import (
     ConfigureDockerResult,
+    CopyResult,
     CreateResult,
     DeleteImagesResult,
     DeleteRepositoryResult,
@@ -137,6 +138,17 @@ class Renderer:
             self.line(reference)
         if result.digest:
             self.line(f"digest: {result.digest}")
+
+    def copied(self, result: CopyResult) -> None:
+        if self.json:
+            return self.emit_json(result)
+        for copy in result.copies:
+            if copy.created_repository:
+                self.note(f"Created repository {copy.repository}")
+            if copy.already_there:
+                self.note(f"{copy.reference} already holds {copy.digest}")
+            self.line(copy.reference)
+        self.line(f"digest: {result.digest}")
 
     def pulled(self, result: PullResult) -> None:
         if self.json:
@@ -325,7 +337,7 @@ class _PlainLines:
         click.echo(f"{prefix}{event.status}", file=self.err)
 
 
-_DONE = ("pushed", "layer already exists", "mounted from", "pull complete", "already exists")
+_DONE = ("pushed", "layer already exists", "mounted from", "pull complete", "already exists", "copied")
 
 
 class _Bars:

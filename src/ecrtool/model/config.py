@@ -17,6 +17,7 @@ from ecrtool.model.value import Value
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 
@@ -102,3 +103,17 @@ def read_settings(path: Path | None = None) -> dict[str, FileSetting]:
             raise InvalidInput(f"the config file {target}, line {line}: {key} must be {kind}: fix or remove it")
         found[key] = FileSetting(value=value, path=target, line=line)
     return found
+
+
+def registry_profile(host: str, config: Mapping[str, Any]) -> str | None:
+    """The AWS profile the config file names for HOST, if any."""
+    registries = config.get("registries") or {}
+    if not isinstance(registries, dict):
+        raise InvalidInput(f"the config file {config_path()}: [registries] must be a table of registry hosts")
+    entry = next((value for key, value in registries.items() if str(key).lower() == host), None)
+    if entry is None:
+        return None
+    profile = entry.get("profile") if isinstance(entry, dict) else None
+    if profile is not None and (not isinstance(profile, str) or not profile.strip()):
+        raise InvalidInput(f'the config file {config_path()}: [registries."{host}"] profile must be a profile name')
+    return profile

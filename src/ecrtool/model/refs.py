@@ -278,3 +278,66 @@ def push_targets(image: LocalImage, repo: str | None, tags: tuple[str, ...]) -> 
 def chunks(items: list[dict[str, str]], size: int = 100) -> list[list[dict[str, str]]]:
     """BatchDeleteImage and BatchGetImage take at most 100 image ids a call."""
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+DOCKER_HUB = "registry-1.docker.io"  # where docker.io's images are served from
+_DOCKER_HUB_NAMES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+class ImageRef(Value):
+    """An image in any OCI/Docker v2 registry: its host (as contacted), repository, and tag or digest."""
+
+    __slots__ = ("host", "repository", "tag", "digest")
+    host: str
+    repository: str
+    tag: str | None
+    digest: str | None
+
+    def __init__(self, host: str, repository: str, tag: str | None = None, digest: str | None = None) -> None:
+        self.host = host
+        self.repository = repository
+        self.tag = tag
+        self.digest = digest
+
+    @property
+    def reference(self) -> str:
+        """What the registry's manifest endpoint is asked for: the digest when given, else the tag."""
+        return self.digest or self.tag or "latest"
+
+    def __str__(self) -> str:
+        return f"{self.host}/{self.repository}" + (f"@{self.digest}" if self.digest else f":{self.tag or 'latest'}")
+
+
+def is_loopback(host: str) -> bool:
+    """A registry on this machine (localhost, 127.0.0.1, [::1], with any port): spoken to over plain http."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name in _LOOPBACK
+
+
+def is_generic_reference(text: str, registry_override: str | None = None) -> bool:
+    """Whether TEXT names an image in a registry other than ECR (HOST/NAME... with a host that is not ECR's)."""
+    first, sep, _ = text.partition("/")
+    if not sep or not _looks_like_host(first):
+        return False
+    return parse_ecr_host(first) is None and first != registry_override and first != PUBLIC_HOST
+
+
+def parse_image_ref(text: str) -> ImageRef:
+    """HOST/NAME[:TAG][@DIGEST] in any registry, as docker reads it: docker.io is registry-1.docker.io and a
+    one-component name there is library/NAME."""
+    bad = f"invalid image reference {text!r}: expected HOST/NAME[:TAG] or HOST/NAME@sha256:..."
+    if not text or text.startswith("-") or any(ch.isspace() or ord(ch) < 32 for ch in text):
+        raise InvalidInput(bad)
+    host, sep, rest = text.partition("/")
+    if not sep or not _looks_like_host(host) or not _HOST_RE.fullmatch(host):
+        raise InvalidInput(bad)
+    name, tag, digest = _split_name_tag_digest(rest)
+    parts = name.split("/")
+    if not name or not all(_DOCKER_COMPONENT_RE.fullmatch(part) for part in parts) or len(name) > 255:
+        raise InvalidInput(bad)
+    if host.lower() in _DOCKER_HUB_NAMES:
+        host = DOCKER_HUB
+        if len(parts) == 1:
+            name = f"library/{name}"
+    return ImageRef(host, name, tag, digest)

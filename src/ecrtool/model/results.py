@@ -191,3 +191,30 @@ class UserData:
     os: str
     user: str
     unit: str | None = None
+
+
+@dataclass(frozen=True)
+class CopiedImage:
+    """One destination of `ecrtool copy`: the reference written, its digest (the source's), and what moved."""
+
+    reference: str
+    repository: str
+    digest: str
+    already_there: bool = False
+    created_repository: bool = False
+    blobs_copied: int = 0
+    blobs_mounted: int = 0
+    blobs_skipped: int = 0
+    bytes_copied: int = 0
+    manifests_written: int = 0
+    referrers: int = 0
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    """`ecrtool copy`: the source image, its digest, and every destination it now has."""
+
+    source: str
+    digest: str
+    media_type: str
+    copies: list[CopiedImage]

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
 
 from ecrtool.docker import config as dockerconfig
 from ecrtool.docker.config import HELPER
-from ecrtool.model.config import config_path, load_config
+from ecrtool.model.config import load_config, registry_profile
 from ecrtool.model.errors import EcrToolError, InvalidInput
 from ecrtool.model.refs import PUBLIC_HOST, parse_ecr_host
 from ecrtool.model.settings import Settings
@@ -47,20 +46,6 @@ def serves(host: str, settings: Settings) -> bool:
         return False
     override = (settings.registry_override or "").lower()
     return host == override or host == PUBLIC_HOST or parse_ecr_host(host) is not None
-
-
-def registry_profile(host: str, config: Mapping[str, Any]) -> str | None:
-    """The AWS profile the config file names for HOST, if any."""
-    registries = config.get("registries") or {}
-    if not isinstance(registries, dict):
-        raise InvalidInput(f"the config file {config_path()}: [registries] must be a table of registry hosts")
-    entry = next((value for key, value in registries.items() if str(key).lower() == host), None)
-    if entry is None:
-        return None
-    profile = entry.get("profile") if isinstance(entry, dict) else None
-    if profile is not None and (not isinstance(profile, str) or not profile.strip()):
-        raise InvalidInput(f'the config file {config_path()}: [registries."{host}"] profile must be a profile name')
-    return profile
 
 
 def get(server_url: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -1,0 +1,390 @@
+"""ecrtool's own registry v2 client: manifests, blobs, mounts, uploads and referrers, for `ecrtool copy`.
+
+Built on the standard library's http.client, as the signed ECR client is, rather than on a registry
+library: what a copy needs is a dozen requests, the libraries at hand (oras, docker-py's
+distribution calls) either pull in requests and urllib3 (start-up time every command would pay for
+through the import graph) or hide the two things ECR needs done its way — a blob upload as ONE PUT
+with a Content-Length (ECR mishandles chunked PATCH uploads) and Basic authentication on every request
+— and none streams a blob from one registry into another without holding it.
+
+One connection per thread and registry, kept alive; https trusting what botocore trusts (model/tls),
+plain http for a registry on this machine. Authentication: Basic on every request when given (ECR's
+AWS + token password), else the challenge's: Bearer (a token from the realm, with Basic credentials
+when there are some, else anonymously) or Basic. Failures become the project's errors, naming the
+side (source or destination) and the registry.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+from collections.abc import Callable
+from http.client import HTTPConnection, HTTPException, HTTPResponse, HTTPSConnection
+from typing import Any, BinaryIO, Protocol
+from urllib.parse import quote, urlencode, urlsplit
+
+from ecrtool.model import tls
+from ecrtool.model.errors import AuthError, EcrToolError, NotFound, RegistryError
+from ecrtool.model.manifests import ACCEPTED, Descriptor, Manifest, parse_manifest
+from ecrtool.model.refs import is_loopback
+from ecrtool.registry.probe import why
+
+log = logging.getLogger("ecrtool.registry")
+
+TIMEOUT = 60.0
+BLOCK = 256 * 1024  # how much of a blob is read and sent at a time
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+Progress = Callable[[int], None]
+
+
+class Readable(Protocol):
+    """What a blob upload's body is read from: a source's stream, block by block."""
+
+    def read(self, amount: int = -1, /) -> bytes: ...
+
+
+class Cancelled(Exception):
+    """The copy was interrupted: a blob being streamed stops at its next block."""
+
+
+class RegistryRefusal(RegistryError):
+    """The registry answered, and said no: its status and error code, for the caller to word."""
+
+    def __init__(self, message: str, status: int, code: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class RegistryClient:
+    """One registry, as one side (source or destination) of a copy sees it."""
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        side: str,
+        basic: tuple[str, str] | None = None,
+        preemptive: bool = False,
+    ) -> None:
+        self.host = host
+        self.side = side
+        self._basic = basic
+        self._preemptive = preemptive and basic is not None  # ECR: Basic on every request
+        self._secure = not is_loopback(host)
+        self._local = threading.local()
+        self._tokens: dict[str, str] = {}  # repository -> the Bearer token its last challenge gave
+        self._lock = threading.Lock()
+
+    @property
+    def label(self) -> str:
+        return f"{self.side} registry {self.host}"
+
+    # -- manifests ---------------------------------------------------------------------------------
+
+    def get_manifest(self, repository: str, reference: str) -> Manifest | None:
+        """The manifest REFERENCE (a tag or digest) names, its exact bytes; None when there is none."""
+        reply, data = self._call("GET", f"/v2/{repository}/manifests/{reference}", repository, accept=ACCEPTED)
+        if reply.status == 404:
+            return None
+        self._check(reply, data, f"reading the manifest {repository}:{reference}", (200,))
+        return parse_manifest(data, reply.getheader("Content-Type"), f"{self.host}/{repository}@{reference}")
+
+    def manifest_digest(self, repository: str, reference: str) -> str | None:
+        """The digest of the manifest REFERENCE names (HEAD), None when there is none."""
+        reply, data = self._call("HEAD", f"/v2/{repository}/manifests/{reference}", repository, accept=ACCEPTED)
+        if reply.status == 404:
+            return None
+        self._check(reply, data, f"looking up {repository}:{reference}", (200,))
+        digest = reply.getheader("Docker-Content-Digest")
+        if digest:
+            return digest
+        found = self.get_manifest(repository, reference)
+        return found.digest if found else None
+
+    def put_manifest(self, repository: str, reference: str, manifest: Manifest) -> bool:
+        """PUT the manifest's exact bytes under REFERENCE; whether the registry took its subject (OCI-Subject)."""
+        reply, data = self._call(
+            "PUT",
+            f"/v2/{repository}/manifests/{reference}",
+            repository,
+            body=manifest.data,
+            headers={"Content-Type": manifest.media_type},
+        )
+        self._check(reply, data, f"writing the manifest {repository}:{reference}", (200, 201))
+        return bool(reply.getheader("OCI-Subject"))
+
+    # -- blobs -------------------------------------------------------------------------------------
+
+    def has_blob(self, repository: str, digest: str) -> bool:
+        reply, data = self._call("HEAD", f"/v2/{repository}/blobs/{digest}", repository)
+        if reply.status == 404:
+            return False
+        self._check(reply, data, f"looking up the blob {digest} in {repository}", (200,))
+        return True
+
+    def start_upload(self, repository: str, *, mount: str | None = None, source: str | None = None) -> str | None:
+        """An upload session's location; None when MOUNT (a digest) was mounted from the repository SOURCE."""
+        query = "?" + urlencode({"mount": mount, "from": source}) if mount and source else ""
+        reply, data = self._call(
+            "POST", f"/v2/{repository}/blobs/uploads/{query}", repository, headers={"Content-Length": "0"}
+        )
+        if mount and reply.status == 201:
+            return None
+        self._check(reply, data, f"starting an upload to {repository}", (202,))
+        location = reply.getheader("Location")
+        if not location:
+            raise RegistryError(f"{self.label} started an upload to {repository} without saying where: try again")
+        return location
+
+    def open_blob(self, repository: str, digest: str) -> tuple[BinaryIO, int | None]:
+        """The blob's content as a stream (read it through, then close it) and its length when sent."""
+        path = f"/v2/{repository}/blobs/{digest}"
+        reply, data = self._call("GET", path, repository, stream=True)
+        if reply.status in _REDIRECTS and reply.getheader("Location"):
+            # ECR serves layers from S3: follow to the signed URL, which wants no credentials of ours
+            reply.read()
+            reply = self._follow(reply.getheader("Location") or "", repository)
+        if reply.status != 200:
+            data = reply.read()
+            reply.close()
+            if reply.status == 404:
+                raise NotFound(f"{self.label} has no blob {digest} in {repository}")
+            self._check(reply, data, f"reading the blob {digest} of {repository}", (200,))
+        length = reply.getheader("Content-Length")
+        return reply, int(length) if length and length.isdigit() else None
+
+    def finish_upload(self, repository: str, location: str, digest: str, body: Readable, size: int) -> None:
+        """PUT the whole blob at LOCATION in one request with its length, streamed from BODY."""
+        parts = urlsplit(location)
+        path = (parts.path or "/") + "?" + (parts.query + "&" if parts.query else "") + urlencode({"digest": digest})
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        reply, data = self._call("PUT", path, repository, body=body, headers=headers)
+        self._check(reply, data, f"uploading the blob {digest} to {repository}", (201, 204))
+
+    # -- referrers ---------------------------------------------------------------------------------
+
+    def referrers(self, repository: str, digest: str) -> list[Descriptor] | None:
+        """The manifests whose subject is DIGEST, by the referrers API; None when the registry has none."""
+        reply, data = self._call("GET", f"/v2/{repository}/referrers/{digest}", repository, accept=(ACCEPTED[0],))
+        kind = (reply.getheader("Content-Type") or "").split(";")[0].strip()
+        if reply.status != 200 or kind != ACCEPTED[0]:
+            if reply.status in (401, 403):
+                self._check(reply, data, f"listing the referrers of {digest}", (200,))
+            return None
+        found = parse_manifest(data, kind, f"the referrers of {self.host}/{repository}@{digest}")
+        return list(found.children)
+
+    # -- the exchange ------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        repository: str,
+        *,
+        body: bytes | Readable | None = None,
+        headers: dict[str, str] | None = None,
+        accept: tuple[str, ...] = (),
+        stream: bool = False,
+    ) -> tuple[HTTPResponse, bytes]:
+        """One request, answering an authentication challenge once; the reply and, unless STREAM, its body."""
+        sent = dict(headers or {})
+        if accept:
+            sent["Accept"] = ", ".join(accept)
+        if method in ("PUT", "POST") and body is not None and isinstance(body, bytes):
+            sent["Content-Length"] = str(len(body))
+        for attempt in (1, 2):
+            authorization = self._authorization(repository)
+            if authorization:
+                sent["Authorization"] = authorization
+            reply = self._send(method, path, body, sent)
+            if reply.status == 401 and attempt == 1 and (isinstance(body, bytes) or body is None):
+                challenge = reply.getheader("WWW-Authenticate") or ""
+                reply.read()
+                if self._answer(challenge, repository):
+                    continue
+                return reply, b""
+            break
+        if stream:
+            return reply, b""
+        return reply, self._read(reply)
+
+    def _read(self, reply: HTTPResponse) -> bytes:
+        try:
+            return reply.read()
+        except (OSError, HTTPException) as err:
+            self._drop()
+            raise self._unreachable(err) from err
+
+    def _send(self, method: str, path: str, body: bytes | Readable | None, headers: dict[str, str]) -> HTTPResponse:
+        for again in (False, True):
+            conn = self._connection()
+            reused = conn.sock is not None
+            try:
+                conn.request(method, quote(path, safe="/:?&=@%+,;"), body=body, headers=headers)
+                return conn.getresponse()
+            except (EcrToolError, Cancelled):
+                self._drop()
+                raise
+            except (OSError, HTTPException) as err:
+                self._drop()
+                # a kept-alive connection the registry closed while idle: once more on a new one
+                if (
+                    again
+                    or not reused
+                    or not isinstance(err, _DROPPED)
+                    or not (body is None or isinstance(body, bytes))
+                ):
+                    raise self._unreachable(err) from err
+                log.debug("%s had closed the idle connection (%r): opening another", self.host, err)
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _connection(self) -> HTTPConnection:
+        conn: HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open(self.host, self._secure)
+            self._local.conn = conn
+        return conn
+
+    def _open(self, host: str, secure: bool) -> HTTPConnection:
+        name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+        if not name or not port.isdigit():
+            name, port = host, ""
+        number = int(port) if port else None
+        if secure:
+            context = tls.context(tls.ca_bundle())
+            return HTTPSConnection(name.strip("[]"), number, timeout=TIMEOUT, context=context, blocksize=BLOCK)
+        return HTTPConnection(name.strip("[]"), number, timeout=TIMEOUT, blocksize=BLOCK)
+
+    def _drop(self) -> None:
+        conn: HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _follow(self, location: str, repository: str) -> HTTPResponse:
+        parts = urlsplit(location)
+        if not parts.netloc or parts.netloc == self.host:
+            reply, _ = self._call(
+                "GET", parts.path + (f"?{parts.query}" if parts.query else ""), repository, stream=True
+            )
+            return reply
+        conn = self._open(parts.netloc, parts.scheme == "https")
+        try:
+            conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
+            return conn.getresponse()
+        except (OSError, HTTPException) as err:
+            conn.close()
+            raise self._unreachable(err, parts.netloc) from err
+
+    # -- authentication ----------------------------------------------------------------------------
+
+    def _authorization(self, repository: str) -> str | None:
+        if self._preemptive and self._basic:
+            return _basic(*self._basic)
+        with self._lock:
+            token = self._tokens.get(repository) or self._tokens.get("")
+        return token
+
+    def _answer(self, challenge: str, repository: str) -> bool:
+        """Meet a 401's challenge: a Bearer token from the realm, or Basic credentials; False when it cannot be met."""
+        scheme, _, rest = challenge.partition(" ")
+        if scheme.lower() == "basic":
+            if not self._basic or self._preemptive:
+                return False
+            with self._lock:
+                self._tokens[""] = _basic(*self._basic)
+            return True
+        if scheme.lower() != "bearer":
+            return False
+        params = _challenge_params(rest)
+        realm = params.pop("realm", "")
+        if not realm.startswith(("https://", "http://")):
+            return False
+        query = urlencode({key: value for key, value in params.items() if key in ("service", "scope")})
+        parts = urlsplit(realm)
+        conn = self._open(parts.netloc, parts.scheme == "https")
+        headers = {"Authorization": _basic(*self._basic)} if self._basic else {}
+        try:
+            conn.request(
+                "GET", (parts.path or "/") + (f"?{parts.query}&" if parts.query else "?") + query, headers=headers
+            )
+            reply = conn.getresponse()
+            data = reply.read()
+        except (OSError, HTTPException) as err:
+            raise self._unreachable(err, parts.netloc) from err
+        finally:
+            conn.close()
+        if reply.status != 200:
+            who = "with the credentials in your Docker config" if self._basic else "anonymously"
+            raise AuthError(
+                f"{self.label} gave no token for {repository} {who} ({reply.status}): log in with"
+                f" `docker login {self.host}`, then copy again"
+            )
+        try:
+            doc: Any = json.loads(data)
+            token = str(doc.get("token") or doc.get("access_token") or "")
+        except (ValueError, AttributeError):
+            token = ""
+        if not token:
+            raise AuthError(f"{self.label}'s token service at {parts.netloc} answered without a token")
+        with self._lock:
+            self._tokens[repository] = f"Bearer {token}"
+        return True
+
+    # -- errors ------------------------------------------------------------------------------------
+
+    def _check(self, reply: HTTPResponse, data: bytes, doing: str, ok: tuple[int, ...]) -> None:
+        if reply.status in ok:
+            return
+        code, message = _error_of(data)
+        detail = f"{reply.status} {code}: {message}".strip().rstrip(":") if code or message else str(reply.status)
+        if reply.status in (401, 403) or code in ("UNAUTHORIZED", "DENIED"):
+            raise AuthError(f"{self.label} refused {doing} ({detail}): check the credentials for it")
+        if reply.status == 404 or code in ("NAME_UNKNOWN", "MANIFEST_UNKNOWN", "BLOB_UNKNOWN"):
+            raise NotFound(f"{self.label}: {doing}: {detail}")
+        raise RegistryRefusal(f"{self.label} failed {doing}: {detail}", reply.status, code)
+
+    def _unreachable(self, err: BaseException, host: str | None = None) -> RegistryError:
+        reason = why(err, host or self.host, TIMEOUT) if isinstance(err, OSError) else (str(err) or type(err).__name__)
+        return RegistryError(
+            f"{self.side} registry {host or self.host} stopped answering ({reason}): check that it is up and"
+            " reachable, then run the same copy again (what arrived is not copied twice)"
+        )
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _challenge_params(text: str) -> dict[str, str]:
+    """realm="...",service="...",scope="..." as a dict (values may hold commas inside their quotes)."""
+    found: dict[str, str] = {}
+    rest = text.strip()
+    while rest:
+        key, sep, rest = rest.partition("=")
+        if not sep:
+            break
+        rest = rest.lstrip()
+        if rest.startswith('"'):
+            value, _, rest = rest[1:].partition('"')
+        else:
+            value, _, rest = rest.partition(",")
+        found[key.strip().strip(",").strip().lower()] = value
+        rest = rest.lstrip().lstrip(",").lstrip()
+    return found
+
+
+def _error_of(data: bytes) -> tuple[str, str]:
+    """The first error of a registry's JSON error body: its code and message."""
+    try:
+        errors = json.loads(data).get("errors") or []
+        first = errors[0] if errors else {}
+        return str(first.get("code") or ""), str(first.get("message") or "")
+    except (ValueError, AttributeError, IndexError, TypeError):
+        text = data.decode("utf-8", "replace").strip().splitlines()
+        return "", text[0][:200] if text else ""

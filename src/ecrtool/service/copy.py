@@ -1,0 +1,193 @@
+"""`ecrtool copy`: an image from ECR or any OCI registry into ECR repositories, regions and accounts, without Docker.
+
+Every reference is read before anything is asked of AWS or a registry. Each ECR side gets its
+registry token through the service's token machinery, as the identity the config file names for
+that registry (`[registries."HOST"] profile = ...`) or the command's own; another registry's side
+uses the credentials Docker's config holds for it, else goes anonymously. The copy itself
+(copy_plan.ImageCopy) moves blobs and manifests byte for byte, so every destination's digest is the
+source's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ecrtool.docker.config import stored_credentials
+from ecrtool.model.config import load_config, registry_profile
+from ecrtool.model.errors import InvalidInput, NotFound
+from ecrtool.model.manifests import Manifest
+from ecrtool.model.refs import (
+    DOCKER_HUB,
+    ImageRef,
+    RepoRef,
+    is_generic_reference,
+    parse_image_ref,
+    parse_repo_ref,
+    registry_host,
+    validate_account,
+    validate_region,
+    validate_repository,
+)
+from ecrtool.model.results import CopiedImage, CopyResult, Progress
+from ecrtool.registry.client import RegistryClient
+from ecrtool.service.copy_plan import ImageCopy
+from ecrtool.service.tokens import Tokens
+
+MAX_JOBS = 32
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where the image comes from: its registry client, repository, manifest and the reference as shown."""
+
+    client: RegistryClient
+    repository: str
+    manifest: Manifest
+    text: str
+
+
+class Copies(Tokens):
+    def copy(
+        self,
+        source: str,
+        destination: str | None = None,
+        *,
+        to_regions: tuple[str, ...] = (),
+        to_accounts: tuple[str, ...] = (),
+        repo: str | None = None,
+        create: bool = False,
+        referrers: bool = False,
+        jobs: int = 4,
+        progress: Progress | None = None,
+    ) -> CopyResult:
+        """Copy SOURCE to DESTINATION, or to the same repository (or REPO) in each region x account."""
+        if not 1 <= jobs <= MAX_JOBS:
+            raise InvalidInput(f"invalid -j {jobs}: copy 1 to {MAX_JOBS} blobs at once")
+        src = self._parse_source(source)
+        targets = self._destinations(src, destination, to_regions, to_accounts, repo)
+        found = self._open_source(src)
+        copies = [self._copy_to(found, target, create=create, referrers=referrers, jobs=jobs, progress=progress)
+                  for target in targets]  # fmt: skip
+        return CopyResult(
+            source=found.text, digest=found.manifest.digest, media_type=found.manifest.media_type, copies=copies
+        )
+
+    # -- references --------------------------------------------------------------------------------
+
+    def _parse_source(self, text: str) -> RepoRef | ImageRef:
+        override = self.settings.registry_override
+        if is_generic_reference(text, override):
+            return parse_image_ref(text)
+        return parse_repo_ref(text, override)
+
+    def _destinations(
+        self,
+        src: RepoRef | ImageRef,
+        destination: str | None,
+        to_regions: tuple[str, ...],
+        to_accounts: tuple[str, ...],
+        repo: str | None,
+    ) -> list[RepoRef]:
+        tag = src.tag if src.tag or src.digest else "latest"
+        if destination is not None:
+            if to_regions or to_accounts or repo:
+                raise InvalidInput(
+                    "give the destination either as DST or with --to-region/--to-account/--repo, not both"
+                )
+            dst = parse_repo_ref(destination, self.settings.registry_override)
+            if dst.digest:
+                raise InvalidInput(
+                    f"invalid destination {destination!r}: a copy keeps the digest; name a repository and a tag"
+                )
+            return [dst if dst.tag else dst.replace(tag=tag)]
+        if not (to_regions or to_accounts or repo):
+            raise InvalidInput(
+                "say where to copy to: a destination (REPO[:TAG] or a full ECR reference), --to-region,"
+                " --to-account or --repo"
+            )
+        regions = [validate_region(region) for region in dict.fromkeys(to_regions)]
+        accounts = [validate_account(account) for account in dict.fromkeys(to_accounts)]
+        if repo is not None:
+            named = parse_repo_ref(repo, self.settings.registry_override)
+            if named.tag or named.digest or named.host:
+                raise InvalidInput(f"--repo {repo!r}: give a repository name alone (the tag is the source's)")
+            repository = named.repository
+        else:
+            repository = src.repository
+            try:
+                validate_repository(repository)
+            except InvalidInput as err:
+                raise InvalidInput(f"{err}; or name the destination repository with --repo") from None
+        own = src if isinstance(src, RepoRef) else None
+        region_choices: list[str | None] = list(regions) or [own.region if own else None]
+        account_choices: list[str | None] = list(accounts) or [own.account if own else None]
+        return [
+            RepoRef(repository, tag, account=account, region=region)
+            for account in account_choices
+            for region in region_choices
+        ]
+
+    # -- the sides ---------------------------------------------------------------------------------
+
+    def _side(self, ref: RepoRef) -> Tokens:
+        """The service that speaks for REF's registry: as the profile the config file names for it, else this one."""
+        if ref.account and not self.settings.registry_override:
+            region = self.aws.region(ref.region or self.settings.region)
+            profile = registry_profile(registry_host(ref.account, region), load_config())
+            if profile and profile != self.settings.profile:
+                return type(self)(self.settings.replace(profile=profile))
+        return self
+
+    def _ecr_client(self, ref: RepoRef, side: str, *, create: bool = False) -> tuple[RegistryClient, bool, Tokens]:
+        service = self._side(ref)
+        target = service._target(ref)
+        created = service._ensure_repository(target, ref.repository, create) if side == "destination" else False
+        auth = service._auth(target)
+        client = RegistryClient(auth.registry, side=side, basic=(auth.username, auth.password), preemptive=True)
+        return client, created, service
+
+    def _open_source(self, src: RepoRef | ImageRef) -> _Source:
+        if isinstance(src, ImageRef):
+            credentials = stored_credentials("docker.io" if src.host == DOCKER_HUB else src.host)
+            basic = (credentials.username, credentials.password) if credentials else None
+            client = RegistryClient(src.host, side="source", basic=basic)
+            manifest = client.get_manifest(src.repository, src.reference)
+            if manifest is None:
+                raise NotFound(f"source image {src} not found: check the repository and the tag or digest")
+            return _Source(client, src.repository, manifest, str(src))
+        client, _, service = self._ecr_client(src, "source")
+        wanted = src.digest or src.tag or "latest"
+        text = f"{client.host}/{src.repository}" + (f"@{wanted}" if src.digest else f":{wanted}")
+        manifest = client.get_manifest(src.repository, wanted)
+        if manifest is None:
+            explained = service._explain_missing(service._target(src), src, wanted)
+            raise NotFound(f"source image {text} not found: {explained}")
+        if src.digest and manifest.digest != src.digest:
+            raise NotFound(f"source registry {client.host} answered for {text} with another digest, {manifest.digest}")
+        return _Source(client, src.repository, manifest, text)
+
+    def _copy_to(
+        self, src: _Source, dst: RepoRef, *, create: bool, referrers: bool, jobs: int, progress: Progress | None
+    ) -> CopiedImage:
+        client, created, _ = self._ecr_client(dst, "destination", create=create)
+        where = f"{client.host}/{dst.repository}"
+        label = f"{where}:{dst.tag}" if dst.tag else f"{where}@{src.manifest.digest}"
+        job = ImageCopy(
+            src.client, src.repository, client, dst.repository, jobs=jobs, referrers=referrers, progress=progress,
+            label=label,
+        )  # fmt: skip
+        already = job.run(src.manifest, dst.tag)
+        tally = job.tally
+        return CopiedImage(
+            reference=label,
+            repository=dst.repository,
+            digest=src.manifest.digest,
+            already_there=already,
+            created_repository=created,
+            blobs_copied=tally.blobs_copied,
+            blobs_mounted=tally.blobs_mounted,
+            blobs_skipped=tally.blobs_skipped,
+            bytes_copied=tally.bytes_copied,
+            manifests_written=tally.manifests_written,
+            referrers=tally.referrers,
+        )

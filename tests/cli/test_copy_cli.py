@@ -1,0 +1,50 @@
+"""`ecrtool copy` on the command line: bad input is exit 2 before any registry or AWS call; the result's shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+DIGEST = "sha256:" + "a" * 64
+
+
+@pytest.fixture
+def no_registry(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A registry client that fails the test if ecrtool so much as builds one."""
+    built: list[str] = []
+
+    def forbidden(host: str, **_: Any) -> Any:
+        built.append(host)
+        pytest.fail(f"a registry client for {host} was built for input that should have been refused first")
+
+    monkeypatch.setattr("ecrtool.service.copy.RegistryClient", forbidden)
+    return built
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["trees:v1"], "--to-region"),
+        (["trees:v1", "other:v1", "--to-account", "210987654321"], "not both"),
+        (["trees:v1", "other@" + DIGEST], "keeps the digest"),
+        (["trees:v1", "other:v1", "-j", "100"], "-j 100"),
+        (["docker.io/library/Busybox:1.36", "busybox:1.36"], "docker.io/library/Busybox:1.36"),
+        (["trees:v1", "ghcr.io/owner/app:1"], "is not an ECR registry"),
+        (["trees:v1", "--to-account", "2109876543"], "12 digits"),
+    ],
+)
+def test_bad_references_exit_2_naming_the_problem_before_any_call(
+    argv: list[str], words: str, invoke: Any, forbid_backends: list[str], no_registry: list[str]
+) -> None:
+    result = invoke("copy", *argv)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("ecrtool: error: ") and words in result.stderr
+    assert result.stdout == ""
+    assert forbid_backends == [] and no_registry == []
+
+
+def test_help_shows_how_to_copy_to_another_region(invoke: Any) -> None:
+    result = invoke("copy", "--help")
+    assert result.exit_code == 0
+    assert "ecrtool copy trees:viruses --to-region us-east-1" in result.stdout

@@ -1,0 +1,286 @@
+"""`ecrtool copy` with the real ecrtool on the local ECR: to another region, to another account (as the
+config file's per-registry profile), an image index with a signature byte for byte, immutable tags,
+missing repositories, and from a plain registry standing in for Docker Hub. Digests are compared on
+the registries' own API, not on what ecrtool says."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.integration
+
+LOCAL_ECR = Path(__file__).resolve().parents[2] / "scripts" / "local-ecr"
+SECOND = "210987654321"
+SECOND_KEYS = ("AKIALOCALECRSECOND01", "local-ecr-second-account-secret")
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+ACCEPT = ", ".join(
+    [
+        OCI_INDEX,
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        OCI_MANIFEST,
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
+SIGNATURE = "application/vnd.dev.cosign.artifact.sig.v1+json"
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+class Registry:
+    """One ECR registry of the stack, through its own v2 API (user AWS and the account's password)."""
+
+    def __init__(self, stack: Any, account: str = "123456789012", region: str = "ca-west-1") -> None:
+        self.url = stack.registry_url(account, region)
+        self.auth = ("AWS", stack.password(account, region))
+        self.verify = stack.ca_bundle
+
+    def manifest(self, repo: str, reference: str) -> tuple[int, bytes, str]:
+        reply = requests.get(
+            f"{self.url}/v2/{repo}/manifests/{reference}",
+            auth=self.auth,
+            headers={"Accept": ACCEPT},
+            verify=self.verify,
+            timeout=30,
+        )
+        return reply.status_code, reply.content, reply.headers.get("Content-Type", "")
+
+    def put_blob(self, repo: str, data: bytes) -> str:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        started = requests.post(f"{self.url}/v2/{repo}/blobs/uploads/", auth=self.auth, verify=self.verify, timeout=30)
+        assert started.status_code == 202, started.text
+        location = started.headers["Location"]
+        location = location if location.startswith("http") else self.url + location
+        done = requests.put(
+            location,
+            params={"digest": digest},
+            data=data,
+            auth=self.auth,
+            verify=self.verify,
+            headers={"Content-Type": "application/octet-stream"},
+            timeout=30,
+        )
+        assert done.status_code == 201, done.text
+        return digest
+
+    def put_manifest(self, repo: str, reference: str, data: bytes, media_type: str) -> None:
+        done = requests.put(
+            f"{self.url}/v2/{repo}/manifests/{reference}",
+            data=data,
+            auth=self.auth,
+            verify=self.verify,
+            headers={"Content-Type": media_type},
+            timeout=30,
+        )
+        assert done.status_code == 201, done.text
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def repos(ecrtool: Run) -> Iterator[list[tuple[str, ...]]]:
+    """Repositories a test made, as (name, *global options): each is deleted afterwards."""
+    made: list[tuple[str, ...]] = []
+    yield made
+    for name, *options in made:
+        ecrtool("delete", name, "--force", "--yes", *options)
+
+
+@pytest.fixture
+def index_repo(ecrtool: Run, env: dict[str, str], repo_name: str, repos: list[tuple[str, ...]]) -> str:
+    """A repository holding a linux/amd64 + linux/arm64 image index as REPO:multi."""
+    created = ecrtool("create", repo_name)
+    assert created.returncode == 0, created.stderr
+    repos.append((repo_name,))
+    done = subprocess.run(
+        [str(LOCAL_ECR), "index", f"{repo_name}:multi"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return repo_name
+
+
+def test_a_copy_to_another_region_keeps_the_digest_and_a_second_run_moves_nothing(
+    ecrtool: Run, stack: Any, index_repo: str, repos: list[tuple[str, ...]]
+) -> None:
+    source = Registry(stack)
+    status, data, kind = source.manifest(index_repo, "multi")
+    assert status == 200 and kind == OCI_INDEX
+    copied = ecrtool("copy", f"{index_repo}:multi", "--to-region", "us-east-1", "--create", "-o", "json")
+    repos.append((index_repo, "--region", "us-east-1"))
+    assert copied.returncode == 0, copied.stderr
+    result = json.loads(copied.stdout)
+    reference = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{index_repo}:multi"
+    assert [c["reference"] for c in result["copies"]] == [reference]
+    assert result["digest"] == digest_of(data)
+    there = Registry(stack, region="us-east-1").manifest(index_repo, "multi")
+    assert there == (200, data, OCI_INDEX)  # the same bytes, so the same digest
+
+    again = ecrtool("copy", f"{index_repo}:multi", "--to-region", "us-east-1", "-o", "json")
+    assert again.returncode == 0, again.stderr
+    second = json.loads(again.stdout)["copies"][0]
+    assert second["already_there"] is True and second["blobs_copied"] == 0
+
+
+def test_a_copy_to_another_account_uses_the_profile_the_config_names_for_its_registry(
+    ecrtool: Run, stack: Any, env: dict[str, str], index_repo: str, repos: list[tuple[str, ...]]
+) -> None:
+    home = Path(env["HOME"])
+    (home / ".aws").mkdir()
+    (home / ".aws" / "credentials").write_text(
+        f"[prod]\naws_access_key_id = {SECOND_KEYS[0]}\naws_secret_access_key = {SECOND_KEYS[1]}\n"
+    )
+    (home / ".aws" / "config").write_text("[profile prod]\nregion = ca-west-1\n")
+    config = home / "xdg" / "ecrtool" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'[registries."{SECOND}.dkr.ecr.ca-west-1.amazonaws.com"]\nprofile = "prod"\n')
+    xdg = {"XDG_CONFIG_HOME": str(home / "xdg")}
+
+    copied = ecrtool("copy", f"{index_repo}:multi", "--to-account", SECOND, "--create", extra_env=xdg)
+    repos.append((index_repo, "--profile", "prod", "--registry-id", SECOND))
+    assert copied.returncode == 0, copied.stderr
+    reference = f"{SECOND}.dkr.ecr.ca-west-1.amazonaws.com/{index_repo}:multi"
+    _, data, _ = Registry(stack).manifest(index_repo, "multi")
+    assert copied.stdout == f"{reference}\ndigest: {digest_of(data)}\n"
+    assert Registry(stack, account=SECOND).manifest(index_repo, "multi") == (200, data, OCI_INDEX)
+
+
+def test_an_index_and_its_signature_are_copied_byte_for_byte_with_referrers(
+    ecrtool: Run, stack: Any, index_repo: str, repo_name: str, repos: list[tuple[str, ...]]
+) -> None:
+    source = Registry(stack)
+    _, index, _ = source.manifest(index_repo, "multi")
+    subject = digest_of(index)
+    config = source.put_blob(index_repo, b"{}")
+    payload = source.put_blob(
+        index_repo, b'{"critical": {"image": {"docker-manifest-digest": "%s"}}}' % subject.encode()
+    )
+    signature = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": SIGNATURE,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": config, "size": 2},
+            "layers": [
+                {
+                    "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                    "digest": payload,
+                    "size": 64 + len(subject),
+                }
+            ],
+            "subject": {"mediaType": OCI_INDEX, "digest": subject, "size": len(index)},
+        }  # fmt: skip
+    ).encode()
+    source.put_manifest(index_repo, digest_of(signature), signature, OCI_MANIFEST)
+    # the local registry has no referrers API: list the signature under the fallback tag, as cosign and oras do
+    listing = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": digest_of(signature), "size": len(signature), "artifactType": SIGNATURE}
+    ]}  # fmt: skip
+    source.put_manifest(index_repo, subject.replace(":", "-"), json.dumps(listing).encode(), OCI_INDEX)
+
+    target = f"{repo_name}-signed"
+    copied = ecrtool("copy", f"{index_repo}:multi", f"{target}:release", "--create", "--referrers", "-o", "json")
+    repos.append((target,))
+    assert copied.returncode == 0, copied.stderr
+    assert json.loads(copied.stdout)["copies"][0]["referrers"] == 1
+    assert source.manifest(target, "release") == (200, index, OCI_INDEX)
+    assert source.manifest(target, digest_of(signature)) == (200, signature, OCI_MANIFEST)
+    status, found, _ = source.manifest(target, subject.replace(":", "-"))
+    assert status == 200
+    assert [m["digest"] for m in json.loads(found)["manifests"]] == [digest_of(signature)]
+
+
+def test_an_immutable_tag_takes_the_same_image_again_and_refuses_another(
+    ecrtool: Run, index_repo: str, repo_name: str, repos: list[tuple[str, ...]], test_image: str
+) -> None:
+    target = f"{repo_name}-frozen"
+    assert ecrtool("create", target, "--immutable").returncode == 0
+    repos.append((target,))
+    first = ecrtool("copy", f"{index_repo}:multi", f"{target}:v1", "-q")
+    assert first.returncode == 0, first.stderr
+    again = ecrtool("copy", f"{index_repo}:multi", f"{target}:v1")
+    assert again.returncode == 0, again.stderr
+    assert "already holds" in again.stderr
+
+    pushed = ecrtool("push", test_image, "--repo", index_repo, "--tag", "other", "-q")
+    assert pushed.returncode == 0, pushed.stderr
+    refused = ecrtool("copy", f"{index_repo}:other", f"{target}:v1", "-q")
+    assert refused.returncode == 1
+    assert "tag 'v1'" in refused.stderr and "immutable" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_a_missing_destination_repository_says_create_and_a_missing_source_names_itself(
+    ecrtool: Run, index_repo: str, repo_name: str
+) -> None:
+    missing = ecrtool("copy", f"{index_repo}:multi", f"{repo_name}-absent:v1")
+    assert missing.returncode == 1
+    assert f"{repo_name}-absent" in missing.stderr and "--create" in missing.stderr
+    no_tag = ecrtool("copy", f"{index_repo}:nope", f"{repo_name}-absent:v1", "--create")
+    assert no_tag.returncode == 1
+    assert f"{index_repo}:nope" in no_tag.stderr and "not found" in no_tag.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A plain docker-registry on 127.0.0.1, no auth: a stand-in for Docker Hub or any other registry."""
+    folder = tmp_path_factory.mktemp("hub")
+    host = f"127.0.0.1:{free_port()}"
+    config = folder / "config.yml"
+    config.write_text(
+        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
+        f"http:\n  addr: {host}\n"
+    )
+    proc = subprocess.Popen(
+        ["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://{host}/v2/", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline, "the plain registry did not start"
+                time.sleep(0.2)
+        yield host
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_an_image_from_another_registry_lands_in_ecr_with_its_digest(
+    ecrtool: Run, docker: Run, stack: Any, hub: str, test_image: str, repo_name: str, repos: list[tuple[str, ...]]
+) -> None:
+    local = f"{hub}/team/viruses:v1"
+    assert docker("tag", test_image, local).returncode == 0
+    pushed = docker("push", local)
+    docker("image", "rm", local)
+    assert pushed.returncode == 0, pushed.stderr
+    request = urllib.request.Request(f"http://{hub}/v2/team/viruses/manifests/v1", headers={"Accept": ACCEPT})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        data, kind = reply.read(), reply.headers["Content-Type"]
+
+    copied = ecrtool("copy", local, f"{repo_name}:v1", "--create")
+    repos.append((repo_name,))
+    assert copied.returncode == 0, copied.stderr
+    assert copied.stdout.endswith(f"digest: {digest_of(data)}\n")
+    assert Registry(stack).manifest(repo_name, "v1") == (200, data, kind)
