@@ -20,6 +20,7 @@ from ecrtool.cli.login import login
 from ecrtool.cli.options import global_options, is_debug
 from ecrtool.cli.pull import pull
 from ecrtool.cli.push import push
+from ecrtool.cli.retag import retag
 from ecrtool.cli.run import run
 from ecrtool.cli.tag import tag
 from ecrtool.model.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EcrToolError
@@ -101,7 +102,22 @@ def cli(ctx: click.Context) -> None:
     # Global options are applied by their callbacks (options.global_options); nothing else to do here.
 
 
-for command in (create, login, tag, push, pull, run, images, repos, delete, configure_docker, doctor, ec2, config):
+for command in (
+    create,
+    login,
+    tag,
+    push,
+    retag,
+    pull,
+    run,
+    images,
+    repos,
+    delete,
+    configure_docker,
+    doctor,
+    ec2,
+    config,
+):
     cli.add_command(command)
 
 

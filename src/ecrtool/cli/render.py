@@ -28,6 +28,7 @@ from ecrtool.model.results import (
     PullResult,
     PushResult,
     RepositoryInfo,
+    RetagResult,
     RunResult,
     SettingsReport,
     TagResult,
@@ -133,9 +134,21 @@ class Renderer:
             return self.emit_json(result)
         if result.created_repository:
             self.note(f"Created repository {result.repository}")
+        for reference in result.already_there:
+            self.note(f"{reference} was already there: the repository's tags are immutable, and it names this image")
         for reference in result.references:
             self.line(reference)
         if result.digest:
+            self.line(f"digest: {result.digest}")
+
+    def retagged(self, result: RetagResult) -> None:
+        if self.json:
+            return self.emit_json(result)
+        for reference in result.already_there:
+            self.note(f"{reference} was already there")
+        for reference in result.references:
+            self.line(reference)
+        if not self.quiet:
             self.line(f"digest: {result.digest}")
 
     def pulled(self, result: PullResult) -> None:

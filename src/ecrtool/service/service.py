@@ -1,6 +1,6 @@
 """The service: every ecrtool command as one method, the families of jobs joined in one class.
 
-Each family lives in a module of its own (tokens and login, transfers, repositories, set-up) over
+Each family lives in a module of its own (tokens and login, transfers, repositories, retagging, set-up) over
 ServiceBase's settings and gateways. Every method validates its input before it touches AWS or
 Docker, returns a plain result, reports progress through a callback and raises only EcrToolErrors.
 """
@@ -8,9 +8,10 @@ Docker, returns a plain result, reports progress through a callback and raises o
 from __future__ import annotations
 
 from ecrtool.service.repos import Repositories
+from ecrtool.service.retag import Retagging
 from ecrtool.service.setup import Setup
 from ecrtool.service.transfers import Transfers
 
 
-class Service(Transfers, Repositories, Setup):
+class Service(Transfers, Repositories, Retagging, Setup):
     """`Service(settings).push(...)`: the command line builds one per invocation."""
