@@ -10,7 +10,7 @@ from typing import Any
 
 from ecrtool.aws.errors import translate
 from ecrtool.model.auth import AuthToken
-from ecrtool.model.errors import AlreadyExists, EcrToolError
+from ecrtool.model.errors import EcrToolError
 from ecrtool.model.indexes import ACCEPTED_MEDIA_TYPES, IndexChild, parse_index
 from ecrtool.model.manifests import StoredManifest
 from ecrtool.model.refs import chunks
@@ -174,10 +174,12 @@ class Ecr:
                 )
         return found
 
-    def put_image(self, repository: str, tag: str, manifest: StoredManifest) -> bool:
-        """Tag the image MANIFEST is with TAG (PutImage of the manifest's exact text, under its digest):
-        True when the tag is new, False when it already named this image. TagTaken when the repository
-        is immutable and the tag is in use (by this image or another: ECR does not say which)."""
+    def put_image(self, repository: str, tag: str, manifest: StoredManifest) -> None:
+        """Tag the image MANIFEST is with TAG: PutImage of the manifest's exact text, under its digest.
+
+        AlreadyExists when the tag already names this image (ImageAlreadyExistsException), TagTaken when
+        the repository is immutable and the tag is in use (ImageTagAlreadyExistsException: by this image
+        or another, ECR does not say; moto and the local ECR answer ImageAlreadyExistsException to both)."""
         params: dict[str, Any] = {
             "repositoryName": repository,
             "imageManifest": manifest.text,
@@ -187,12 +189,8 @@ class Ecr:
         }
         if manifest.media_type:
             params["imageManifestMediaType"] = manifest.media_type
-        try:
-            with translate("ecr:PutImage", repository=repository):
-                self._client.put_image(**params)
-        except AlreadyExists:
-            return False
-        return True
+        with translate("ecr:PutImage", repository=repository):
+            self._client.put_image(**params)
 
     def image_count(self, repository: str) -> int:
         """How many images (distinct digests) the repository holds; ListImages lists one id per tag."""

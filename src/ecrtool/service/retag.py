@@ -8,7 +8,7 @@ which of its tags already hold the image.
 from __future__ import annotations
 
 from ecrtool.aws.ecr import Ecr
-from ecrtool.model.errors import InvalidInput, NotFound, TagTaken
+from ecrtool.model.errors import AlreadyExists, InvalidInput, NotFound, TagTaken
 from ecrtool.model.manifests import StoredManifest, holds_image
 from ecrtool.model.refs import parse_repo_ref, registry_host, validate_tag
 from ecrtool.model.results import RetagResult
@@ -65,10 +65,12 @@ class Retagging(ServiceBase):
 
     @staticmethod
     def _put(ecr: Ecr, repository: str, tag: str, manifest: StoredManifest) -> bool:
-        """PutImage of TAG; False when the tag already named the image, an immutable repository's too."""
+        """PutImage of TAG: True when the tag is new, False when it already named the image (an immutable
+        repository's too). ECR's refusal does not always say which image holds the tag: the tag says."""
         try:
-            return ecr.put_image(repository, tag, manifest)
-        except TagTaken:
+            ecr.put_image(repository, tag, manifest)
+            return True
+        except (AlreadyExists, TagTaken):
             held = ecr.manifests(repository, [{"imageTag": tag}])
             if held and held[0].digest == manifest.digest:
                 return False
