@@ -152,6 +152,12 @@ def test_push_to_an_immutable_tag_already_on_the_image_pushes_nothing(invoke: An
     assert text.stdout.splitlines() == [f"{HOST}/frozen:v1", f"digest: {digest}"]
     assert f"{HOST}/frozen:v1 was already there" in text.stderr
 
+    put(aws, "frozen", "v2")  # what the engine's push would have stored (the fake engine stores nothing)
+    both = invoke("push", "viruses", "--repo", "frozen", "--tag", "v1", "--tag", "v2", "-o", "json")
+    assert both.exit_code == 0, both.output
+    assert json.loads(both.stdout)["already_there"] == [f"{HOST}/frozen:v1", f"{HOST}/frozen:v2"]
+    assert [c[1] for c in fake_docker.calls if c[0] == "push"] == [f"{HOST}/frozen:v2"]  # still the one
+
 
 def test_push_to_a_mutable_repository_asks_nothing_more(invoke: Any, aws: Any, trees: str, fake_docker: Any) -> None:
     put(aws, trees, "v1")

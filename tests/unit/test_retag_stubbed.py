@@ -194,3 +194,24 @@ def test_a_local_image_is_the_stored_one_by_its_config_or_by_its_manifest_digest
     assert not holds_image(stored, OTHER)
     assert not holds_image(StoredManifest(OTHER, '{"manifests": []}', None), DIGEST)
     assert not holds_image(StoredManifest(OTHER, "not json", None), DIGEST)
+
+
+def test_tags_already_on_an_image_take_one_call_when_ecr_names_each_entry_by_its_tag(
+    client: Any, stub: Stubber
+) -> None:
+    from ecrtool.aws.ecr import Ecr
+    from ecrtool.service.retag import tags_holding
+
+    reply = found({"imageTag": "v1"})
+    reply["images"] += found({"imageTag": "v2"}, digest=OTHER, text="{}")["images"]
+    stub.add_response(
+        "batch_get_image",
+        {**reply, "failures": [{"imageId": {"imageTag": "v3"}, "failureCode": "ImageNotFound"}]},
+        {
+            "repositoryName": "trees",
+            "imageIds": [{"imageTag": t} for t in ("v1", "v2", "v3")],
+            "acceptedMediaTypes": ACCEPTED,
+        },
+    )
+    held = tags_holding(Ecr(client), "trees", ["v1", "v2", "v3"], "sha256:" + "c" * 64)
+    assert list(held) == ["v1"]

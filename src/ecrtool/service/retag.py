@@ -18,8 +18,20 @@ from ecrtool.service.login import token_registry
 
 def tags_holding(ecr: Ecr, repository: str, tags: list[str], image_id: str) -> dict[str, StoredManifest]:
     """Which of TAGS already name the local image IMAGE_ID in REPOSITORY (one BatchGetImage)."""
+    return {tag: m for tag, m in by_tag(ecr, repository, tags).items() if holds_image(m, image_id)}
+
+
+def by_tag(ecr: Ecr, repository: str, tags: list[str]) -> dict[str, StoredManifest]:
+    """The image each of TAGS names, for those that name one: one BatchGetImage, which ECR answers with an
+    entry per tag asked for. moto (and so the local ECR) names each entry by any one of the image's tags:
+    when the answer cannot say which tag is which, each tag is asked for on its own."""
     found = ecr.manifests(repository, [{"imageTag": tag} for tag in tags])
-    return {m.tag: m for m in found if m.tag is not None and holds_image(m, image_id)}
+    if len(tags) == 1:
+        return {tags[0]: found[0]} if found else {}
+    named = {m.tag: m for m in found if m.tag in tags}
+    if len(named) == len(found):
+        return named
+    return {tag: m for tag in tags for m in ecr.manifests(repository, [{"imageTag": tag}])[:1]}
 
 
 class Retagging(ServiceBase):
@@ -71,10 +83,10 @@ class Retagging(ServiceBase):
             ecr.put_image(repository, tag, manifest)
             return True
         except (AlreadyExists, TagTaken):
-            held = ecr.manifests(repository, [{"imageTag": tag}])
-            if held and held[0].digest == manifest.digest:
+            held = by_tag(ecr, repository, [tag]).get(tag)
+            if held is not None and held.digest == manifest.digest:
                 return False
-            holder = f" ({held[0].digest})" if held else ""
+            holder = f" ({held.digest})" if held else ""
             raise TagTaken(
                 f"tag {tag!r} already names another image{holder} in repository {repository!r}, whose tags are"
                 f" immutable: it cannot move to {manifest.digest}; pick another tag"
