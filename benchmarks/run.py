@@ -110,7 +110,12 @@ def _relay(step: Relay, env: dict[str, str]) -> tuple[bytes, int, float]:
     """Run STEP's two commands; the second's output, the peak RSS and the CPU of both."""
     output = b""
     peak, cpu = 0, 0.0
-    for argv in (step.first, [output.decode().removesuffix("\n") if arg == RELAYED else arg for arg in step.then]):
+    for second in (False, True):
+        argv = (
+            [output.decode().removesuffix("\n") if arg == RELAYED else arg for arg in step.then]
+            if second
+            else step.first
+        )
         with tempfile.TemporaryFile() as err:
             proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, env=env)
             assert proc.stdout is not None
@@ -514,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(tempfile.mkdtemp(prefix="ecrtool-bench-home-"))
     try:
         env = command_env(stack, home)
-        run_steps([[ECRTOOL, "create", "bench"]], env)
+        run_steps([[ECRTOOL, "create", "bench", "--exist-ok"]], env)  # the stack may not be fresh
         stamp = time.strftime("%H%M%S")
         figures = startup_and_login(stack) + pushes(stack, runs + 1, tag=stamp) + retags(stack, env, stamp)
         if not args.short:

@@ -166,3 +166,15 @@ def test_push_to_a_mutable_repository_asks_nothing_more(invoke: Any, aws: Any, t
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["already_there"] == []
     assert [c[1] for c in fake_docker.calls if c[0] == "push"] == [f"{HOST}/trees:v1"]
+
+
+def test_retag_through_ecrtools_own_signed_client_keeps_the_bytes(invoke: Any, signed_aws: Any) -> None:
+    # with keys in the environment and an endpoint, BatchGetImage and PutImage skip botocore
+    signed_aws.create_repository(repositoryName="trees")
+    digest = put(signed_aws, "trees", "v1")
+    result = invoke("retag", "trees:v1", "stable", "-o", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["digest"] == digest
+    assert stored(signed_aws, "trees", "stable") == (digest, manifest_text(IMAGE_ID))
+    assert invoke("retag", "trees:v1", "stable").stderr.endswith("trees:stable was already there\n")
+    assert invoke("retag", "trees:v9", "stable").stderr.startswith("ecrtool: error: tag 'v9' not found")
