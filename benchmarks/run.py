@@ -38,8 +38,20 @@ AWS = str(BIN / "aws")
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
 
 Argv = Sequence[str]
-# one step of a run: a command, or a pipeline of commands (a list of argvs)
-Step = Argv | list[Argv]
+RELAYED = "<the first command's output>"
+
+
+@dataclass(frozen=True)
+class Relay:
+    """Two commands, the second given the first's output (less its final newline) where its argv says
+    RELAYED: what a shell's "$(...)" does for the aws chain, without a shell."""
+
+    first: Argv
+    then: Argv
+
+
+# one step of a run: a command, a pipeline of commands (a list of argvs), or a relay of two
+Step = Argv | list[Argv] | Relay
 
 
 # -- running and measuring -------------------------------------------------------------------------
@@ -62,6 +74,10 @@ def run_steps(steps: Sequence[Step], env: dict[str, str]) -> Sample:
     cpu = 0.0
     started = time.perf_counter()
     for step in steps:
+        if isinstance(step, Relay):
+            _, rss, used = _relay(step, env)
+            peak, cpu = max(peak, rss), cpu + used
+            continue
         pipeline = list(step) if step and not isinstance(step[0], str) else [step]
         procs: list[subprocess.Popen[bytes]] = []
         errors = []
@@ -88,6 +104,30 @@ def run_steps(steps: Sequence[Step], env: dict[str, str]) -> Sample:
                 err.seek(0)
                 raise Failed(f"{shlex.join(proc.args)} exited {proc.returncode}: {err.read().decode()[-800:]}")  # type: ignore[arg-type]
     return Sample(time.perf_counter() - started, peak, cpu)
+
+
+def _relay(step: Relay, env: dict[str, str]) -> tuple[bytes, int, float]:
+    """Run STEP's two commands; the second's output, the peak RSS and the CPU of both."""
+    output = b""
+    peak, cpu = 0, 0.0
+    for second in (False, True):
+        argv = (
+            [output.decode().removesuffix("\n") if arg == RELAYED else arg for arg in step.then]
+            if second
+            else step.first
+        )
+        with tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, env=env)
+            assert proc.stdout is not None
+            output = proc.stdout.read()  # then wait4, not proc.wait(): it reaps the process and its usage
+            proc.stdout.close()
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            peak, cpu = max(peak, usage.ru_maxrss), cpu + usage.ru_utime + usage.ru_stime
+            if proc.returncode != 0:
+                err.seek(0)
+                raise Failed(f"{shlex.join(argv)} exited {proc.returncode}: {err.read().decode()[-800:]}")
+    return output, peak, cpu
 
 
 @dataclass
@@ -323,6 +363,25 @@ def pushes(stack: Stack, runs: int, tag: str) -> list[Figure]:
     ]
 
 
+def retags(stack: Stack, env: dict[str, str], tag: str) -> list[Figure]:
+    """New tags for an image already in the repository: ecrtool's one command against the aws CLI's two,
+    the manifest passed from one to the other as "$(aws ecr batch-get-image ...)" would."""
+    repo, source = stack.repo("bench"), f"{tag}-retag-source"
+    base = stack.image("bench-base:1", "--layers", "5", "--size-mb", "50")
+    run_steps([[ECRTOOL, "push", base, "--repo", repo, "--tag", source, "-q"]], env)
+    get = [AWS, "ecr", "batch-get-image", "--repository-name", repo, "--image-ids", f"imageTag={source}"]
+    get += ["--query", "images[0].imageManifest", "--output", "text"]
+    put = [AWS, "ecr", "put-image", "--repository-name", repo, "--image-manifest", RELAYED, "--image-tag"]
+    return [
+        Figure(
+            "retag: ecrtool retag vs aws ecr batch-get-image + aws ecr put-image",
+            lambda n: [[ECRTOOL, "retag", f"{repo}:{source}", f"{tag}-re{n}", "-q"]],
+            lambda n: [Relay(get, [*put, f"{tag}-rc{n}"])],
+            0.3,
+        )
+    ]
+
+
 @dataclass
 class Scale:
     what: str
@@ -341,16 +400,13 @@ def scale(stack: Stack, env: dict[str, str], sizes: tuple[int, int], runs: int) 
             ("list (table)", [ECRTOOL, "images", repo]),
             ("list (JSON)", [ECRTOOL, "images", repo, "-o", "json"]),
         ):
-            samples = []
-            for _ in range(runs):
-                stack.control("reset-stats", {})
-                samples.append(run_steps([argv], env))
-            calls = stack.control("stats").get("DescribeImages", 0)
-            found.append(Scale(what, count, _median(samples), calls))
+            listed = counted(stack, "DescribeImages")
+            samples = [run_steps([argv], env) for _ in range(runs)]
+            found.append(Scale(what, count, _median(samples), listed() // runs))
         tags = [arg for i in range(count) for arg in ("--tag", f"t{i}")]
-        stack.control("reset-stats", {})
+        deleted = counted(stack, "BatchDeleteImage")
         sample = run_steps([[ECRTOOL, "delete", repo, *tags, "-q"]], env)
-        found.append(Scale("delete every tag", count, sample, stack.control("stats").get("BatchDeleteImage", 0)))
+        found.append(Scale("delete every tag", count, sample, deleted()))
     return found
 
 
@@ -365,13 +421,20 @@ def delete_thousand(stack: Stack, env: dict[str, str], runs: int) -> tuple[Figur
         stack.seed(theirs, 1000)
         batches = [[f"imageTag=t{i}" for i in range(start, start + 100)] for start in range(0, 1000, 100)]
         chain = [[AWS, "ecr", "batch-delete-image", "--repository-name", theirs, "--image-ids", *b] for b in batches]
-        stack.control("reset-stats", {})
+        deleted = counted(stack, "BatchDeleteImage")
         figure.mine.append(
             run_steps([[ECRTOOL, "delete", mine, *[a for i in range(1000) for a in ("--tag", f"t{i}")], "-q"]], env)
         )
-        calls = stack.control("stats").get("BatchDeleteImage", 0)
+        calls = deleted()
         figure.theirs.append(run_steps(chain, env))
     return figure, calls
+
+
+def counted(stack: Stack, action: str) -> Callable[[], int]:
+    """How many ACTION calls the stack answers from now on: a difference of its counters, never reset, as
+    the stack may be another's, shared with other runs."""
+    before = stack.control("stats").get(action, 0)
+    return lambda: stack.control("stats").get(action, 0) - before
 
 
 def _median(samples: list[Sample]) -> Sample:
@@ -490,7 +553,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         env = command_env(stack, home)
         run_steps([[ECRTOOL, "create", stack.repo("bench")]], env)
-        figures = startup_and_login(stack) + pushes(stack, runs + 1, tag=time.strftime("%H%M%S"))
+        stamp = time.strftime("%H%M%S")
+        figures = startup_and_login(stack) + pushes(stack, runs + 1, tag=stamp) + retags(stack, env, stamp)
         if not args.short:
             figures += floors(next(f for f in figures if f.name == "login, cached token"))
         measure(figures, 1, env)  # warm-up: bytecode, page cache, the token cache; not counted

@@ -54,6 +54,16 @@ INVALID: dict[str, list[list[str]]] = {
         ["Viruses"],
         ["viruses", "--repo", "trees\n"],
     ],
+    "retag": [
+        ["trees:v1"],
+        ["trees:v1", "-bad"],
+        ["trees:v1", "ok", "no/slash"],
+        ["trees:v1", "x" * 129],
+        ["trees@sha256:abc", "ok"],
+        ["public.ecr.aws/alias/trees:v1", "ok"],
+        ["docker.io/library/nginx:latest", "ok"],
+        ["--", "-trees", "ok"],
+    ],
     "pull": [
         ["trees:"],
         ["trees@sha256:abc"],

@@ -74,6 +74,7 @@ def test_push_json_output_parses(invoke: Any, fake_docker: Any, trees: Any) -> N
         "digest": DIGEST,
         "size_bytes": 528,
         "created_repository": False,
+        "already_there": [],
     }
 
 

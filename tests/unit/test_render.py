@@ -24,6 +24,7 @@ from ecrtool.model.results import (
     PullResult,
     PushResult,
     RepositoryInfo,
+    RetagResult,
     TagResult,
 )
 
@@ -60,7 +61,12 @@ CASES: list[tuple[str, tuple[Any, ...], set[str]]] = [
     (
         "pushed",
         (PushResult(HOST, "trees", [f"{HOST}/trees:v1"], DIGEST, 528, True),),
-        {"registry", "repository", "references", "digest", "size_bytes", "created_repository"},
+        {"registry", "repository", "references", "digest", "size_bytes", "created_repository", "already_there"},
+    ),
+    (
+        "retagged",
+        (RetagResult("trees", f"{HOST}/trees:v1", DIGEST, None, [f"{HOST}/trees:v2"]),),
+        {"repository", "source", "digest", "media_type", "references", "already_there"},
     ),
     ("pulled", (PullResult(f"{HOST}/trees:v1", DIGEST, "sha256:" + "1" * 64),), {"reference", "digest", "image_id"}),
     ("deleted_images", (DELETED,), {"repository", "deleted", "failures", "calls"}),
@@ -121,6 +127,24 @@ def test_text_push_shows_references_then_digest_and_notes_on_stderr() -> None:
     out, err = rendered("pushed", PushResult(HOST, "trees", [f"{HOST}/trees:v1"], DIGEST, 528, True), output="text")
     assert out == f"{HOST}/trees:v1\ndigest: {DIGEST}\n"
     assert err == "Created repository trees\n"
+
+
+def test_text_push_notes_an_immutable_tag_that_already_named_the_image() -> None:
+    result = PushResult(HOST, "trees", [f"{HOST}/trees:v1"], DIGEST, 528, already_there=[f"{HOST}/trees:v1"])
+    out, err = rendered("pushed", result, output="text")
+    assert out == f"{HOST}/trees:v1\ndigest: {DIGEST}\n"
+    assert err.startswith(f"{HOST}/trees:v1 was already there: the repository's tags are immutable")
+    assert rendered("pushed", result, output="text", quiet=True)[1] == ""
+
+
+def test_text_retag_shows_the_new_references_then_the_digest() -> None:
+    result = RetagResult(
+        "trees", f"{HOST}/trees:v1", DIGEST, None, [f"{HOST}/trees:v2", f"{HOST}/trees:v3"], [f"{HOST}/trees:v3"]
+    )
+    out, err = rendered("retagged", result, output="text")
+    assert out == f"{HOST}/trees:v2\n{HOST}/trees:v3\ndigest: {DIGEST}\n"
+    assert err == f"{HOST}/trees:v3 was already there\n"
+    assert rendered("retagged", result, output="text", quiet=True) == (f"{HOST}/trees:v2\n{HOST}/trees:v3\n", "")
 
 
 def test_text_deleted_images_puts_failures_on_stderr() -> None:

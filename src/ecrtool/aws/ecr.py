@@ -10,7 +10,9 @@ from typing import Any
 
 from ecrtool.aws.errors import translate
 from ecrtool.model.auth import AuthToken
+from ecrtool.model.errors import EcrToolError
 from ecrtool.model.indexes import ACCEPTED_MEDIA_TYPES, IndexChild, parse_index
+from ecrtool.model.manifests import StoredManifest
 from ecrtool.model.refs import chunks
 from ecrtool.model.results import DeleteFailure, ImageId, ImageInfo, RepositoryInfo
 
@@ -53,6 +55,10 @@ def _shared_zone(moment: datetime | None) -> datetime | None:
 
 def _image_id(raw: dict[str, str]) -> ImageId:
     return ImageId(digest=raw.get("imageDigest"), tag=raw.get("imageTag"))
+
+
+# BatchGetImage's failures that mean "no such image here" (the caller says which one was asked for)
+_ABSENT = frozenset({"ImageNotFound", "ImageTagDoesNotMatchDigest", "MissingDigestAndTag"})
 
 
 def public_authorization_token(client: Any) -> AuthToken:
@@ -136,6 +142,55 @@ class Ecr:
             for image in reply.get("images", []):
                 found[image["imageId"]["imageDigest"]] = parse_index(image.get("imageManifest") or "")
         return found
+
+    def manifests(self, repository: str, image_ids: list[dict[str, str]]) -> list[StoredManifest]:
+        """The images IMAGE_IDS name, each with its manifest exactly as stored (BatchGetImage accepting every
+        manifest and index type, so ECR converts nothing), 100 ids a call. One that is not there is not
+        in the answer; any other failure is an error."""
+        found: list[StoredManifest] = []
+        for chunk in chunks(image_ids):
+            with translate("ecr:BatchGetImage", repository=repository):
+                reply = self._client.batch_get_image(
+                    repositoryName=repository,
+                    imageIds=chunk,
+                    acceptedMediaTypes=list(ACCEPTED_MEDIA_TYPES),
+                    **self._ids(),
+                )
+            for failure in reply.get("failures", []):
+                code = failure.get("failureCode", "")
+                if code not in _ABSENT:
+                    label = _image_id(failure.get("imageId", {})).label()
+                    reason = failure.get("failureReason", "")
+                    raise EcrToolError(f"ecr:BatchGetImage failed for {repository} {label}: {code}: {reason}")
+            for image in reply.get("images", []):
+                found.append(
+                    StoredManifest(
+                        digest=image["imageId"]["imageDigest"],
+                        text=image.get("imageManifest") or "",
+                        media_type=image.get("imageManifestMediaType"),
+                        tag=image["imageId"].get("imageTag"),
+                        registry_id=image.get("registryId"),
+                    )
+                )
+        return found
+
+    def put_image(self, repository: str, tag: str, manifest: StoredManifest) -> None:
+        """Tag the image MANIFEST is with TAG: PutImage of the manifest's exact text, under its digest.
+
+        AlreadyExists when the tag already names this image (ImageAlreadyExistsException), TagTaken when
+        the repository is immutable and the tag is in use (ImageTagAlreadyExistsException: by this image
+        or another, ECR does not say; moto and the local ECR answer ImageAlreadyExistsException to both)."""
+        params: dict[str, Any] = {
+            "repositoryName": repository,
+            "imageManifest": manifest.text,
+            "imageTag": tag,
+            "imageDigest": manifest.digest,
+            **self._ids(),
+        }
+        if manifest.media_type:
+            params["imageManifestMediaType"] = manifest.media_type
+        with translate("ecr:PutImage", repository=repository):
+            self._client.put_image(**params)
 
     def image_count(self, repository: str) -> int:
         """How many images (distinct digests) the repository holds; ListImages lists one id per tag."""

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ecrtool.model.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound
+from ecrtool.model.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound, TagTaken
 
 # The error codes botocore's standard retry mode takes for throttling: retried with the longer backoff
 # (ecr_json does the same), and named as throttling once the attempts are spent.
@@ -115,6 +115,10 @@ def from_client_error(err: Any, action: str, repository: str | None) -> EcrToolE
         )
     if code == "RepositoryAlreadyExistsException":
         return AlreadyExists(f"repository{where} already exists: pass --exist-ok to accept it")
+    if code == "ImageAlreadyExistsException":
+        return AlreadyExists(f"image already exists{where}: {message or code}")
+    if code == "ImageTagAlreadyExistsException":
+        return TagTaken(f"tag already in use{where}, which is immutable: {message or code}")
     if code == "RepositoryNotEmptyException":
         return EcrToolError(f"repository{where} still holds images: pass --force to delete them with it")
     if code in _NOT_FOUND:

@@ -126,7 +126,14 @@ class SignedEcrClient:
         self._fallback = fallback
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("get_authorization_token", "describe_repositories", "create_repository"):
+        # retag's two calls too: botocore's import and client cost more than the calls (BENCHMARKS.md)
+        if name in (
+            "get_authorization_token",
+            "describe_repositories",
+            "create_repository",
+            "batch_get_image",
+            "put_image",
+        ):
             return getattr(self._light, name)
         return getattr(self._fallback, name)
 

@@ -166,6 +166,12 @@ class EcrJsonClient:
     def create_repository(self, **params: Any) -> dict[str, Any]:
         return self.call("CreateRepository", params)
 
+    def batch_get_image(self, **params: Any) -> dict[str, Any]:
+        return self.call("BatchGetImage", params)
+
+    def put_image(self, **params: Any) -> dict[str, Any]:
+        return self.call("PutImage", params)
+
     def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         body = json.dumps(params, separators=(",", ":")).encode()
         for attempt in range(1, self._max_attempts + 1):

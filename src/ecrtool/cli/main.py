@@ -21,6 +21,7 @@ from ecrtool.cli.login import login
 from ecrtool.cli.options import global_options, is_debug
 from ecrtool.cli.pull import pull
 from ecrtool.cli.push import push
+from ecrtool.cli.retag import retag
 from ecrtool.cli.run import run
 from ecrtool.cli.tag import tag
 from ecrtool.model.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EcrToolError
@@ -107,6 +108,7 @@ for command in (
     login,
     tag,
     push,
+    retag,
     pull,
     copy,
     run,

@@ -29,6 +29,7 @@ from ecrtool.model.results import (
     PullResult,
     PushResult,
     RepositoryInfo,
+    RetagResult,
     RunResult,
     SettingsReport,
     TagResult,
@@ -134,6 +135,8 @@ class Renderer:
             return self.emit_json(result)
         if result.created_repository:
             self.note(f"Created repository {result.repository}")
+        for reference in result.already_there:
+            self.note(f"{reference} was already there: the repository's tags are immutable, and it names this image")
         for reference in result.references:
             self.line(reference)
         if result.digest:
@@ -149,6 +152,16 @@ class Renderer:
                 self.note(f"{copy.reference} already holds {copy.digest}")
             self.line(copy.reference)
         self.line(f"digest: {result.digest}")
+
+    def retagged(self, result: RetagResult) -> None:
+        if self.json:
+            return self.emit_json(result)
+        for reference in result.already_there:
+            self.note(f"{reference} was already there")
+        for reference in result.references:
+            self.line(reference)
+        if not self.quiet:
+            self.line(f"digest: {result.digest}")
 
     def pulled(self, result: PullResult) -> None:
         if self.json:

@@ -28,6 +28,10 @@ class AlreadyExists(EcrToolError):
     """Something the command would create is already there."""
 
 
+class TagTaken(EcrToolError):
+    """A tag of an immutable repository already names another image: it cannot move."""
+
+
 class AuthError(EcrToolError):
     """Credentials are missing, refused or not allowed to do what was asked."""
 

@@ -1,7 +1,8 @@
-"""Manifests as a copy sees them: which media types there are, and what one names (blobs, children, subject).
+"""Manifests: which media types there are and what one names (blobs, children, subject), as a copy sees
+them; and an image as ECR's BatchGetImage answers it, as a retag and a push see it.
 
-Pure functions over a manifest's exact bytes; the bytes themselves are never re-serialised, so a copy keeps
-the digest.
+Pure functions over a manifest's exact bytes; the bytes themselves are never re-serialised, so a copy or a
+retag keeps the digest.
 """
 
 from __future__ import annotations
@@ -113,3 +114,31 @@ def index_of(descriptors: list[Descriptor]) -> bytes:
             entry["artifactType"] = item.artifact_type
         items.append(entry)
     return json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": items}, indent=2).encode()
+
+
+@dataclass(frozen=True)
+class StoredManifest:
+    """One image as BatchGetImage answers it. TEXT is the manifest exactly as stored: putting it back
+    unchanged (never through a JSON round trip) is what keeps the digest."""
+
+    digest: str
+    text: str
+    media_type: str | None
+    tag: str | None = None
+    registry_id: str | None = None
+
+
+def config_digest(text: str) -> str | None:
+    """The digest of the image config an image manifest names; None for an index (or no JSON at all)."""
+    try:
+        config = json.loads(text).get("config")
+    except (ValueError, AttributeError):
+        return None
+    digest = config.get("digest") if isinstance(config, dict) else None
+    return digest if isinstance(digest, str) else None
+
+
+def holds_image(manifest: StoredManifest, image_id: str) -> bool:
+    """Whether MANIFEST is the local image IMAGE_ID: the engine names an image by its config's digest
+    (its classic store) or by its manifest's or index's digest (the containerd store)."""
+    return image_id in (manifest.digest, config_digest(manifest.text))

@@ -17,6 +17,11 @@ class RepositoryInfo:
     tag_mutability: str | None = None
     scan_on_push: bool | None = None
 
+    @property
+    def immutable(self) -> bool:
+        """Tags cannot move (IMMUTABLE, or IMMUTABLE_WITH_EXCLUSION for all but the excluded ones)."""
+        return (self.tag_mutability or "").startswith("IMMUTABLE")
+
 
 @dataclass(frozen=True, slots=True)  # slots: a listing holds thousands
 class ImageInfo:
@@ -58,6 +63,20 @@ class PushResult:
     digest: str | None
     size_bytes: int | None = None
     created_repository: bool = False
+    # the references of REFERENCES whose tag (of an immutable repository) already named this image
+    already_there: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RetagResult:
+    """An image in ECR given more tags: the new references, and those that already named it."""
+
+    repository: str
+    source: str  # the image retagged, as a full reference
+    digest: str  # every reference's digest: the source's
+    media_type: str | None
+    references: list[str]  # every reference asked for, in the order asked
+    already_there: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -77,19 +77,17 @@ class ServiceBase:
             )
         return details.image_id
 
-    def _ensure_repository(self, target: Target, repository: str, create: bool) -> bool:
-        """Whether REPOSITORY had to be created (with CREATE); NotFound saying how to create it otherwise."""
+    def _ensure_repository(self, target: Target, repository: str, create: bool) -> tuple[RepositoryInfo, bool]:
+        """REPOSITORY, and whether it had to be created (with CREATE); NotFound saying how to create it otherwise."""
         try:
-            target.ecr.describe_repository(repository)
-            return False
+            return target.ecr.describe_repository(repository), False
         except NotFound:
             if not create:
                 raise NotFound(
                     f"repository {repository!r} does not exist in {target.region}: create it with "
                     f"`ecrtool create {repository}` or pass --create"
                 ) from None
-        target.ecr.create_repository(repository)
-        return True
+        return target.ecr.create_repository(repository), True
 
     def _explain_missing(self, target: Target, ref: RepoRef, wanted: str) -> EcrToolError:
         """What was not there when a pull of REF found nothing: the repository, or the tag or digest in it."""

@@ -141,7 +141,7 @@ class Copies(Tokens):
     def _ecr_client(self, ref: RepoRef, side: str, *, create: bool = False) -> tuple[RegistryClient, bool, Tokens]:
         service = self._side(ref)
         target = service._target(ref)
-        created = service._ensure_repository(target, ref.repository, create) if side == "destination" else False
+        created = side == "destination" and service._ensure_repository(target, ref.repository, create)[1]
         auth = service._auth(target)
         client = RegistryClient(auth.registry, side=side, basic=(auth.username, auth.password), preemptive=True)
         return client, created, service

@@ -21,6 +21,7 @@ from ecrtool.model.refs import PUBLIC_HOST, RepoRef, parse_local_image, parse_re
 from ecrtool.model.results import Progress, ProgressEvent, PullResult, PushResult, RunResult, TagResult
 from ecrtool.registry.probe import unreachable
 from ecrtool.service.base import Target
+from ecrtool.service.retag import tags_holding
 from ecrtool.service.tokens import Tokens
 
 if TYPE_CHECKING:
@@ -58,12 +59,15 @@ class Transfers(Tokens):
         repository, chosen = push_targets(image, repo_ref.repository if repo_ref else None, tags)
         source = self._local_image(image.text)
         target = self._target(repo_ref)
-        created = self._ensure_repository(target, repository, create)
+        info, created = self._ensure_repository(target, repository, create)
         auth = self._auth(target)
         remote = f"{auth.registry}/{repository}"
+        # an immutable tag that already names this image: nothing to push (ECR would refuse even the same image)
+        held = tags_holding(target.ecr, repository, chosen, source) if info.immutable and not created else {}
         existing = {tag for tag in chosen if self.docker.inspect_image(f"{remote}:{tag}") is not None}
         added: list[str] = []
         references: list[str] = []
+        already: list[str] = []
         digest: str | None = None
         size: int | None = None
         try:
@@ -72,8 +76,12 @@ class Transfers(Tokens):
                 self.docker.tag(source, remote, tag)
                 if tag not in existing:
                     added.append(reference)
-                start = partial(self.docker.push, remote, tag)
-                found, auth = self._transfer(target, auth, "push", reference, start, progress)
+                if tag in held:
+                    found: dict[str, Any] = {"Digest": held[tag].digest, "Size": len(held[tag].text.encode())}
+                    already.append(reference)
+                else:
+                    start = partial(self.docker.push, remote, tag)
+                    found, auth = self._transfer(target, auth, "push", reference, start, progress)
                 digest = found.get("Digest") or digest
                 size = found.get("Size") or size
                 references.append(reference)
@@ -92,6 +100,7 @@ class Transfers(Tokens):
             digest=digest,
             size_bytes=size,
             created_repository=created,
+            already_there=already,
         )
 
     def pull(self, ref_text: str, *, progress: Progress | None = None) -> PullResult:
