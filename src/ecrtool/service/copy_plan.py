@@ -250,7 +250,9 @@ class ImageCopy:
     # -- progress ----------------------------------------------------------------------------------
 
     def _event(self, layer: str | None, status: str, current: int | None = None, total: int | None = None) -> None:
-        if self.progress is not None:
+        # once cancelled, a blob that still ends (its last block was already sent) says nothing: the error
+        # line, printed as the copy stops, stays the last
+        if self.progress is not None and not self.cancelled.is_set():
             self.progress(
                 ProgressEvent(
                     action="copy", reference=self.label, layer=layer, status=status, current=current, total=total
