@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_faults import Running, assert_consistent, error_line, listed, registry_tags
+from faultkit import Running, assert_consistent, error_line, listed, registry_tags
 
 pytestmark = pytest.mark.integration
 
