@@ -401,11 +401,15 @@ def copies(stack: Stack, env: dict[str, str], runs: int, tag: str) -> list[Figur
     """ecrtool copy into another region, against the docker chain (whose pull really fetches: the image
     is removed from the engine before each run, untimed) and against skopeo with a written auth file.
     Every run copies into a repository of its own; ecrtool creates its own (--create, timed), the
-    chains' are created beforehand, untimed, as `docker push` and skopeo cannot create one."""
+    chains' are created beforehand, untimed, as `docker push` and skopeo cannot create one. A fresh copy's
+    run N copies image N, new to every side: skopeo remembers where it put blobs and would mount them
+    from an earlier run's repository, and the engine remembers what it pushed."""
     registry = stack.registry
     east = registry.replace(".ca-west-1.", f".{EAST}.")
     repo = stack.repo("copy-src")
-    source = push_fresh(stack, env, repo, tag, "bench-copy:1", 50)
+    for n in range(runs):
+        push_fresh(stack, env, repo, f"{tag}-{n}", f"bench-copy-{n}:1", 50)
+    push_fresh(stack, env, repo, tag, "bench-copy:1", 50)
     ref = f"{registry}/{repo}:{tag}"
     skopeo = skopeo_args(stack, env, (registry, east))
     ecr_east = stack.ecr(EAST)
@@ -422,25 +426,25 @@ def copies(stack: Stack, env: dict[str, str], runs: int, tag: str) -> list[Figur
     def forget() -> None:  # the docker chain's pull must fetch: nothing of the image in the engine
         listed = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True,
                                 text=True, env=env, check=True)  # fmt: skip
-        names = [name for name in listed.stdout.split() if f"{stack.prefix}copy-" in name or name == source]
+        names = [name for name in listed.stdout.split() if f"{stack.prefix}copy-" in name]
         if names:
             subprocess.run(["docker", "rmi", "--force", *names], capture_output=True, env=env, check=True)
 
     def keep() -> None:  # the chain's best case for a copy already done: the image still in the engine
         subprocess.run(["docker", "pull", "-q", ref], capture_output=True, env=env, check=True)
 
-    def chain(dst: str) -> list[Step]:
-        remote = f"{east}/{dst}:{tag}"
+    def chain(dst: str, tagged: str = tag) -> list[Step]:
+        src, remote = f"{registry}/{repo}:{tagged}", f"{east}/{dst}:{tagged}"
         login = [chain_login(registry), chain_login(east, EAST)]
-        return [*login, ["docker", "pull", "-q", ref], ["docker", "tag", ref, remote], ["docker", "push", "-q", remote]]
+        return [*login, ["docker", "pull", "-q", src], ["docker", "tag", src, remote], ["docker", "push", "-q", remote]]
 
-    def ecrtool(*where: str) -> list[Step]:
-        return [[ECRTOOL, "copy", f"{repo}:{tag}", *where, "--create", "-q"]]
+    def ecrtool(*where: str, tagged: str = tag) -> list[Step]:
+        return [[ECRTOOL, "copy", f"{repo}:{tagged}", *where, "--create", "-q"]]
 
     fresh = Figure(
         "copy a fresh 5-layer 50 MB image to another region vs docker pull + tag + push",
-        lambda n: ecrtool("--to-region", EAST, "--repo", names["e", n]),
-        lambda n: chain(names["d", n]),
+        lambda n: ecrtool("--to-region", EAST, "--repo", names["e", n], tagged=f"{tag}-{n}"),
+        lambda n: chain(names["d", n], f"{tag}-{n}"),
         0.5,
         before_chain=forget,
     )
@@ -448,8 +452,8 @@ def copies(stack: Stack, env: dict[str, str], runs: int, tag: str) -> list[Figur
         fresh,
         Figure(
             "copy a fresh 5-layer 50 MB image to another region vs skopeo copy",
-            lambda n: ecrtool("--to-region", EAST, "--repo", names["p", n]),
-            lambda n: [[*skopeo, f"docker://{ref}", f"docker://{east}/{names['s', n]}:{tag}"]],
+            lambda n: ecrtool("--to-region", EAST, "--repo", names["p", n], tagged=f"{tag}-{n}"),
+            lambda n: [[*skopeo, f"docker://{registry}/{repo}:{tag}-{n}", f"docker://{east}/{names['s', n]}:{tag}"]],
             1.0,
         ),
         Figure(
