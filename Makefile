@@ -16,9 +16,17 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# awscli, for the benchmarks only: they time ecrtool against the aws/docker chain it replaces
+# awscli and skopeo, for the benchmarks only: they time ecrtool against the aws/docker chain it
+# replaces, and its copy against skopeo's (a Debian package, installed only if missing)
+BENCH_DEBS := skopeo
+
 $(VENV)/.bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	@missing=""; for tool in $(BENCH_DEBS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 	touch $@
 
 # every figure against its target (BENCHMARKS.md records them); needs root, like the local ECR

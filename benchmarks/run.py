@@ -140,6 +140,7 @@ class Figure:
     target: float | None  # ecrtool / chain
     absolute_ms: float | None = None  # a bound on ecrtool's median too (full mode only)
     versus: Figure | None = None  # no chain of its own: compared with that figure's chain
+    before_chain: Callable[[], None] | None = None  # untimed, before each run of the chain
     mine: list[Sample] = field(default_factory=list)
     theirs: list[Sample] = field(default_factory=list)
 
@@ -164,6 +165,8 @@ def measure(figures: list[Figure], runs: int, env: dict[str, str]) -> None:
     for n in range(runs):
         turn = n % len(variants)
         for figure, side in variants[turn:] + variants[:turn]:
+            if side == "theirs" and figure.before_chain:
+                figure.before_chain()
             steps = (figure.ecrtool if side == "mine" else figure.chain)(n)  # type: ignore[misc]
             getattr(figure, side).append(run_steps(steps, env))
 
@@ -192,27 +195,32 @@ class Stack:
         self.api = f"http://127.0.0.1:{ports['API_PORT']}"
         # the stack outlives the run: this run's repositories get names of their own, and go at the end
         self.prefix = f"bench{time.strftime('%H%M%S')}-"
-        self.repositories: list[str] = []
+        self.repositories: list[tuple[str, str | None]] = []  # and their regions (None: the stack's)
         self.images: list[str] = []  # built in the stack's engine, and every name they were pushed under
 
-    def repo(self, name: str) -> str:
-        self.repositories.append(self.prefix + name)
+    def repo(self, name: str, region: str | None = None) -> str:
+        self.repositories.append((self.prefix + name, region))
         return self.prefix + name
 
-    def down(self) -> None:
-        """Delete this run's repositories (through the stack's API, so its registry forgets them too)."""
+    def ecr(self, region: str | None = None):  # type: ignore[no-untyped-def]
+        """A boto3 ECR client on the stack's API (so its registry sees what it does too)."""
         import boto3
 
         env = self.env
-        ecr = boto3.client(
+        return boto3.client(
             "ecr",
-            region_name=env["AWS_REGION"],
+            region_name=region or env["AWS_REGION"],
             aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
             endpoint_url=env.get("AWS_ENDPOINT_URL"),
             verify=env.get("AWS_CA_BUNDLE"),
         )
-        for name in self.repositories:
+
+    def down(self) -> None:
+        """Delete this run's repositories (through the stack's API, so its registry forgets them too)."""
+        clients = {}
+        for name, region in self.repositories:
+            ecr = clients.setdefault(region, self.ecr(region))
             try:
                 ecr.delete_repository(repositoryName=name, force=True)
             except ecr.exceptions.RepositoryNotFoundException:
@@ -283,8 +291,12 @@ def command_env(stack: Stack, home: Path) -> dict[str, str]:
 # -- the figures -----------------------------------------------------------------------------------
 
 
-def chain_login(registry: str) -> list[Argv]:
-    return [[AWS, "ecr", "get-login-password"], ["docker", "login", "--username", "AWS", "--password-stdin", registry]]
+def chain_login(registry: str, region: str | None = None) -> list[Argv]:
+    where = ["--region", region] if region else []
+    return [
+        [AWS, "ecr", "get-login-password", *where],
+        ["docker", "login", "--username", "AWS", "--password-stdin", registry],
+    ]
 
 
 def startup_and_login(stack: Stack) -> list[Figure]:
@@ -382,12 +394,154 @@ def retags(stack: Stack, env: dict[str, str], tag: str) -> list[Figure]:
     ]
 
 
+EAST = "us-east-1"
+
+
+def copies(stack: Stack, env: dict[str, str], runs: int, tag: str) -> list[Figure]:
+    """ecrtool copy into another region, against the docker chain (whose pull really fetches: the image
+    is removed from the engine before each run, untimed) and against skopeo with a written auth file.
+    Every run copies into a repository of its own; ecrtool creates its own (--create, timed), the
+    chains' are created beforehand, untimed, as `docker push` and skopeo cannot create one. A fresh copy's
+    run N copies image N, new to every side: skopeo remembers where it put blobs and would mount them
+    from an earlier run's repository, and the engine remembers what it pushed."""
+    registry = stack.registry
+    east = registry.replace(".ca-west-1.", f".{EAST}.")
+    repo = stack.repo("copy-src")
+    for n in range(runs):
+        push_fresh(stack, env, repo, f"{tag}-{n}", f"bench-copy-{n}:1", 50)
+    push_fresh(stack, env, repo, tag, "bench-copy:1", 50)
+    ref = f"{registry}/{repo}:{tag}"
+    skopeo = skopeo_args(stack, env, (registry, east))
+    ecr_east = stack.ecr(EAST)
+    names = {(side, n): stack.repo(f"copy-{side}{n}", EAST) for side in "edsp" for n in range(runs)}
+    for side in "ds":
+        for n in range(runs):
+            ecr_east.create_repository(repositoryName=names[side, n])
+    again = {side: stack.repo(f"copy-again-{side}", EAST) for side in "ed"}
+    ecr_east.create_repository(repositoryName=again["d"])
+    promoted = {(k, n): stack.repo(f"copy-promote{k}-{n}", EAST) for k in (1, 2) for n in range(runs)}
+    for n in range(runs):
+        stack.repositories.append((promoted[2, n], None))  # and in ca-west-1
+
+    def forget() -> None:  # the docker chain's pull must fetch: nothing of the image in the engine
+        listed = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True,
+                                text=True, env=env, check=True)  # fmt: skip
+        names = [name for name in listed.stdout.split() if f"{stack.prefix}copy-" in name]
+        if names:
+            subprocess.run(["docker", "rmi", "--force", *names], capture_output=True, env=env, check=True)
+
+    def keep() -> None:  # the chain's best case for a copy already done: the image still in the engine
+        subprocess.run(["docker", "pull", "-q", ref], capture_output=True, env=env, check=True)
+
+    def chain(dst: str, tagged: str = tag) -> list[Step]:
+        src, remote = f"{registry}/{repo}:{tagged}", f"{east}/{dst}:{tagged}"
+        login = [chain_login(registry), chain_login(east, EAST)]
+        return [*login, ["docker", "pull", "-q", src], ["docker", "tag", src, remote], ["docker", "push", "-q", remote]]
+
+    def ecrtool(*where: str, tagged: str = tag) -> list[Step]:
+        return [[ECRTOOL, "copy", f"{repo}:{tagged}", *where, "--create", "-q"]]
+
+    fresh = Figure(
+        "copy a fresh 5-layer 50 MB image to another region vs docker pull + tag + push",
+        lambda n: ecrtool("--to-region", EAST, "--repo", names["e", n], tagged=f"{tag}-{n}"),
+        lambda n: chain(names["d", n], f"{tag}-{n}"),
+        0.5,
+        before_chain=forget,
+    )
+    return [
+        fresh,
+        Figure(
+            "copy a fresh 5-layer 50 MB image to another region vs skopeo copy",
+            lambda n: ecrtool("--to-region", EAST, "--repo", names["p", n], tagged=f"{tag}-{n}"),
+            lambda n: [[*skopeo, f"docker://{registry}/{repo}:{tag}-{n}", f"docker://{east}/{names['s', n]}:{tag}"]],
+            1.0,
+        ),
+        Figure(
+            "copy whose destination already holds every blob vs docker pull + tag + push (image in the engine)",
+            lambda n: ecrtool("--to-region", EAST, "--repo", again["e"]),
+            lambda n: chain(again["d"]),
+            0.2,
+            before_chain=keep,
+        ),
+        Figure(
+            "promote to two regions (chain: ecrtool copy to one region)",
+            lambda n: ecrtool("--to-region", EAST, "--to-region", "ca-west-1", "--repo", promoted[2, n]),
+            lambda n: ecrtool("--to-region", EAST, "--repo", promoted[1, n]),
+            1.3,
+        ),
+    ]
+
+
+def push_fresh(stack: Stack, env: dict[str, str], repo: str, tag: str, image: str, size_mb: int) -> str:
+    """A newly built 5-layer image pushed to REPO:TAG, then removed from the engine (layers and all)."""
+    stack.image(image, "--layers", "5", "--size-mb", str(size_mb))
+    run_steps([[ECRTOOL, "push", image, "--repo", repo, "--tag", tag, "--create", "-q"]], env)
+    listed = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True,
+                            text=True, env=env, check=True)  # fmt: skip
+    names = [name for name in listed.stdout.split() if name == image or f"/{repo}:" in name]
+    subprocess.run(["docker", "rmi", "--force", *names], capture_output=True, env=env, check=True)
+    return image
+
+
+def skopeo_args(stack: Stack, env: dict[str, str], registries: tuple[str, ...]) -> list[str]:
+    """skopeo copy's argv up to its references: an auth file (mode 0600, ECR tokens for REGISTRIES, written
+    now, untimed, as ecrtool's token cache is warm too) and the stack's CA as a certificate directory."""
+    home = Path(env["HOME"])
+    certs = home / "skopeo-certs"
+    certs.mkdir(exist_ok=True)
+    shutil.copyfile(env["AWS_CA_BUNDLE"], certs / "ca.crt")
+    auths = {}
+    for registry in registries:
+        region = registry.split(".")[3]
+        token = stack.ecr(region).get_authorization_token()["authorizationData"][0]["authorizationToken"]
+        auths[registry] = {"auth": token}  # base64 of AWS:PASSWORD, as a docker config holds it
+    authfile = home / "skopeo-auth.json"
+    fd = os.open(authfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"auths": auths}, f)
+    tool = shutil.which("skopeo")
+    if tool is None:
+        raise SystemExit("benchmarks: skopeo is missing: make bench installs it (apt-get install skopeo)")
+    return [tool, "copy", "-q", "--authfile", str(authfile), "--src-cert-dir", str(certs), "--dest-cert-dir",
+            str(certs)]  # fmt: skip
+
+
 @dataclass
 class Scale:
     what: str
     count: int
     sample: Sample
-    calls: int
+    calls: int | None  # the ECR API calls it made (None: not counted)
+
+
+def copy_scale(stack: Stack, env: dict[str, str], sizes_mb: tuple[int, int], runs: int, tag: str) -> list[Scale]:
+    """ecrtool copy of a 5-layer image of each size into another region, a fresh repository each run:
+    its memory should not grow with the image (blobs are streamed, not held)."""
+    found = []
+    for size in sizes_mb:
+        repo = stack.repo(f"copy-{size}mb")
+        push_fresh(stack, env, repo, tag, f"bench-copy-{size}mb:1", size)
+        samples = [
+            run_steps(
+                [
+                    [
+                        ECRTOOL,
+                        "copy",
+                        f"{repo}:{tag}",
+                        "--to-region",
+                        EAST,
+                        "--create",
+                        "-q",
+                        "--repo",
+                        stack.repo(f"copy-{size}mb-{n}", EAST),
+                    ]
+                ],
+                env,
+            )  # fmt: skip
+            for n in range(runs)
+        ]
+        found.append(Scale("copy to another region", size, _median(samples), None))
+    return found
 
 
 def scale(stack: Stack, env: dict[str, str], sizes: tuple[int, int], runs: int) -> list[Scale]:
@@ -454,7 +608,14 @@ def verdict(value: float | None, target: float | None, short: bool) -> str:
     return "MISSED" if not short or value > 2 * target else "missed (within 2x)"
 
 
-def report(figures: list[Figure], scales: list[Scale], sizes: tuple[int, int], short: bool) -> tuple[str, bool]:
+def report(
+    figures: list[Figure],
+    scales: list[Scale],
+    sizes: tuple[int, int],
+    short: bool,
+    copies: Sequence[Scale] = (),
+    copy_sizes: tuple[int, int] = (0, 0),
+) -> tuple[str, bool]:
     lines = [
         "| figure | ecrtool | chain | ratio | target | |",
         "|---|---:|---:|---:|---:|---|",
@@ -474,23 +635,25 @@ def report(figures: list[Figure], scales: list[Scale], sizes: tuple[int, int], s
         if f.versus is not None:
             chain = f"({chain}: login chain)"
         lines.append(f"| {f.name} | {f.ms:.0f} ms | {chain} | {ratio} | {target} | {status}{extra} |")
-    if scales:
-        small, large = sizes
+    for found, (small, large), unit in ((scales, sizes, " images"), (copies, copy_sizes, " MB image")):
+        if not found:
+            continue
         lines += [
             "",
-            f"| at scale | {small} images | {large} images | ecrtool CPU growth (≤ {large // small}×) "
+            f"| at scale | {small}{unit} | {large}{unit} | ecrtool CPU growth (≤ {large // small}×) "
             "| peak RSS growth (≤ 1.10×) | wall-time growth |",
             "|---|---|---|---|---|---:|",
         ]
 
         def cell(s: Scale) -> str:
+            calls = "" if s.calls is None else f", {s.calls} calls"
             return (
                 f"{s.sample.seconds * 1000:.0f} ms wall, {s.sample.cpu * 1000:.0f} ms CPU, "
-                f"{s.sample.rss_kb / 1024:.1f} MB, {s.calls} calls"
+                f"{s.sample.rss_kb / 1024:.1f} MB{calls}"
             )
 
-        for what in dict.fromkeys(s.what for s in scales):
-            a, b = (next(s for s in scales if s.what == what and s.count == n) for n in sizes)
+        for what in dict.fromkeys(s.what for s in found):
+            a, b = (next(s for s in found if s.what == what and s.count == n) for n in (small, large))
             growth, memory = b.sample.cpu / a.sample.cpu, b.sample.rss_kb / a.sample.rss_kb
             time_ok = verdict(growth, large / small, short)
             memory_ok = verdict(memory, 1.10, short)
@@ -542,6 +705,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runs = args.runs or (3 if args.short else 7)
     sizes = (200, 2000) if args.short else (500, 5000)
+    copy_sizes = (50, 200) if args.short else (50, 500)
     for tool in (ECRTOOL, AWS):
         if not Path(tool).exists():
             raise SystemExit(f"benchmarks: {tool} is missing: pip install -e '.[bench]' (make bench does)")
@@ -555,6 +719,7 @@ def main(argv: list[str] | None = None) -> int:
         run_steps([[ECRTOOL, "create", stack.repo("bench")]], env)
         stamp = time.strftime("%H%M%S")
         figures = startup_and_login(stack) + pushes(stack, runs + 1, tag=stamp) + retags(stack, env, stamp)
+        figures += copies(stack, env, runs + 1, stamp)
         if not args.short:
             figures += floors(next(f for f in figures if f.name == "login, cached token"))
         measure(figures, 1, env)  # warm-up: bytecode, page cache, the token cache; not counted
@@ -573,11 +738,13 @@ def main(argv: list[str] | None = None) -> int:
         deletion.name += f"; ecrtool made {calls} calls"
         figures.append(deletion)
         scales = scale(stack, env, sizes, runs)
+        print("benchmarks: copying a small and a large image...", file=sys.stderr)
+        copied = copy_scale(stack, env, copy_sizes, runs, stamp)
     finally:
         stack.down()
         shutil.rmtree(home, ignore_errors=True)
 
-    table, failed = report(figures, scales, sizes, args.short)
+    table, failed = report(figures, scales, sizes, args.short, copied, copy_sizes)
     print(table)
     if args.write:
         write(args.write, table, f"--short, {runs} runs" if args.short else f"median of {runs} interleaved runs")
