@@ -300,7 +300,10 @@ class Settings:
 
 class Handler(BaseHTTPRequestHandler):
     server: BridgeServer
-    protocol_version = "HTTP/1.0"  # one request per connection: no keep-alive bookkeeping
+    # HTTP/1.1: an API call's connection stays open for the next one, as ECR's do (a client that opened a
+    # TLS connection per call would pay a handshake and a CA bundle load each time). Everything streamed
+    # (the registry's face, anything relayed to moto) closes its connection when it is done.
+    protocol_version = "HTTP/1.1"
 
     # every method goes through the same path
     def do_GET(self) -> None:
@@ -317,10 +320,17 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- dispatch ----------------------------------------------------------------------------------
 
+    def end_headers(self) -> None:
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        super().end_headers()
+
     def _handle(self) -> None:
         started = time.monotonic()
         path = urllib.parse.urlsplit(self.path).path
         action = "-"
+        keep_alive = not self.close_connection  # as the request asked (HTTP/1.1 without Connection: close)
+        self.close_connection = True  # unless an answer of known length to a call read whole, below
         try:
             if self.server.kind == "registry":  # the plain face: the first account, the first region
                 action = "registry"
@@ -346,6 +356,7 @@ class Handler(BaseHTTPRequestHandler):
             if target or "x-www-form-urlencoded" in self.headers.get("Content-Type", ""):
                 # JSON and query API calls are small: read them whole to know and rewrite them
                 body = b"".join(self._body())
+                self.close_connection = not keep_alive  # read whole, answered with a Content-Length
                 action = target.rpartition(".")[2] if target else _query_action(self.path, body)
                 self.bridge.count(action)
                 injected = self.bridge.injected_error(action) if target.startswith(ECR_TARGET) else None
