@@ -11,6 +11,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -272,6 +274,44 @@ def faults(stack: Stack) -> Iterator[Callable[..., object]]:
 @pytest.fixture
 def repo_name() -> str:
     return f"trees-{uuid.uuid4().hex[:10]}"
+
+
+# -- a registry of no one's: open, on loopback ---------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def open_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A plain docker-registry on 127.0.0.1 with no auth, for the module: a stand-in for the public gallery,
+    Docker Hub or any other registry."""
+    folder = tmp_path_factory.mktemp("open-registry")
+    host = f"127.0.0.1:{free_port()}"
+    config = folder / "config.yml"
+    config.write_text(
+        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
+        f"http:\n  addr: {host}\n"
+    )
+    proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://{host}/v2/", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline, "the open registry did not start"
+                time.sleep(0.2)
+        yield host
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 # -- a stand-in for the engine's socket, for unit and CLI tests -------------------------------------

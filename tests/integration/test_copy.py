@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -232,50 +230,21 @@ def test_a_missing_destination_repository_says_create_and_a_missing_source_names
     assert f"{index_repo}:nope" in no_tag.stderr and "not found" in no_tag.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A plain docker-registry on 127.0.0.1, no auth: a stand-in for Docker Hub or any other registry."""
-    folder = tmp_path_factory.mktemp("hub")
-    host = f"127.0.0.1:{free_port()}"
-    config = folder / "config.yml"
-    config.write_text(
-        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
-        f"http:\n  addr: {host}\n"
-    )
-    proc = subprocess.Popen(
-        ["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://{host}/v2/", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, "the plain registry did not start"
-                time.sleep(0.2)
-        yield host
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def test_an_image_from_another_registry_lands_in_ecr_with_its_digest(
-    ecrtool: Run, docker: Run, stack: Any, hub: str, test_image: str, repo_name: str, repos: list[tuple[str, ...]]
+    ecrtool: Run,
+    docker: Run,
+    stack: Any,
+    open_registry: str,
+    test_image: str,
+    repo_name: str,
+    repos: list[tuple[str, ...]],
 ) -> None:
-    local = f"{hub}/team/viruses:v1"
+    local = f"{open_registry}/team/viruses:v1"
     assert docker("tag", test_image, local).returncode == 0
     pushed = docker("push", local)
     docker("image", "rm", local)
     assert pushed.returncode == 0, pushed.stderr
-    request = urllib.request.Request(f"http://{hub}/v2/team/viruses/manifests/v1", headers={"Accept": ACCEPT})
+    request = urllib.request.Request(f"http://{open_registry}/v2/team/viruses/manifests/v1", headers={"Accept": ACCEPT})
     with urllib.request.urlopen(request, timeout=10) as reply:
         data, kind = reply.read(), reply.headers["Content-Type"]
 

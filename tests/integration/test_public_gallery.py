@@ -4,10 +4,6 @@ docker-registry without auth) stands in for public.ecr.aws through ECRTOOL_PUBLI
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -17,39 +13,6 @@ pytestmark = pytest.mark.integration
 HELLO = "hello from the local-ecr test image viruses"
 # no credentials and an endpoint where nothing listens: any AWS call would fail the command
 NO_AWS = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def open_registry(tmp_path_factory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("open-registry")
-    host = f"127.0.0.1:{free_port()}"
-    config = folder / "config.yml"
-    config.write_text(
-        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
-        f"http:\n  addr: {host}\n"
-    )
-    proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://{host}/v2/", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, "the open registry did not start"
-                time.sleep(0.2)
-        yield host
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@ and what a tag that is already there, an immutable one, or a missing image does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -40,19 +38,6 @@ class FakeAws:
 
     def lazy_client(self, service: str, region: str | None = None) -> Any:
         return self._client
-
-
-@pytest.fixture
-def client() -> Any:
-    return boto3.client("ecr", region_name="ca-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-@pytest.fixture
-def stub(client: Any) -> Iterator[Stubber]:
-    # a call the test did not stub fails it: that is how "no other call" is checked
-    with Stubber(client) as stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
 
 
 def retag(client: Any, ref: str, *tags: str) -> RetagResult:
