@@ -279,39 +279,58 @@ def repo_name() -> str:
 # -- a registry of no one's: open, on loopback ---------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+class OpenRegistry:
+    """A plain docker-registry on 127.0.0.1 with no auth, that can be killed and started again on its data:
+    a stand-in for the public gallery, Docker Hub or any other registry."""
 
+    def __init__(self, folder: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.host = f"127.0.0.1:{probe.getsockname()[1]}"
+        self.config = folder / "config.yml"
+        self.config.write_text(
+            f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
+            f"http:\n  addr: {self.host}\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
 
-@pytest.fixture(scope="module")
-def open_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A plain docker-registry on 127.0.0.1 with no auth, for the module: a stand-in for the public gallery,
-    Docker Hub or any other registry."""
-    folder = tmp_path_factory.mktemp("open-registry")
-    host = f"127.0.0.1:{free_port()}"
-    config = folder / "config.yml"
-    config.write_text(
-        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
-        f"http:\n  addr: {host}\n"
-    )
-    proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["docker-registry", "serve", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"http://{host}/v2/", timeout=2) as reply:
+                with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2) as reply:
                     if reply.status == 200:
-                        break
+                        return
             except OSError:
                 assert time.monotonic() < deadline, "the open registry did not start"
                 time.sleep(0.2)
-        yield host
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        self.proc = None
+
+
+@pytest.fixture(scope="module")
+def open_registry_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenRegistry]:
+    """An OpenRegistry for the module, running; stopped at the end."""
+    registry = OpenRegistry(tmp_path_factory.mktemp("open-registry"))
+    registry.start()
+    try:
+        yield registry
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        if registry.proc is not None:
+            registry.kill()
+
+
+@pytest.fixture(scope="module")
+def open_registry(open_registry_process: OpenRegistry) -> str:
+    """The open registry's host[:port]."""
+    return open_registry_process.host
 
 
 # -- a stand-in for the engine's socket, for unit and CLI tests -------------------------------------

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,50 +26,10 @@ pytestmark = pytest.mark.integration
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
-class Hub:
-    """A plain docker-registry on 127.0.0.1, no auth, that can be killed and started again on its data."""
-
-    def __init__(self, folder: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.host = f"127.0.0.1:{probe.getsockname()[1]}"
-        self.config = folder / "config.yml"
-        self.config.write_text(
-            f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
-            f"http:\n  addr: {self.host}\n"
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["docker-registry", "serve", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2) as reply:
-                    if reply.status == 200:
-                        return
-            except OSError:
-                assert time.monotonic() < deadline, "the plain registry did not start"
-                time.sleep(0.2)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-        self.proc = None
-
-
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    hub = Hub(tmp_path_factory.mktemp("hub"))
-    hub.start()
-    try:
-        yield hub
-    finally:
-        if hub.proc is not None:
-            hub.kill()
+def hub(open_registry_process: Any) -> Any:
+    """The source registry: one of the test's own, that can be killed and started again."""
+    return open_registry_process
 
 
 @pytest.fixture
@@ -86,7 +44,7 @@ def ecr(penv: dict[str, str]) -> Run:
 
 
 @pytest.fixture
-def large(private_stack: Any, penv: dict[str, str], hub: Hub) -> str:
+def large(private_stack: Any, penv: dict[str, str], hub: Any) -> str:
     """A fresh image of three 60 MB layers on the hub (fresh: none of its blobs is in ECR yet)."""
     name = f"heavy-{uuid.uuid4().hex[:8]}"
     image = private_stack.image(f"{name}:1", "--layers", "3", "--size-mb", "60")
@@ -97,7 +55,7 @@ def large(private_stack: Any, penv: dict[str, str], hub: Hub) -> str:
     return remote
 
 
-def hub_digest(hub: Hub, remote: str) -> str:
+def hub_digest(hub: Any, remote: str) -> str:
     path = remote.removeprefix(f"{hub.host}/").replace(":", "/manifests/")
     request = urllib.request.Request(
         f"http://{hub.host}/v2/{path}",
@@ -121,7 +79,7 @@ def mid_second_layer(copy: Running) -> str:
     return arrived
 
 
-def rerun_finishes(ecr: Run, private_stack: Any, hub: Hub, remote: str, dest: str, arrived: str) -> None:
+def rerun_finishes(ecr: Run, private_stack: Any, hub: Any, remote: str, dest: str, arrived: str) -> None:
     again = ecr("copy", remote, f"{dest}:v1", "--create", "-j", "1")
     assert again.returncode == 0, again.stderr
     digest = hub_digest(hub, remote)
@@ -132,7 +90,7 @@ def rerun_finishes(ecr: Run, private_stack: Any, hub: Hub, remote: str, dest: st
 
 
 def test_destination_registry_killed_mid_blob_then_the_same_copy_finishes(
-    private_stack: Any, penv: dict[str, str], ecr: Run, hub: Hub, large: str
+    private_stack: Any, penv: dict[str, str], ecr: Run, hub: Any, large: str
 ) -> None:
     dest = f"copied-{uuid.uuid4().hex[:8]}"
     copy = Running(penv, "copy", large, f"{dest}:v1", "--create", "-j", "1")
@@ -160,7 +118,7 @@ def test_destination_registry_killed_mid_blob_then_the_same_copy_finishes(
 
 
 def test_source_registry_killed_mid_blob_then_the_same_copy_finishes(
-    private_stack: Any, penv: dict[str, str], ecr: Run, hub: Hub, large: str
+    private_stack: Any, penv: dict[str, str], ecr: Run, hub: Any, large: str
 ) -> None:
     dest = f"copied-{uuid.uuid4().hex[:8]}"
     copy = Running(penv, "copy", large, f"{dest}:v1", "--create", "-j", "1")
