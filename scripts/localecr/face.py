@@ -18,6 +18,7 @@ import hashlib
 import http.client
 import json
 import re
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -92,6 +93,8 @@ class Face:
         self.repositories = repositories
         self.internal_port = internal_port
         self._internal_auth = internal_auth
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
 
     def serve(self, request: Request, scope: Scope, public_base: str) -> None:
         """Answer one request to SCOPE's registry, which clients reach at PUBLIC_BASE (https://HOST)."""
@@ -124,7 +127,17 @@ class Face:
         target = f"/v2/{scope.internal(repository)}/{match['kind']}{match['rest'] or ''}"
         if query:
             target += "?" + urllib.parse.urlencode(query)
+        if request.command == "PUT" or (request.command == "POST" and "mount" in url.query):
+            # What links a blob or a manifest into a repository, one at a time per repository: the
+            # docker-registry's filesystem storage can lose a link that concurrent pushes of the same
+            # image commit at once ("digest invalid", "blob unknown"), which ECR never does.
+            with self._lock(scope.internal(repository)):
+                return self._relay(request, scope, target, body, public_base)
         self._relay(request, scope, target, body, public_base)
+
+    def _lock(self, name: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(name, threading.Lock())
 
     # -- ECR's checks ------------------------------------------------------------------------------
 
