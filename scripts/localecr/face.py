@@ -127,10 +127,15 @@ class Face:
         target = f"/v2/{scope.internal(repository)}/{match['kind']}{match['rest'] or ''}"
         if query:
             target += "?" + urllib.parse.urlencode(query)
-        if request.command == "PUT" or (request.command == "POST" and "mount" in url.query):
+        streamed = body is None and (
+            "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+            or int(request.headers.get("Content-Length") or 0) > 0
+        )
+        if (request.command == "PUT" and not streamed) or (request.command == "POST" and "mount" in url.query):
             # What links a blob or a manifest into a repository, one at a time per repository: the
             # docker-registry's filesystem storage can lose a link that concurrent pushes of the same
-            # image commit at once ("digest invalid", "blob unknown"), which ECR never does.
+            # image commit at once ("digest invalid", "blob unknown"), which ECR never does. Not a
+            # PUT that streams a blob: a client that dies mid-body would hold the repository's lock.
             with self._lock(scope.internal(repository)):
                 return self._relay(request, scope, target, body, public_base)
         self._relay(request, scope, target, body, public_base)
