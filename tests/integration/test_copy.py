@@ -109,26 +109,31 @@ def index_repo(ecrtool: Run, env: dict[str, str], repo_name: str, repos: list[tu
     return repo_name
 
 
-def test_a_copy_to_another_region_keeps_the_digest_and_a_second_run_moves_nothing(
+def test_a_promote_to_two_regions_keeps_the_digest_and_a_second_run_moves_nothing(
     ecrtool: Run, stack: Any, index_repo: str, repos: list[tuple[str, ...]]
 ) -> None:
     source = Registry(stack)
     status, data, kind = source.manifest(index_repo, "multi")
     assert status == 200 and kind == OCI_INDEX
-    copied = ecrtool("copy", f"{index_repo}:multi", "--to-region", "us-east-1", "--create", "-o", "json")
-    repos.append((index_repo, "--region", "us-east-1"))
+    promoted = f"{index_repo}-prod"
+    where = ("--to-region", "us-east-1", "--to-region", "ca-west-1", "--repo", promoted)
+    copied = ecrtool("copy", f"{index_repo}:multi", *where, "--create", "-o", "json")
+    repos.extend([(promoted, "--region", "us-east-1"), (promoted,)])
     assert copied.returncode == 0, copied.stderr
     result = json.loads(copied.stdout)
-    reference = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{index_repo}:multi"
-    assert [c["reference"] for c in result["copies"]] == [reference]
+    references = [f"123456789012.dkr.ecr.{r}.amazonaws.com/{promoted}:multi" for r in ("us-east-1", "ca-west-1")]
+    assert [c["reference"] for c in result["copies"]] == references  # in the order asked, though copied at once
     assert result["digest"] == digest_of(data)
-    there = Registry(stack, region="us-east-1").manifest(index_repo, "multi")
-    assert there == (200, data, OCI_INDEX)  # the same bytes, so the same digest
+    east, west = result["copies"]
+    assert east["blobs_copied"] > 0 and east["blobs_mounted"] == 0  # another registry: the bytes travel
+    assert west["blobs_mounted"] == east["blobs_copied"] and west["blobs_copied"] == 0  # the same one: mounted
+    for region in ("us-east-1", "ca-west-1"):
+        assert Registry(stack, region=region).manifest(promoted, "multi") == (200, data, OCI_INDEX)  # same bytes
 
-    again = ecrtool("copy", f"{index_repo}:multi", "--to-region", "us-east-1", "-o", "json")
+    again = ecrtool("copy", f"{index_repo}:multi", *where, "-o", "json")
     assert again.returncode == 0, again.stderr
-    second = json.loads(again.stdout)["copies"][0]
-    assert second["already_there"] is True and second["blobs_copied"] == 0
+    for second in json.loads(again.stdout)["copies"]:
+        assert second["already_there"] is True and second["blobs_copied"] == second["blobs_mounted"] == 0
 
 
 def test_a_copy_to_another_account_uses_the_profile_the_config_names_for_its_registry(
@@ -220,7 +225,7 @@ def test_an_immutable_tag_takes_the_same_image_again_and_refuses_another(
 
 
 def test_a_missing_destination_repository_says_create_and_a_missing_source_names_itself(
-    ecrtool: Run, index_repo: str, repo_name: str
+    ecrtool: Run, index_repo: str, repo_name: str, repos: list[tuple[str, ...]]
 ) -> None:
     missing = ecrtool("copy", f"{index_repo}:multi", f"{repo_name}-absent:v1")
     assert missing.returncode == 1
@@ -228,6 +233,19 @@ def test_a_missing_destination_repository_says_create_and_a_missing_source_names
     no_tag = ecrtool("copy", f"{index_repo}:nope", f"{repo_name}-absent:v1", "--create")
     assert no_tag.returncode == 1
     assert f"{index_repo}:nope" in no_tag.stderr and "not found" in no_tag.stderr
+    # nothing is created for a source that is not there
+    assert ecrtool("images", f"{repo_name}-absent").returncode == 1
+
+    # a promote whose one destination is missing names it, in its region, in one line
+    assert ecrtool("create", f"{repo_name}-west").returncode == 0
+    repos.append((f"{repo_name}-west",))
+    one = ecrtool("copy", f"{index_repo}:multi", "--to-region", "ca-west-1", "--to-region", "us-east-1",
+                  "--repo", f"{repo_name}-west", "-q")  # fmt: skip
+    assert one.returncode == 1
+    assert one.stderr.strip().splitlines() == [
+        f"ecrtool: error: repository '{repo_name}-west' does not exist in us-east-1: create it with "
+        f"`ecrtool create {repo_name}-west` or pass --create"
+    ]
 
 
 def test_an_image_from_another_registry_lands_in_ecr_with_its_digest(

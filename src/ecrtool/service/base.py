@@ -82,12 +82,16 @@ class ServiceBase:
         try:
             return target.ecr.describe_repository(repository), False
         except NotFound:
-            if not create:
-                raise NotFound(
-                    f"repository {repository!r} does not exist in {target.region}: create it with "
-                    f"`ecrtool create {repository}` or pass --create"
-                ) from None
-        return target.ecr.create_repository(repository), True
+            return self._create_missing(target, repository, create), True
+
+    def _create_missing(self, target: Target, repository: str, create: bool) -> RepositoryInfo:
+        """REPOSITORY, known not to exist, created with CREATE; NotFound saying how to create it otherwise."""
+        if not create:
+            raise NotFound(
+                f"repository {repository!r} does not exist in {target.region}: create it with "
+                f"`ecrtool create {repository}` or pass --create"
+            )
+        return target.ecr.create_repository(repository)
 
     def _explain_missing(self, target: Target, ref: RepoRef, wanted: str) -> EcrToolError:
         """What was not there when a pull of REF found nothing: the repository, or the tag or digest in it."""

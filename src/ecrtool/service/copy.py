@@ -6,10 +6,17 @@ that registry (`[registries."HOST"] profile = ...`) or the command's own; anothe
 uses the credentials Docker's config holds for it, else goes anonymously. The copy itself
 (copy_plan.ImageCopy) moves blobs and manifests byte for byte, so every destination's digest is the
 source's.
+
+Destinations go at once, one thread each: each looks its repository up and gets its token while the
+source's manifest is read, and copies as soon as that is in. A repository is created (--create) only
+once the source image is known to exist, so a mistyped source leaves nothing behind. The first failure,
+or Ctrl-C, stops every destination at its next block; running the command again finishes the copies.
 """
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from ecrtool.docker.config import stored_credentials
@@ -28,9 +35,10 @@ from ecrtool.model.refs import (
     validate_region,
     validate_repository,
 )
-from ecrtool.model.results import CopiedImage, CopyResult, Progress
+from ecrtool.model.results import CopiedImage, CopyResult, Progress, RepositoryInfo
 from ecrtool.registry.client import RegistryClient
-from ecrtool.service.copy_plan import ImageCopy
+from ecrtool.service.base import Target
+from ecrtool.service.copy_plan import ImageCopy, first_failure
 from ecrtool.service.tokens import Tokens
 
 MAX_JOBS = 32
@@ -65,9 +73,32 @@ class Copies(Tokens):
             raise InvalidInput(f"invalid -j {jobs}: copy 1 to {MAX_JOBS} blobs at once")
         src = self._parse_source(source)
         targets = self._destinations(src, destination, to_regions, to_accounts, repo)
-        found = self._open_source(src)
-        copies = [self._copy_to(found, target, create=create, referrers=referrers, jobs=jobs, progress=progress)
-                  for target in targets]  # fmt: skip
+        stop = threading.Event()
+        opened: Future[_Source] = Future()
+        pool = ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="destination")
+        try:
+            looked = [pool.submit(self._look_up, target) for target in targets]
+            work = [
+                pool.submit(self._copy_to, opened, target, found, create=create, referrers=referrers, jobs=jobs,
+                            progress=progress, stop=stop)
+                for target, found in zip(targets, looked, strict=True)
+            ]  # fmt: skip
+            try:
+                opened.set_result(self._open_source(src))
+            except BaseException as err:
+                opened.set_exception(err)
+                raise
+            done, _ = wait(work, return_when=FIRST_EXCEPTION)
+            if any(future.exception() is not None for future in done):
+                raise first_failure(work)
+            copies = [future.result() for future in work]
+        except BaseException:
+            # a failed destination, a missing source or Ctrl-C: the others stop at their next block
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        found = opened.result()
         return CopyResult(
             source=found.text, digest=found.manifest.digest, media_type=found.manifest.media_type, copies=copies
         )
@@ -138,13 +169,21 @@ class Copies(Tokens):
                 return type(self)(self.settings.replace(profile=profile))
         return self
 
-    def _ecr_client(self, ref: RepoRef, side: str, *, create: bool = False) -> tuple[RegistryClient, bool, Tokens]:
+    def _ecr_client(self, ref: RepoRef, side: str, service: Tokens | None = None) -> RegistryClient:
+        service = service or self._side(ref)
+        auth = service._auth(service._target(ref))
+        return RegistryClient(auth.registry, side=side, basic=(auth.username, auth.password), preemptive=True)
+
+    def _look_up(self, ref: RepoRef) -> tuple[Tokens, Target, RepositoryInfo | None, RegistryClient]:
+        """What a destination needs before the copy, asked while the source is read: its repository (None when
+        there is none yet) and a client holding its token. Nothing is created here."""
         service = self._side(ref)
         target = service._target(ref)
-        created = side == "destination" and service._ensure_repository(target, ref.repository, create)[1]
-        auth = service._auth(target)
-        client = RegistryClient(auth.registry, side=side, basic=(auth.username, auth.password), preemptive=True)
-        return client, created, service
+        try:
+            info: RepositoryInfo | None = target.ecr.describe_repository(ref.repository)
+        except NotFound:
+            info = None
+        return service, target, info, self._ecr_client(ref, "destination", service)
 
     def _open_source(self, src: RepoRef | ImageRef) -> _Source:
         if isinstance(src, ImageRef):
@@ -155,7 +194,8 @@ class Copies(Tokens):
             if manifest is None:
                 raise NotFound(f"source image {src} not found: check the repository and the tag or digest")
             return _Source(client, src.repository, manifest, str(src))
-        client, _, service = self._ecr_client(src, "source")
+        service = self._side(src)
+        client = self._ecr_client(src, "source", service)
         wanted = src.digest or src.tag or "latest"
         text = f"{client.host}/{src.repository}" + (f"@{wanted}" if src.digest else f":{wanted}")
         manifest = client.get_manifest(src.repository, wanted)
@@ -167,14 +207,27 @@ class Copies(Tokens):
         return _Source(client, src.repository, manifest, text)
 
     def _copy_to(
-        self, src: _Source, dst: RepoRef, *, create: bool, referrers: bool, jobs: int, progress: Progress | None
+        self,
+        opened: Future[_Source],
+        dst: RepoRef,
+        looked: Future[tuple[Tokens, Target, RepositoryInfo | None, RegistryClient]],
+        *,
+        create: bool,
+        referrers: bool,
+        jobs: int,
+        progress: Progress | None,
+        stop: threading.Event,
     ) -> CopiedImage:
-        client, created, _ = self._ecr_client(dst, "destination", create=create)
+        service, target, info, client = looked.result()
+        src = opened.result()
+        created = info is None
+        if created:
+            service._create_missing(target, dst.repository, create)
         where = f"{client.host}/{dst.repository}"
         label = f"{where}:{dst.tag}" if dst.tag else f"{where}@{src.manifest.digest}"
         job = ImageCopy(
             src.client, src.repository, client, dst.repository, jobs=jobs, referrers=referrers, progress=progress,
-            label=label,
+            label=label, cancelled=stop, empty=created,
         )  # fmt: skip
         already = job.run(src.manifest, dst.tag)
         tally = job.tally

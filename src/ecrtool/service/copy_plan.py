@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from http.client import HTTPException
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from ecrtool.model.errors import NotFound, RegistryError
 from ecrtool.model.manifests import OCI_INDEX, Descriptor, Manifest, index_of, parse_manifest, referrers_tag
@@ -79,6 +79,8 @@ class ImageCopy:
         referrers: bool = False,
         progress: Report | None = None,
         label: str = "",
+        cancelled: threading.Event | None = None,
+        empty: bool = False,
     ) -> None:
         self.source, self.source_repo = source, source_repo
         self.dest, self.dest_repo = dest, dest_repo
@@ -87,16 +89,21 @@ class ImageCopy:
         self.progress = progress
         self.label = label or f"{dest.host}/{dest_repo}"
         self.tally = Tally()
-        self.cancelled = threading.Event()  # set on Ctrl-C or a failed blob: the others stop at their next block
+        # set on Ctrl-C or a failed blob (here or, when shared, in a copy to another destination): the
+        # others stop at their next block
+        self.cancelled = cancelled or threading.Event()
+        # a repository created for this copy holds nothing: no need to ask it for each blob and manifest
+        self.empty = empty
         # within one registry a blob can be mounted from the source repository instead of sent again
         self.same_registry = source.host == dest.host
 
     def run(self, root: Manifest, tag: str | None) -> bool:
         """Copy ROOT under TAG (by its digest when None); True when the tag already held it."""
-        there = self.dest.manifest_digest(self.dest_repo, tag) if tag else None
+        there = self._dest_manifest(tag) if tag else None
         already = there == root.digest
         if not already:
             self._tree(root, tag, holder=there)
+        self.empty = False
         if self.with_referrers:
             self._referrers(self._digests(root), seen={root.digest})
         return already
@@ -120,13 +127,16 @@ class ImageCopy:
         """Post-order: children before their index; a manifest the destination has ends the walk there."""
         if any(item.digest == manifest.digest for item in order):
             return
-        if self.dest.manifest_digest(self.dest_repo, manifest.digest) == manifest.digest:
+        if self._dest_manifest(manifest.digest) == manifest.digest:
             if top:
                 order.append(manifest)  # all it names is there: only its tag is missing
             return
         for child in manifest.children:
             self._walk(self._source_manifest(child.digest), order)
         order.append(manifest)
+
+    def _dest_manifest(self, reference: str) -> str | None:
+        return None if self.empty else self.dest.manifest_digest(self.dest_repo, reference)
 
     def _source_manifest(self, digest: str) -> Manifest:
         found = self.source.get_manifest(self.source_repo, digest)
@@ -168,7 +178,7 @@ class ImageCopy:
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             for future in done:
                 if future.exception() is not None:
-                    raise _first_failure(futures)
+                    raise first_failure(futures)
         except BaseException:
             # Ctrl-C or a failed blob: the others stop at their next block, none starts
             self.cancelled.set()
@@ -180,7 +190,7 @@ class ImageCopy:
         short = blob.digest.split(":")[-1][:12]
         if self.cancelled.is_set():
             raise Cancelled()
-        if self.dest.has_blob(self.dest_repo, blob.digest):
+        if not self.empty and self.dest.has_blob(self.dest_repo, blob.digest):
             self.tally.add(blobs_skipped=1)
             self._event(short, "Already exists", blob.size, blob.size)
             return
@@ -300,7 +310,7 @@ class _Reader:
         return data
 
 
-def _first_failure(futures: list[Future[None]]) -> BaseException:
+def first_failure(futures: Sequence[Future[Any]]) -> BaseException:
     """The failure to report: an error of the project's before an interruption's Cancelled."""
     failures = [f.exception() for f in futures if f.done() and not f.cancelled() and f.exception() is not None]
     real = [err for err in failures if not isinstance(err, Cancelled)]
