@@ -697,12 +697,22 @@ def write(path: Path, table: str, mode: str) -> None:
     path.write_text(head + block + rest.partition(END)[2])
 
 
+# what --only can pick: the start-up and login figures, pushes and retags, copies, and the figures at scale
+GROUPS = ("login", "push", "copy", "scale")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--short", action="store_true", help="the CI mode: fewer runs, smaller listings")
     parser.add_argument("--runs", type=int, help="interleaved runs per figure (default 7; --short 3)")
     parser.add_argument("--write", type=Path, metavar="FILE", help="record the figures in FILE (BENCHMARKS.md)")
+    parser.add_argument(
+        "--only", action="append", choices=GROUPS, help="only these groups of figures (repeat); not with --write"
+    )
     args = parser.parse_args(argv)
+    if args.only and args.write:
+        parser.error("--only measures part of the figures: it cannot --write the whole record")
+    groups = set(args.only or GROUPS)
     runs = args.runs or (3 if args.short else 7)
     sizes = (200, 2000) if args.short else (500, 5000)
     copy_sizes = (50, 200) if args.short else (50, 500)
@@ -718,10 +728,15 @@ def main(argv: list[str] | None = None) -> int:
         env = command_env(stack, home)
         run_steps([[ECRTOOL, "create", stack.repo("bench")]], env)
         stamp = time.strftime("%H%M%S")
-        figures = startup_and_login(stack) + pushes(stack, runs + 1, tag=stamp) + retags(stack, env, stamp)
-        figures += copies(stack, env, runs + 1, stamp)
-        if not args.short:
-            figures += floors(next(f for f in figures if f.name == "login, cached token"))
+        figures: list[Figure] = []
+        if "login" in groups:
+            figures += startup_and_login(stack)
+            if not args.short:
+                figures += floors(next(f for f in figures if f.name == "login, cached token"))
+        if "push" in groups:
+            figures += pushes(stack, runs + 1, tag=stamp) + retags(stack, env, stamp)
+        if "copy" in groups:
+            figures += copies(stack, env, runs + 1, stamp)
         measure(figures, 1, env)  # warm-up: bytecode, page cache, the token cache; not counted
         for f in figures:
             f.mine.clear()
@@ -733,13 +748,17 @@ def main(argv: list[str] | None = None) -> int:
             f.ecrtool = lambda n, step=ecrtool: step(n + 1)  # type: ignore[misc]
             f.chain = (lambda n, step=chain: step(n + 1)) if chain else None  # type: ignore[misc]
         measure(figures, runs, env)
-        print("benchmarks: listing and deleting at scale...", file=sys.stderr)
-        deletion, calls = delete_thousand(stack, env, 1 if args.short else 5)
-        deletion.name += f"; ecrtool made {calls} calls"
-        figures.append(deletion)
-        scales = scale(stack, env, sizes, runs)
-        print("benchmarks: copying a small and a large image...", file=sys.stderr)
-        copied = copy_scale(stack, env, copy_sizes, runs, stamp)
+        scales: list[Scale] = []
+        copied: list[Scale] = []
+        if "scale" in groups:
+            print("benchmarks: listing and deleting at scale...", file=sys.stderr)
+            deletion, calls = delete_thousand(stack, env, 1 if args.short else 5)
+            deletion.name += f"; ecrtool made {calls} calls"
+            figures.append(deletion)
+            scales = scale(stack, env, sizes, runs)
+        if "copy" in groups:
+            print("benchmarks: copying a small and a large image...", file=sys.stderr)
+            copied = copy_scale(stack, env, copy_sizes, runs, stamp)
     finally:
         stack.down()
         shutil.rmtree(home, ignore_errors=True)
