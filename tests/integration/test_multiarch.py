@@ -1,5 +1,6 @@
 """Multi-platform images (an image index of linux/amd64 and linux/arm64) with the real ecrtool on the local
-ECR: pulled for the engine's platform, listed once with their platforms, deleted by tag consistently.
+ECR: pulled for the engine's platform, listed once with their platforms (and, untagged, never as their
+children), deleted by tag consistently.
 
 The index comes from `scripts/local-ecr index`, which writes it to the registry as a multi-platform push
 would; the stack records it in the ECR API as ECR shows one (the index, and each child untagged).
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ecrtool.cli.render import human_size
 
 pytestmark = pytest.mark.integration
 
@@ -127,6 +130,21 @@ def test_images_lists_each_index_once_with_its_platforms(
         "docker",
         "oci",
     ]
+    # under the table, for people: the count and the size of all three, no child counted apart
+    assert table.stderr == f"3 images, {human_size(sum(r['size_bytes'] for r in records.values()))}\n"
+
+    # the tag `docker` moves to the OCI index: the manifest list stands untagged, its children folded into it
+    assert put_index(f"{repo}:docker")["digest"] == oci["digest"]
+    untagged = ecrtool("images", repo, "--untagged")
+    assert untagged.returncode == 0, untagged.stderr
+    [row] = [line.rstrip() for line in untagged.stdout.splitlines()[2:]]
+    assert row.split()[:2] == ["<untagged>", manifest_list["digest"]]
+    assert row.endswith("linux/amd64, linux/arm64/v8")
+    size = records[manifest_list["digest"]]["size_bytes"]
+    assert " ".join(row.split()[2:4]) == human_size(size)
+    assert untagged.stderr == f"1 untagged image, {human_size(size)}\n"
+    recent = ecrtool("images", repo, "--untagged", "--older-than", "1h", "-o", "json")
+    assert (recent.returncode, json.loads(recent.stdout), recent.stderr) == (0, [], "")
 
 
 def test_deleting_an_index_by_tag_leaves_ecr_and_the_registry_agreeing(

@@ -1,13 +1,17 @@
-"""`images` on a stubbed ECR client: an image index is one image with its platforms, its children folded in."""
+"""`images` on a stubbed ECR client: an image index is one image with its platforms, its children folded in;
+`--untagged` leaves out a referrer of an image still there, reading only the manifests that could be one."""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import datetime, timezone
 from typing import Any
 
 from botocore.stub import Stubber
 
+from ecrtool.cli.render import Renderer
+from ecrtool.model.listing import ImageFilter, ImageListing
 from ecrtool.model.results import ImageInfo
 from ecrtool.model.settings import Settings
 from ecrtool.service.repos import Repositories
@@ -67,7 +71,8 @@ class FakeAws:
 
 
 def listing(client: Any) -> list[ImageInfo]:
-    return Repositories(Settings(region="ca-west-1"), aws=FakeAws(client)).images("trees")  # type: ignore[arg-type]
+    service = Repositories(Settings(region="ca-west-1"), aws=FakeAws(client))  # type: ignore[arg-type]
+    return service.images("trees").images
 
 
 def rows(images: list[ImageInfo]) -> list[tuple[str, list[str], int | None, tuple[str, ...]]]:
@@ -183,3 +188,65 @@ def test_without_leave_to_read_manifests_the_listing_is_ecrs_own(client: Any, st
     )
     stub.add_client_error("batch_get_image", "AccessDeniedException", "not authorized to perform ecr:BatchGetImage")
     assert rows(listing(client)) == [("multi", ["v2"], 7, ()), ("amd", [], 1000, ())]
+
+
+def untagged_listing(client: Any) -> ImageListing:
+    service = Repositories(Settings(region="ca-west-1"), aws=FakeAws(client))  # type: ignore[arg-type]
+    return service.images("trees", ImageFilter(untagged=True))
+
+
+def test_untagged_reads_only_the_untagged_oci_manifests_left_to_find_referrers(client: Any, stub: Stubber) -> None:
+    stub.add_response(
+        "describe_images",
+        {
+            "imageDetails": [
+                detail("plain", DOCKER_IMAGE, 900, "v1", minute=1),
+                detail("loose", DOCKER_IMAGE, 20, minute=2),  # no subject in its format: not read
+                detail("att", OCI_IMAGE, 30, minute=3),  # a signature of plain
+                detail("amd", OCI_IMAGE, 1000, minute=4),  # an orphaned signature
+            ]
+        },
+        {"repositoryName": "trees"},
+    )
+    signature = json.dumps({"schemaVersion": 2, "mediaType": OCI_IMAGE, "subject": {"digest": digest("plain")}})
+    orphan = json.dumps({"schemaVersion": 2, "mediaType": OCI_IMAGE, "subject": {"digest": digest("gone")}})
+    stub.add_response(
+        "batch_get_image",
+        {
+            "images": [
+                {"imageId": {"imageDigest": digest("amd")}, "imageManifest": orphan},
+                {"imageId": {"imageDigest": digest("att")}, "imageManifest": signature},
+            ]
+        },
+        {
+            "repositoryName": "trees",
+            "imageIds": [{"imageDigest": digest("att")}, {"imageDigest": digest("amd")}],
+            "acceptedMediaTypes": ACCEPTED,
+        },
+    )
+    found = untagged_listing(client)
+    assert rows(found.images) == [("amd", [], 1000, ()), ("loose", [], 20, ())]
+    assert (found.total_bytes, found.manifests_unread) == (1020, False)
+
+
+def test_untagged_without_leave_to_read_manifests_lists_them_and_says_so(client: Any, stub: Stubber) -> None:
+    stub.add_response(
+        "describe_images",
+        {"imageDetails": [detail("amd", OCI_IMAGE, 1000), detail("multi", OCI_INDEX, 7, "v2", minute=1)]},
+        {"repositoryName": "trees"},
+    )
+    denied = "not authorized to perform ecr:BatchGetImage"
+    stub.add_client_error("batch_get_image", "AccessDeniedException", denied)  # the index's children
+    stub.add_client_error("batch_get_image", "AccessDeniedException", denied)  # amd's subject
+    found = untagged_listing(client)
+    assert rows(found.images) == [("amd", [], 1000, ())]
+    assert found.manifests_unread
+
+    out, err = io.StringIO(), io.StringIO()
+    Renderer(out=out, err=err).image_listing("trees", found)
+    assert out.getvalue().splitlines()[0].rstrip() == "trees: 1 image(s)"
+    assert err.getvalue().splitlines() == [
+        "1 untagged image, 1.0 kB",
+        "ecr:BatchGetImage was denied, so an index's children and an image's referrers may be listed as images"
+        " of their own: allow it to fold them in",
+    ]

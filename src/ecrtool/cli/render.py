@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import click
 
 from ecrtool.cli.formats import json_text, login_text, to_jsonable, when
+from ecrtool.model.listing import ImageListing
 from ecrtool.model.results import (
     ConfigureDockerResult,
     CopyResult,
@@ -169,6 +170,16 @@ class Renderer:
         self.line(result.reference)
         if result.digest and not self.quiet:
             self.line(f"digest: {result.digest}")
+
+    def image_listing(self, repository: str, listing: ImageListing) -> None:
+        """The images, then for people (on stderr, so what scripts parse stays as it was) the total."""
+        self.images(repository, listing.images)
+        self.note(f"{listing.filter.count(len(listing.images))}, {human_size(listing.total_bytes)}")
+        if listing.manifests_unread:
+            self.note(
+                "ecr:BatchGetImage was denied, so an index's children and an image's referrers may be listed"
+                " as images of their own: allow it to fold them in"
+            )
 
     def images(self, repository: str, images: list[ImageInfo]) -> None:
         if self.json:

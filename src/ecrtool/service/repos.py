@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timezone
 
 from ecrtool.model.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, Refused
-from ecrtool.model.indexes import group_indexes, is_index
+from ecrtool.model.indexes import IndexChild, group_indexes, is_index
+from ecrtool.model.listing import ImageFilter, ImageListing, maybe_referrer, subject_of, total_bytes
 from ecrtool.model.refs import parse_key_value, parse_repo_ref, validate_digest, validate_repository, validate_tag
 from ecrtool.model.results import (
     Confirm,
     CreateResult,
     DeleteImagesResult,
     DeleteRepositoryResult,
-    ImageInfo,
     RepositoryInfo,
 )
 from ecrtool.service.base import ServiceBase
@@ -46,22 +47,38 @@ class Repositories(ServiceBase):
                 return CreateResult(repository=self._uri(target.ecr.describe_repository(ref.repository)), created=False)
             raise
 
-    def images(self, ref_text: str) -> list[ImageInfo]:
-        """Every image, newest first, an image index once with its platforms (its children folded in).
+    def images(self, ref_text: str, image_filter: ImageFilter | None = None) -> ImageListing:
+        """Every image IMAGE_FILTER keeps, newest first, an image index once with its platforms (its children
+        folded in), and their total size.
 
         Only indexes cost a call more (BatchGetImage, for their manifests): a repository of plain images
-        is one DescribeImages walk. Without leave to read manifests the listing is ECR's own, unfolded."""
+        is one DescribeImages walk. With --untagged, so do the untagged OCI manifests left (one call per 100)
+        to leave out a referrer of an image still there: it belongs to that image, as a child to its index.
+        Without leave to read manifests the listing is ECR's own, unfolded, and says so."""
+        image_filter = image_filter or ImageFilter()
         ref = parse_repo_ref(ref_text, self.settings.registry_override)
         target = self._target(ref)
         found = list(target.ecr.images(ref.repository))
         indexes = [image.digest for image in found if is_index(image.media_type)]
+        children: dict[str, tuple[IndexChild, ...]] = {}
+        unread = False
         if indexes:
             try:
-                found = group_indexes(found, target.ecr.index_children(ref.repository, indexes))
+                children = target.ecr.index_children(ref.repository, indexes)
             except AuthError:
-                pass
-        found.sort(key=lambda image: (image.pushed_at is None, image.pushed_at), reverse=True)
-        return found
+                unread = True
+        now = datetime.now(timezone.utc)
+        shown = [image for image in group_indexes(found, children) if image_filter.keeps(image, now)]
+        if image_filter.untagged and (candidates := [image for image in shown if maybe_referrer(image)]):
+            try:
+                manifests = target.ecr.manifests(ref.repository, [{"imageDigest": i.digest} for i in candidates])
+                present = {image.digest for image in found}
+                referrers = {m.digest for m in manifests if subject_of(m.text) in present}
+                shown = [image for image in shown if image.digest not in referrers]
+            except AuthError:
+                unread = True
+        shown.sort(key=lambda image: (image.pushed_at is None, image.pushed_at), reverse=True)
+        return ImageListing(ref.repository, shown, total_bytes(shown, found, children), image_filter, unread)
 
     def repositories(self) -> list[RepositoryInfo]:
         target = self._target()

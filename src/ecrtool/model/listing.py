@@ -1,0 +1,94 @@
+"""What `ecrtool images` shows: the filters (`--untagged`, `--older-than`), the listing they give, and its
+total size with every manifest counted once.
+
+Filters apply to the images as people see them, after an index's children are folded into it
+(indexes.group_indexes): a child is part of its index, never an "untagged image" of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ecrtool.model.durations import format_duration
+from ecrtool.model.indexes import IndexChild, is_index
+from ecrtool.model.results import ImageInfo
+
+# a Docker v2 manifest has no `subject`: an untagged one is never a referrer, so its manifest is not read
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+@dataclass(frozen=True)
+class ImageFilter:
+    """Which images to show: untagged ones, those pushed longer than OLDER_THAN ago, or both (AND)."""
+
+    untagged: bool = False
+    older_than: timedelta | None = None
+
+    def keeps(self, image: ImageInfo, now: datetime) -> bool:
+        if self.untagged and image.tags:
+            return False
+        if self.older_than is not None:
+            # an image without a push time cannot be shown to be old enough
+            return image.pushed_at is not None and image.pushed_at < now - self.older_than
+        return True
+
+    def count(self, count: int) -> str:
+        """COUNT images in words, with what they are: `3 images`, `1 untagged image pushed over 30d ago`."""
+        kind = ("untagged " if self.untagged else "") + ("image" if count == 1 else "images")
+        age = f" pushed over {format_duration(self.older_than)} ago" if self.older_than is not None else ""
+        return f"{count} {kind}{age}"
+
+
+@dataclass(frozen=True)
+class ImageListing:
+    """The images shown, newest first; their total size (each manifest once: an index with its children's
+    sizes, a child that is also listed by its tag not again); and whether ECR refused the manifests that
+    fold an index's children and an image's referrers in (then they may be listed on their own)."""
+
+    repository: str
+    images: list[ImageInfo]
+    total_bytes: int
+    filter: ImageFilter = ImageFilter()
+    manifests_unread: bool = False
+
+
+def total_bytes(
+    shown: Iterable[ImageInfo], found: Sequence[ImageInfo], indexes: Mapping[str, Sequence[IndexChild]]
+) -> int:
+    """The bytes SHOWN holds, each manifest counted once: a listed index stands for its children (those of
+    FOUND whose sizes are known; else ECR's own figure for the index), so a child listed by its tag as well,
+    or shared by two listed indexes, adds nothing more."""
+    sizes = {image.digest: image.size_bytes for image in found}
+    counted: set[str] = set()
+    total = 0
+    for image in shown:
+        parts = [
+            (child.digest, size)
+            for child in indexes.get(image.digest, ())
+            if (size := sizes.get(child.digest)) is not None
+        ]
+        for digest, size in parts or [(image.digest, image.size_bytes or 0)]:
+            if digest not in counted:
+                counted.add(digest)
+                total += size or 0
+    return total
+
+
+def maybe_referrer(image: ImageInfo) -> bool:
+    """An untagged image that could be a referrer (a signature, SBOM or attestation naming its `subject`):
+    an untagged image manifest but a Docker v2 one, whose format has no subject (an index stands for its
+    children: shown as an image of its own)."""
+    return not image.tags and image.media_type != DOCKER_MANIFEST and not is_index(image.media_type)
+
+
+def subject_of(text: str) -> str | None:
+    """The digest a manifest's `subject` names (OCI 1.1 referrers); None when it names none."""
+    try:
+        subject = json.loads(text).get("subject")
+    except (ValueError, AttributeError):
+        return None
+    digest = subject.get("digest") if isinstance(subject, dict) else None
+    return digest if isinstance(digest, str) else None
