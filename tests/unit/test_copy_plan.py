@@ -197,3 +197,31 @@ def test_ecr_references_are_not_another_registrys() -> None:
     assert not is_generic_reference("127.0.0.1:5000/trees:v1", registry_override="127.0.0.1:5000")
     assert is_generic_reference("127.0.0.1:5001/trees:v1", registry_override="127.0.0.1:5000")
     assert is_generic_reference("ghcr.io/owner/image:t")
+
+
+def test_an_immutable_tag_held_by_another_image_ends_the_copy_before_any_blob_moves() -> None:
+    source, dest = FakeRegistry("src.example"), FakeRegistry("dst.example")
+    root = index(source, "app", "v1")
+    held = image(dest, "app", "older", "v1")
+    dest.log.clear()
+    with pytest.raises(RegistryError) as caught:
+        ImageCopy(source, "app", dest, "app", immutable=True).run(root, "v1")
+    assert str(caught.value) == (
+        f"tag 'v1' of dst.example/app already holds another image ({held.digest}) and the repository's tags are"
+        " immutable: copy to another tag, or delete that image first"
+    )
+    assert dest.log == []
+    # a mutable one moves the tag
+    assert ImageCopy(source, "app", dest, "app").run(root, "v1") is False
+    assert dest.manifest_digest("app", "v1") == root.digest
+
+
+def test_a_destination_created_for_the_copy_is_not_asked_what_it_holds() -> None:
+    source, dest = FakeRegistry("src.example"), FakeRegistry("dst.example")
+    root = index(source, "app", "v1")
+    asked: list[str] = []
+    dest.has_blob = lambda repository, digest: asked.append(digest) or False  # type: ignore[method-assign]
+    dest.manifest_digest = lambda repository, reference: asked.append(reference) or None  # type: ignore[method-assign]
+    ImageCopy(source, "app", dest, "app", empty=True).run(root, "v1")
+    assert asked == []
+    assert [entry.split()[0] for entry in dest.log] == ["blob"] * 4 + ["manifest"] * 3

@@ -227,7 +227,7 @@ class Copies(Tokens):
         label = f"{where}:{dst.tag}" if dst.tag else f"{where}@{src.manifest.digest}"
         job = ImageCopy(
             src.client, src.repository, client, dst.repository, jobs=jobs, referrers=referrers, progress=progress,
-            label=label, cancelled=stop, empty=created,
+            label=label, cancelled=stop, empty=created, immutable=info is not None and info.immutable,
         )  # fmt: skip
         already = job.run(src.manifest, dst.tag)
         tally = job.tally

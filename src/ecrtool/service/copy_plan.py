@@ -81,6 +81,7 @@ class ImageCopy:
         label: str = "",
         cancelled: threading.Event | None = None,
         empty: bool = False,
+        immutable: bool = False,
     ) -> None:
         self.source, self.source_repo = source, source_repo
         self.dest, self.dest_repo = dest, dest_repo
@@ -94,6 +95,7 @@ class ImageCopy:
         self.cancelled = cancelled or threading.Event()
         # a repository created for this copy holds nothing: no need to ask it for each blob and manifest
         self.empty = empty
+        self.immutable = immutable  # the destination's tags cannot move: a tag held by another image ends the copy
         # within one registry a blob can be mounted from the source repository instead of sent again
         self.same_registry = source.host == dest.host
 
@@ -101,6 +103,8 @@ class ImageCopy:
         """Copy ROOT under TAG (by its digest when None); True when the tag already held it."""
         there = self._dest_manifest(tag) if tag else None
         already = there == root.digest
+        if there is not None and not already and self.immutable:
+            raise _tag_taken(self.dest.host, self.dest_repo, tag, there)  # before any blob moves
         if not already:
             self._tree(root, tag, holder=there)
         self.empty = False
@@ -153,10 +157,7 @@ class ImageCopy:
             took_subject = self.dest.put_manifest(self.dest_repo, reference, manifest)
         except RegistryRefusal as err:
             if holder and reference != manifest.digest and err.status == 400:
-                raise RegistryError(
-                    f"tag {reference!r} of {self.dest.host}/{self.dest_repo} already holds another image ({holder})"
-                    " and the repository's tags are immutable: copy to another tag, or delete that image first"
-                ) from err
+                raise _tag_taken(self.dest.host, self.dest_repo, reference, holder) from err
             raise
         self.tally.add(manifests_written=1)
         self._event(
@@ -317,6 +318,13 @@ def first_failure(futures: Sequence[Future[Any]]) -> BaseException:
     found = (real or failures)[0]
     assert found is not None
     return found
+
+
+def _tag_taken(host: str, repository: str, tag: str | None, holder: str) -> RegistryError:
+    return RegistryError(
+        f"tag {tag!r} of {host}/{repository} already holds another image ({holder})"
+        " and the repository's tags are immutable: copy to another tag, or delete that image first"
+    )
 
 
 def _kind(manifest: Manifest) -> str:
