@@ -4,7 +4,7 @@ ECR and STS requests go to moto as the account whose access key signed them (x-m
 unchanged but for the few ECR calls that must agree with the registry (see ``mirror.py``) and
 GetAuthorizationToken, whose password (tokens.py) the registry's face then checks (face.py). It
 also receives the registry's notifications, keeps the repositories' settings across restarts
-(ecr-state.json), and serves a few ``/_bridge/*`` endpoints for tests.
+(ecr-state.json), and serves a few ``/_bridge/*`` endpoints for tests (image scans a test sets: scans.py).
 
 It listens on plain loopback ports (the API, the registry's face for the first account and region)
 and, unless the stack is plain, on ECR's names over TLS: FRONT_IP:443, routed by the Host header.
@@ -37,6 +37,7 @@ from typing import Any
 from .face import Face, Scope
 from .mirror import Mirror, MissingLayers, manifest_digest
 from .registry import MANIFEST_TYPES, Registry
+from .scans import Scans
 from .state import ACCOUNT_ID, FRONT_IP, REGION, State, account_of
 from .tokens import Tokens
 
@@ -114,6 +115,7 @@ class Bridge:
         self.pages = Pages()
         self._known: set[tuple[Scope, str]] = set()  # repositories moto has: the face asks on every request
         self.settings = Settings(state.ecr_state)
+        self.scans = Scans()  # image scans a test set (POST /_bridge/scans), see scans.py
 
     def ecr(self, account: str, region: str) -> Any:
         """A boto3 ECR client on moto as ACCOUNT in REGION, for the bridge's own calls (not counted)."""
@@ -396,6 +398,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_bridge/faults" and self.command == "POST":
             self.bridge.set_faults(json.loads(b"".join(self._body()) or b"{}"))
             return _json_answer(200, {"deny": self.bridge.faults.get("deny") or []})
+        if path == "/_bridge/scans" and self.command == "POST":
+            return _json_answer(200, self.bridge.scans.configure(json.loads(b"".join(self._body()) or b"{}")))
         if path == "/_bridge/rotate-password" and self.command == "POST":
             self.bridge.rotate_password()
             return _json_answer(200, {})
@@ -421,6 +425,10 @@ class Handler(BaseHTTPRequestHandler):
 
         if action == "GetAuthorizationToken":
             return self._authorization_token(forward())
+        if action in ("StartImageScan", "DescribeImageScanFindings"):
+            answer_json = lambda status, doc: _json_answer(status, doc, "application/x-amz-json-1.1")  # noqa: E731
+            scans = self.bridge.scans
+            return scans.answer(action, self.scope, params, forward, self.bridge.pages, answer_json, _ecr_error)
         if action in _PAGED and params.get("nextToken"):
             return self._next_page(action, params)  # from the snapshot the first page took
         if action in ("DescribeImages", "ListImages", "BatchGetImage"):

@@ -54,6 +54,15 @@ INVALID: dict[str, list[list[str]]] = {
         ["Viruses"],
         ["viruses", "--repo", "trees\n"],
     ],
+    "scan": [
+        [],
+        ["trees:v1", "--fail-on", "severe"],
+        ["trees:v1", "--fail-on", "undefined"],
+        ["trees:v1", "--timeout", "ten minutes"],
+        ["trees@sha256:abc"],
+        ["public.ecr.aws/alias/trees:v1"],
+        ["trees:v1", "--wait=yes"],
+    ],
     "retag": [
         ["trees:v1"],
         ["trees:v1", "-bad"],

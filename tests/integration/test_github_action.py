@@ -22,6 +22,7 @@ ACTION = ROOT / "action.yml"
 EXAMPLE = ROOT / "examples" / "deliver-to-ecr.yml"
 ACTIONLINT = Path(sys.executable).parent / "actionlint"
 EXPRESSION = re.compile(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}")
+STEP_OUTPUT = re.compile(r"\$\{\{\s*steps\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}")
 
 
 def actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
@@ -69,9 +70,19 @@ def test_the_actions_scripts_pass_shellcheck(tmp_path):
         assert done.returncode == 0, done.stdout
 
 
+class StepFailed(Exception):
+    """A step of the action exited non-zero, as a job's step would fail."""
+
+    def __init__(self, name: str, done: subprocess.CompletedProcess[str]) -> None:
+        super().__init__(f"step {name!r} failed:\n{done.stdout}\n{done.stderr}")
+        self.name = name
+        self.done = done
+
+
 def run_action(inputs: dict[str, str], base_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     """Run the composite action's steps as GitHub's runner does: bash -e with the step's env, GITHUB_PATH
-    entries on PATH for later steps, and the outputs read back from GITHUB_OUTPUT."""
+    entries on PATH for later steps, and the outputs read back from GITHUB_OUTPUT. A failing step raises
+    StepFailed."""
     action = yaml.safe_load(ACTION.read_text())
     given = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()}
     given.update(inputs)
@@ -102,12 +113,14 @@ def run_action(inputs: dict[str, str], base_env: dict[str, str], tmp_path: Path)
         env["GITHUB_OUTPUT"] = str(files["step-output"])
         files["step-output"].write_text("")
         for key, value in (step.get("env") or {}).items():
-            env[key] = EXPRESSION.sub(lambda match: given[match.group(1)], str(value))
+            value = EXPRESSION.sub(lambda match: given[match.group(1)], str(value))
+            env[key] = STEP_OUTPUT.sub(lambda match: outputs[match.group(1)][match.group(2)], value)
         script = tmp_path / f"step{number}.sh"
         script.write_text(step["run"])
         done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], env=env,
                               capture_output=True, text=True, timeout=300)  # fmt: skip
-        assert done.returncode == 0, f"step {step['name']!r} failed:\n{done.stdout}\n{done.stderr}"
+        if done.returncode != 0:
+            raise StepFailed(step["name"], done)
         if "id" in step:
             lines = files["step-output"].read_text().splitlines()
             outputs[step["id"]] = dict(line.split("=", 1) for line in lines)
@@ -120,11 +133,38 @@ def run_action(inputs: dict[str, str], base_env: dict[str, str], tmp_path: Path)
 
 
 def test_the_action_pushes_and_reports_its_outputs(env, ecrtool, stack, test_image, repo_name, tmp_path):
-    outputs = run_action(
-        {"image": "viruses", "repository": repo_name, "tags": "v1, latest", "create": "true"}, env, tmp_path
-    )
+    # the local ECR's scan finds one HIGH finding in every image (moto's own answer): below CRITICAL
+    inputs = {"image": "viruses", "repository": repo_name, "tags": "v1, latest", "create": "true"}
+    outputs = run_action({**inputs, "scan-fail-on": "critical"}, env, tmp_path)
     assert outputs["registry"] == stack.registry
     assert outputs["references"] == f"{stack.registry}/{repo_name}:v1 {stack.registry}/{repo_name}:latest"
     (image,) = json.loads(ecrtool("images", repo_name, "-o", "json").stdout)
     assert sorted(image["tags"]) == ["latest", "v1"]
     assert outputs["digest"] == image["digest"]
+
+
+def test_the_actions_scan_gate_fails_the_job_on_a_finding_at_its_level(
+    env, ecrtool, stack, test_image, repo_name, tmp_path
+):
+    with pytest.raises(StepFailed) as failed:
+        inputs = {"image": "viruses", "repository": repo_name, "create": "true", "scan-fail-on": "high"}
+        run_action(inputs, env, tmp_path)
+    assert failed.value.name == "Scan with ecrtool"
+    assert failed.value.done.returncode == 1
+    (image,) = json.loads(ecrtool("images", repo_name, "-o", "json").stdout)  # pushed before the gate
+    reference = f"{stack.registry}/{repo_name}@{image['digest']}"
+    assert failed.value.done.stderr.splitlines()[-1] == (
+        f"ecrtool: error: 1 finding at HIGH or above: 1 HIGH in {reference}"
+    )
+    assert "CVE-9999-9999" in failed.value.done.stdout
+
+
+def test_the_action_refuses_an_unknown_scan_level_before_pushing(tmp_path):
+    (push,) = [step for step in yaml.safe_load(ACTION.read_text())["runs"]["steps"] if step.get("id") == "push"]
+    script = tmp_path / "push.sh"
+    script.write_text(push["run"])
+    # no ecrtool on PATH: the refusal must come before any command runs
+    env = {"PATH": "/usr/bin:/bin", "INPUT_IMAGE": "viruses", "INPUT_SCAN_FAIL_ON": "severe"}
+    done = subprocess.run(["bash", "-eo", "pipefail", str(script)], env=env, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stdout == "::error::scan-fail-on must be LOW, MEDIUM, HIGH, CRITICAL or empty, not 'severe'\n"

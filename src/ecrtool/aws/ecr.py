@@ -11,6 +11,7 @@ from typing import Any
 from ecrtool.aws.errors import translate
 from ecrtool.model.auth import AuthToken
 from ecrtool.model.errors import EcrToolError
+from ecrtool.model.findings import Finding, ImageScan, basic_finding, count, enhanced_finding, ordered
 from ecrtool.model.indexes import ACCEPTED_MEDIA_TYPES, IndexChild, parse_index
 from ecrtool.model.manifests import StoredManifest
 from ecrtool.model.refs import chunks
@@ -191,6 +192,45 @@ class Ecr:
             params["imageManifestMediaType"] = manifest.media_type
         with translate("ecr:PutImage", repository=repository):
             self._client.put_image(**params)
+
+    def start_image_scan(self, repository: str, digest: str) -> str:
+        """StartImageScan of the image DIGEST: the new scan's status. ScanQuota when ECR already scanned it
+        in the last 24 hours; UnsupportedImageTypeException (an index, an artifact) as an EcrToolError."""
+        with translate("ecr:StartImageScan", repository=repository):
+            reply = self._client.start_image_scan(
+                repositoryName=repository, imageId={"imageDigest": digest}, **self._ids()
+            )
+        return str((reply.get("imageScanStatus") or {}).get("status") or "IN_PROGRESS")
+
+    def image_scan(self, repository: str, digest: str) -> ImageScan:
+        """The scan of the image DIGEST as DescribeImageScanFindings has it: status, counts and every finding,
+        basic and enhanced, over all pages (1,000 findings a page). NoScan when it was never scanned."""
+        params: dict[str, Any] = {
+            "repositoryName": repository,
+            "imageId": {"imageDigest": digest},
+            "maxResults": 1000,
+            **self._ids(),
+        }
+        found: list[Finding] = []
+        while True:
+            with translate("ecr:DescribeImageScanFindings", repository=repository):
+                reply = self._client.describe_image_scan_findings(**params)
+            findings = reply.get("imageScanFindings") or {}
+            found.extend(basic_finding(raw) for raw in findings.get("findings") or [])
+            found.extend(enhanced_finding(raw) for raw in findings.get("enhancedFindings") or [])
+            if not reply.get("nextToken"):
+                break
+            params["nextToken"] = reply["nextToken"]
+        status = reply.get("imageScanStatus") or {}
+        return ImageScan(
+            digest=digest,
+            status=str(status.get("status") or "IN_PROGRESS"),
+            description=status.get("description"),
+            # ECR's own counts when it gives them (they count every finding); else what the findings add up to
+            counts=ordered(findings.get("findingSeverityCounts") or {}) or count(found),
+            findings=found,
+            completed_at=findings.get("imageScanCompletedAt"),
+        )
 
     def image_count(self, repository: str) -> int:
         """How many images (distinct digests) the repository holds; ListImages lists one id per tag."""

@@ -9,7 +9,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ecrtool.model.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound, TagTaken
+from ecrtool.model.errors import (
+    AlreadyExists,
+    AuthError,
+    EcrToolError,
+    InvalidInput,
+    NoScan,
+    NotFound,
+    ScanQuota,
+    TagTaken,
+)
 
 # The error codes botocore's standard retry mode takes for throttling: retried with the longer backoff
 # (ecr_json does the same), and named as throttling once the attempts are spent.
@@ -137,6 +146,18 @@ def from_client_error(err: Any, action: str, repository: str | None) -> EcrToolE
         return AuthError(f"AWS rejected the credentials for {action} ({code}): {CREDENTIALS_HINT}")
     if code in ("InvalidParameterException", "ValidationException"):
         return InvalidInput(f"{action} rejected the request: {message or code}")
+    if code == "ScanNotFoundException":
+        return NoScan(f"no scan of this image{where} yet: `ecrtool scan REF` starts one ({message or code})")
+    if code == "LimitExceededException" and action == "ecr:StartImageScan":
+        return ScanQuota(
+            f"ECR scans an image at most once in 24 hours{where}: the last scan's results stand"
+            f" (`ecrtool scan REF` shows them): {message or code}"
+        )
+    if code == "UnsupportedImageTypeException":
+        return EcrToolError(
+            f"ECR cannot scan this image{where} ({message or code}): its basic scan reads an image's layers,"
+            " not an index, signature or other artifact; scan a platform's image (`ecrtool scan REPO@DIGEST`)"
+        )
     if code == "LimitExceededException":
         return EcrToolError(f"{action} hit an ECR limit: {message}")
     meta = err.response.get("ResponseMetadata") or {}

@@ -23,6 +23,7 @@ from ecrtool.cli.pull import pull
 from ecrtool.cli.push import push
 from ecrtool.cli.retag import retag
 from ecrtool.cli.run import run
+from ecrtool.cli.scan import scan
 from ecrtool.cli.tag import tag
 from ecrtool.model.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EcrToolError
 
@@ -111,6 +112,7 @@ for command in (
     retag,
     pull,
     copy,
+    scan,
     run,
     images,
     repos,

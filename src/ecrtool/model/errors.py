@@ -48,3 +48,11 @@ class Refused(EcrToolError):
     """The command would destroy data and the user has not confirmed it."""
 
     exit_code = EXIT_USAGE
+
+
+class NoScan(NotFound):
+    """The image has never been scanned (ECR's ScanNotFoundException): `ecrtool scan` starts one."""
+
+
+class ScanQuota(EcrToolError):
+    """ECR refused to start a scan: a basic scan runs at most once per image in 24 hours; its results stand."""
