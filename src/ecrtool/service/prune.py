@@ -186,11 +186,14 @@ class Cleanup(ServiceBase):
                     going.append(digest)
             if not going:
                 continue
-            gone, failed, made = target.ecr.batch_delete(result.repository, [{"imageDigest": d} for d in going])
+            _, failed, made = target.ecr.batch_delete(result.repository, [{"imageDigest": d} for d in going])
             calls += made
-            deleted.update(image.digest for image in gone if image.digest)
             failures.extend(failed)
-            blocked.update(digest for digest in going if digest not in deleted)
+            # an id not among the failures is gone: ECR lists it among imageIds, but moto (so the local ECR)
+            # leaves out an untagged image deleted by digest
+            refused = {failure.image.digest for failure in failed if failure.image.digest}
+            deleted.update(digest for digest in going if digest not in refused)
+            blocked.update(refused)
         return replace(
             result,
             dry_run=False,
