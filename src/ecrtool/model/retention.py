@@ -240,9 +240,15 @@ def _age_reason(rule: Rule, age: timedelta) -> str:
     what = describe(rule)
     if rule.age <= timedelta(0):
         return what or "any image"
-    limit = f"{rule.age.days}d" if rule.age % timedelta(days=1) == timedelta(0) else format_duration(rule.age)
-    pushed = f"pushed {_ago(age)} ago, over {limit}"
+    pushed = f"pushed {_ago(age)} ago, over {span_words(rule.age)}"
     return f"{what}, {pushed}" if what else pushed
+
+
+def span_words(span: timedelta) -> str:
+    """SPAN as a rule's limit reads: in days when whole days (30d, not 4w2d), else as typed (12h, 1d6h)."""
+    if span > timedelta(0) and span % timedelta(days=1) == timedelta(0):
+        return f"{span.days}d"
+    return format_duration(span)
 
 
 def _ago(span: timedelta) -> str:
