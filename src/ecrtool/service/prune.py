@@ -50,11 +50,10 @@ class Cleanup(ServiceBase):
         keep_tags: Sequence[str] = (),
         yes: bool = False,
     ) -> CleanupResult:
-        """Select what the flags expire and, with YES, delete it. Every flag is checked before AWS is asked."""
+        """Select what the flags expire and, with YES, delete it. Every flag is checked before AWS is asked
+        (model.lifecycle.prune_policy says what the flags mean)."""
         ref = self._cleanup_ref(ref_text, "prune")
         age = parse_duration(older_than, "--older-than") if older_than is not None else None
-        if keep is not None and keep < 0:
-            raise InvalidInput(f"--keep {keep} is negative: give how many images to keep, 0 or more")
         prefixes = _checked(tag_prefixes, _PREFIX, "--tag-prefix", "a tag's start, such as release-")
         globs = _checked(keep_tags, _GLOB, "--keep-tag", "a tag or a glob, such as 'v*' or 'latest'")
         policy = prune_policy(keep, prefixes, untagged, age, globs)
@@ -141,8 +140,6 @@ class Cleanup(ServiceBase):
         if not flags:
             return None
         age = parse_duration(untagged_older_than, "--untagged-older-than") if untagged_older_than else None
-        if keep is not None and keep < 1:
-            raise InvalidInput(f"--keep {keep}: a lifecycle policy keeps at least 1 image; give --keep 1 or more")
         prefixes = _checked(tag_prefixes, _PREFIX, "--tag-prefix", "a tag's start, such as release-")
         policy = lifecycle_policy(keep, prefixes, age)
         return policy, policy_json(policy), "flags"
