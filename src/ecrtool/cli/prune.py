@@ -19,7 +19,9 @@ from ecrtool.cli.options import global_options
 )
 @click.argument("repo")
 @click.option("--keep", type=int, metavar="N", help="Keep the newest N tagged images (of --tag-prefix's); older go.")
-@click.option("--untagged", is_flag=True, help="Select every untagged image (an index's children excepted).")
+@click.option(
+    "--untagged", is_flag=True, help="Select every untagged image (not the children or signatures of a kept image)."
+)
 @click.option(
     "--older-than", metavar="DURATION", help="Select images pushed longer ago than DURATION: 30d, 12h, 2w, 90m."
 )
@@ -28,7 +30,7 @@ from ecrtool.cli.options import global_options
     "tag_prefixes",
     multiple=True,
     metavar="P",
-    help="Only tags starting with P count for --keep (repeat: each prefix keeps its own newest N).",
+    help="Only images tagged P... count for --keep (or for --older-than alone); repeat: each prefix keeps its own N.",
 )
 @click.option(
     "--keep-tag",
