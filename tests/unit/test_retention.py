@@ -228,6 +228,17 @@ def test_a_referrer_whose_subject_is_gone_is_just_an_untagged_image() -> None:
     assert chosen(images, UNTAGGED) == {"orphan-sig": "untagged"}
 
 
+def test_a_signature_whose_image_is_gone_is_an_untagged_leftover_not_a_tagged_image() -> None:
+    images = [
+        named("leftover", referrer_tag("deleted-long-ago", ".sig"), days=1),
+        named("v1", "v1", days=5),
+        named("v2", "v2", days=3),
+    ]
+    assert chosen(images, keep_newest(2)) == {}
+    assert chosen(images, UNTAGGED) == {"leftover": "untagged"}
+    assert chosen(images, UNTAGGED, keep_tags=("*.sig",)) == {}
+
+
 def test_a_tagged_child_goes_only_if_selected_and_its_index_goes() -> None:
     images = [
         named("amd64", "v1-amd64", days=11),

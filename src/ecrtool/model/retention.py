@@ -93,6 +93,9 @@ def select(images: Iterable[StoredImage], policy: Policy, now: datetime) -> list
     yet counts every image it matches (expired or not) when it keeps the newest N; an image is expired by
     one rule at most. An image with a `keep_tags` tag is counted like any other but never expired.
 
+    The rules do not see referrer tags: a manifest tagged only with one whose image is not there (a
+    leftover signature) is untagged to them.
+
     A dependent (an index's child, a referrer of an image by `subject` or by a referrer tag) goes when
     every parent present goes and stays when any stays, so nothing a kept image needs is ever selected.
     A child that also has a tag of its own is a top-level image too: it goes only when a rule expires it
@@ -183,7 +186,7 @@ def _evaluate(top: list[StoredImage], policy: Policy, now: datetime) -> dict[str
     claimed: set[str] = set()  # matched by an earlier rule's tag selection: no later rule expires them
     expired: dict[str, Expiry] = {}
     for rule in sorted(policy.rules, key=lambda rule: rule.priority):
-        matched = [image for image in newest_first if _matches(rule, image.tags)]
+        matched = [image for image in newest_first if _matches(rule, _own_tags(image))]
         if rule.count_type == "imageCountMoreThan":
             chosen = [(image, _count_reason(rule)) for image in matched[rule.count:]]
         else:
@@ -194,6 +197,12 @@ def _evaluate(top: list[StoredImage], policy: Policy, now: datetime) -> dict[str
                 expired[image.digest] = Expiry(image, reason, rule.priority)
         claimed.update(image.digest for image in matched)
     return expired
+
+
+def _own_tags(image: StoredImage) -> tuple[str, ...]:
+    """The tags the rules see: not the referrer tags, so a signature whose image is gone is an untagged
+    leftover (`--untagged` takes it) rather than one of the newest N tagged images."""
+    return tuple(tag for tag in image.tags if not _REFERRER_TAG.fullmatch(tag))
 
 
 def _matches(rule: Rule, tags: tuple[str, ...]) -> bool:
