@@ -216,9 +216,27 @@ def test_oci_referrer_by_subject_and_by_the_fallback_tag() -> None:
     }
 
 
+def test_a_child_that_is_also_a_referrer_of_its_index_gets_one_reason_whatever_the_order() -> None:
+    images = [named("both", days=5, subject="index"), named("index", "v1", days=5, children=("both",))]
+    expected = {"index": "tagged, none kept", "both": f"child of {digest('index')[:19]}"}
+    assert chosen(images, keep_newest(0)) == expected
+    assert chosen(images[::-1], keep_newest(0)) == expected
+
+
 def test_a_referrer_whose_subject_is_gone_is_just_an_untagged_image() -> None:
     images = [named("orphan-sig", days=3, subject="deleted-long-ago"), named("app", "v1", days=3)]
     assert chosen(images, UNTAGGED) == {"orphan-sig": "untagged"}
+
+
+def test_a_signature_whose_image_is_gone_is_an_untagged_leftover_not_a_tagged_image() -> None:
+    images = [
+        named("leftover", referrer_tag("deleted-long-ago", ".sig"), days=1),
+        named("v1", "v1", days=5),
+        named("v2", "v2", days=3),
+    ]
+    assert chosen(images, keep_newest(2)) == {}
+    assert chosen(images, UNTAGGED) == {"leftover": "untagged"}
+    assert chosen(images, UNTAGGED, keep_tags=("*.sig",)) == {}
 
 
 def test_a_tagged_child_goes_only_if_selected_and_its_index_goes() -> None:

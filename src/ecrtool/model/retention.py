@@ -93,6 +93,9 @@ def select(images: Iterable[StoredImage], policy: Policy, now: datetime) -> list
     yet counts every image it matches (expired or not) when it keeps the newest N; an image is expired by
     one rule at most. An image with a `keep_tags` tag is counted like any other but never expired.
 
+    The rules do not see referrer tags: a manifest tagged only with one whose image is not there (a
+    leftover signature) is untagged to them.
+
     A dependent (an index's child, a referrer of an image by `subject` or by a referrer tag) goes when
     every parent present goes and stays when any stays, so nothing a kept image needs is ever selected.
     A child that also has a tag of its own is a top-level image too: it goes only when a rule expires it
@@ -149,7 +152,11 @@ def _parents(stored: dict[str, StoredImage]) -> dict[str, dict[str, str]]:
 
     def link(child: str, parent: str, relation: str) -> None:
         if child != parent and child in stored and parent in stored:
-            parents.setdefault(child, {}).setdefault(parent, relation)
+            known = parents.setdefault(child, {})
+            # of two ways to belong to one parent (a child that is also a referrer), name the same one
+            # whatever the input order
+            if parent not in known or _rank(relation) < _rank(known[parent]):
+                known[parent] = relation
 
     for image in stored.values():
         for child in image.children:
@@ -179,7 +186,7 @@ def _evaluate(top: list[StoredImage], policy: Policy, now: datetime) -> dict[str
     claimed: set[str] = set()  # matched by an earlier rule's tag selection: no later rule expires them
     expired: dict[str, Expiry] = {}
     for rule in sorted(policy.rules, key=lambda rule: rule.priority):
-        matched = [image for image in newest_first if _matches(rule, image)]
+        matched = [image for image in newest_first if _matches(rule, _own_tags(image))]
         if rule.count_type == "imageCountMoreThan":
             chosen = [(image, _count_reason(rule)) for image in matched[rule.count:]]
         else:
@@ -192,20 +199,24 @@ def _evaluate(top: list[StoredImage], policy: Policy, now: datetime) -> dict[str
     return expired
 
 
-def _matches(rule: Rule, image: StoredImage) -> bool:
-    """Whether IMAGE meets RULE's tag selection. With several prefixes or patterns, an image matches only
-    when it has a tag for each of them (ECR: "If you specify multiple tags, only the images with all
-    specified tags are selected", Lifecycle policy properties,
+def _own_tags(image: StoredImage) -> tuple[str, ...]:
+    """The tags the rules see: not the referrer tags, so a signature whose image is gone is an untagged
+    leftover (`--untagged` takes it) rather than one of the newest N tagged images."""
+    return tuple(tag for tag in image.tags if not _REFERRER_TAG.fullmatch(tag))
+
+
+def _matches(rule: Rule, tags: tuple[str, ...]) -> bool:
+    """Whether an image with TAGS meets RULE's tag selection. With several prefixes or patterns, an image
+    matches only when it has a tag for each of them (ECR: "If you specify multiple tags, only the images
+    with all specified tags are selected", Lifecycle policy properties,
     https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_parameters.html)."""
     if rule.tag_status == "any":
         return True
     if rule.tag_status == "untagged":
-        return not image.tags
+        return not tags
     if rule.tag_prefixes:
-        return all(any(tag.startswith(prefix) for tag in image.tags) for prefix in rule.tag_prefixes)
-    return bool(image.tags) and all(
-        any(_pattern(pattern).fullmatch(tag) for tag in image.tags) for pattern in rule.tag_patterns
-    )
+        return all(any(tag.startswith(prefix) for tag in tags) for prefix in rule.tag_prefixes)
+    return bool(tags) and all(any(_pattern(pattern).fullmatch(tag) for tag in tags) for pattern in rule.tag_patterns)
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}
@@ -262,9 +273,13 @@ def _ago(span: timedelta) -> str:
 
 def _dependent_reason(parents: dict[str, str]) -> str:
     """Why a dependent goes with its parents: "child of sha256:abcdef123456" (and how many more)."""
-    parent, relation = min(parents.items(), key=lambda item: (_ORDER.get(item[1], 2), item[0]))
+    parent, relation = min(parents.items(), key=lambda item: (_rank(item[1]), item[0]))
     more = f" and {len(parents) - 1} more" if len(parents) > 1 else ""
     return f"{relation} {short_digest(parent)}{more}"
+
+
+def _rank(relation: str) -> tuple[int, str]:
+    return _ORDER.get(relation, 2), relation
 
 
 def short_digest(digest: str) -> str:
