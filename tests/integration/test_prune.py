@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -122,15 +123,22 @@ def test_prune_and_lifecycle_keep_what_kept_images_need_and_agree(
 ) -> None:
     registry = Registry(stack)
     # oldest first: an index (Docker's format) and its signature, an image that loses its tag to a newer
-    # one (so it is left untagged), an OCI index and its signature, and the viruses image, newest
+    # one (so it is left untagged), an OCI index and its signature, and the viruses image, newest. The
+    # local ECR dates a manifest put through the registry when its ECR API next looks (listing does), to
+    # the second: it looks after each step, and v2 and multi, which --keep 2 tells apart, are a second apart
     old = put_index(env, f"{repo}:multi-old", "--docker")
     old_children = {child["digest"] for child in old["manifests"]}
     old_signature, old_listing = registry.sign(repo, old["digest"], old["mediaType"])
+    listing(stack, repo)
     orphan = registry.image(repo, "v2", "orphan")
+    listing(stack, repo)
     v2 = registry.image(repo, "v2", "second")
+    listing(stack, repo)
+    time.sleep(1.1)
     multi = put_index(env, f"{repo}:multi")
     multi_children = {child["digest"] for child in multi["manifests"]}
     multi_signature, multi_listing = registry.sign(repo, multi["digest"], multi["mediaType"])
+    listing(stack, repo)
     pushed = ecrtool("push", test_image, "--repo", repo, "--tag", "latest", "-o", "json")
     assert pushed.returncode == 0, pushed.stderr
     latest = json.loads(pushed.stdout)["digest"]
