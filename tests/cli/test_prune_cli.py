@@ -102,6 +102,10 @@ def test_250_images_take_3_listing_pages_and_3_deletes_of_at_most_100(invoke: An
     result = invoke("prune", "trees", "--keep", "10", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
+    assert list(doc) == [
+        "repository", "source", "dry_run", "examined", "selected", "selected_bytes", "deleted", "deleted_bytes",
+        "delete_calls", "images", "failures",
+    ]  # fmt: skip
     assert {k: doc[k] for k in ("selected", "deleted", "delete_calls", "examined", "dry_run")} == {
         "selected": 240,
         "deleted": 240,
@@ -129,7 +133,7 @@ def test_a_dry_run_deletes_nothing_and_says_how_to_delete(invoke: Any, ecr: Stub
     result = invoke("prune", "trees", "--keep", "1", "--untagged")
     assert result.exit_code == 0, result.stderr
     lines = [line.rstrip() for line in result.stdout.splitlines()]
-    assert lines[0] == "trees: 2 of 3 image(s) selected (flags)"
+    assert lines[0] == "trees: 2 of 3 image(s) selected"
     assert lines[1].split() == ["TAGS", "DIGEST", "SIZE", "PUSHED", "AT", "WHY"]
     assert lines[2].startswith(f"<untagged>  {digest(3)[:19]}  500.0 kB")
     assert lines[2].endswith("untagged")
@@ -295,3 +299,39 @@ def test_a_bad_policy_file_is_exit_2_naming_the_file(
     assert result.stderr.startswith(f"ecrtool: error: policy file {str(path)!r}: ")
     assert result.stdout == ""
     assert forbid_backends == []
+
+
+def test_lifecycle_set_puts_a_files_text_as_written_and_preview_reads_it(
+    invoke: Any, ecr: Stubber, tmp_path: Path
+) -> None:
+    text = json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 10,
+                    "description": "releases: the newest 1",
+                    "selection": {
+                        "tagStatus": "tagged",
+                        "tagPrefixList": ["release-"],
+                        "countType": "imageCountMoreThan",
+                        "countNumber": 1,
+                    },
+                    "action": {"type": "expire"},
+                }
+            ]
+        },
+        indent=4,
+    )
+    path = tmp_path / "policy.json"
+    path.write_text(text)
+    ecr.add_response("put_lifecycle_policy", {}, {"repositoryName": "trees", "lifecyclePolicyText": text})
+    pages(ecr, [detail(1, ["release-2"], 1), detail(2, ["release-1"], 2), detail(3, ["dev"], 3)])
+
+    put = invoke("lifecycle", "set", "trees", "--file", str(path), "-q")
+    assert put.exit_code == 0, put.stderr
+    previewed = invoke("lifecycle", "preview", "trees", "--file", str(path))
+    assert previewed.exit_code == 0, previewed.stderr
+    lines = previewed.stdout.splitlines()
+    assert lines[0].rstrip() == "trees: 1 of 3 image(s) would expire"
+    assert lines[2].startswith("release-1 ")
+    assert lines[-1] == f"preview of file {path}: 1 image(s) (1.0 kB) would expire; nothing was deleted"

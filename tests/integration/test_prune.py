@@ -161,7 +161,7 @@ def test_prune_and_lifecycle_keep_what_kept_images_need_and_agree(
     assert {reasons[d] for d in old_children} == {f"child of {old['digest'][:19]}"}
     table = ecrtool("prune", repo, "--keep", "2", "--untagged")
     assert table.returncode == 0, table.stderr
-    assert table.stdout.splitlines()[0].startswith(f"{repo}: 7 of 13 image(s) selected")
+    assert table.stdout.splitlines()[0].rstrip() == f"{repo}: 7 of 13 image(s) selected"
     assert table.stdout.splitlines()[-1].startswith("dry run: pass --yes to delete these 7 image(s) (")
     assert listing(stack, repo) == before
 

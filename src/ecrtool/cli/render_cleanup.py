@@ -49,7 +49,8 @@ def cleanup(render: Renderer, result: CleanupResult, *, preview: bool = False) -
 def _cleanup_text(render: Renderer, result: CleanupResult, preview: bool) -> None:
     count = len(result.selected)
     if not count:
-        render.line(f"{result.repository}: nothing to delete among its {result.examined} image(s) ({result.source})")
+        what = "expires" if preview else "to delete"
+        render.line(f"{result.repository}: nothing {what} among its {result.examined} image(s) ({result.source})")
         return
     headers = ["TAGS", "DIGEST", "SIZE", "PUSHED AT", "WHY"]
     if not result.dry_run:
@@ -63,10 +64,10 @@ def _cleanup_text(render: Renderer, result: CleanupResult, preview: bool) -> Non
             row.append(result.status(image.digest))
         rows.append(row)
     verb = "would expire" if preview else ("selected" if result.dry_run else "to delete")
-    render.table(f"{result.repository}: {count} of {result.examined} image(s) {verb} ({result.source})", headers, rows)
+    render.table(f"{result.repository}: {count} of {result.examined} image(s) {verb}", headers, rows)
     size = human_size(result.selected_bytes)
     if preview:
-        render.line(f"preview: {count} image(s) ({size}) would expire; nothing was deleted")
+        render.line(f"preview of {result.source}: {count} image(s) ({size}) would expire; nothing was deleted")
     elif result.dry_run:
         render.line(f"dry run: pass --yes to delete these {count} image(s) ({size}); nothing was deleted")
     else:
