@@ -5,6 +5,7 @@
     benchmarks/run.py --short          CI: 3 runs, smaller listings; exit 1 only if a ratio misses its
                                        target by more than 2x (never on an absolute time)
     benchmarks/run.py --write BENCHMARKS.md    also put the figures, date and machine in that file
+    benchmarks/run.py --only prune     the prune figures alone (3 runs; --short: 1, smaller)
 
 Each figure is the median of interleaved runs (ecrtool, then the chain, then ecrtool...), timed with
 time.perf_counter around the processes; peak memory is each process's own ru_maxrss from wait4.
@@ -182,7 +183,9 @@ class Stack:
         self.base = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
         status = subprocess.run([str(STACK), "status"], capture_output=True, text=True, env=self.base, timeout=60)
         self.started = status.returncode != 0
-        done = subprocess.run([str(STACK), "up"], capture_output=True, text=True, env=self.base, timeout=600)
+        # a running stack (perhaps another's) is joined as it is: `env`, not `up`
+        verb = "up" if self.started else "env"
+        done = subprocess.run([str(STACK), verb], capture_output=True, text=True, env=self.base, timeout=600)
         if done.returncode != 0:
             raise SystemExit(f"benchmarks: could not start the local ECR: {done.stderr.strip()}")
         lines = [line for line in done.stdout.splitlines() if line.startswith("export ")]
@@ -584,6 +587,58 @@ def delete_thousand(stack: Stack, env: dict[str, str], runs: int) -> tuple[Figur
     return figure, calls
 
 
+PRUNE_KEEP = 100
+
+
+def chain_prune(repo: str) -> Argv:
+    """What a shell script does to keep a repository's newest 100 images: describe-images sorted by push
+    time, all but the last 100 digests, batch-delete-image 100 ids at a time (its limit). bash's own
+    ru_maxrss and CPU from wait4 take in the pipeline's processes, which it waits for."""
+    script = (
+        "set -euo pipefail\n"
+        '"$0" ecr describe-images --repository-name "$1" --output text'
+        " --query 'sort_by(imageDetails, &imagePushedAt)[*].imageDigest'"
+        f" | tr '\\t' '\\n' | head -n -{PRUNE_KEEP} | sed 's/^/imageDigest=/'"
+        ' | xargs -n 100 "$0" ecr batch-delete-image --repository-name "$1" --image-ids > /dev/null\n'
+    )
+    return ["bash", "-c", script, AWS, repo]
+
+
+def prunes(stack: Stack, env: dict[str, str], sizes: tuple[int, int], runs: int) -> tuple[Figure, list[Scale]]:
+    """ecrtool prune --keep 100 --yes against the shell chain it replaces, over the larger size's images
+    (each run on freshly seeded repositories, the seeding untimed); then prune alone at both sizes, its
+    calls counted (DescribeImages pages + BatchDeleteImage calls: pages + ceil(n/100)) and its memory."""
+    large = sizes[1]
+    figure = Figure(f"prune {large:,} images to the newest {PRUNE_KEEP} vs aws describe-images + batch-delete-image"
+                    " (a shell script)", lambda n: [], lambda n: [], None)  # fmt: skip
+
+    def prune(repo: str) -> list[Step]:
+        return [[ECRTOOL, "prune", repo, "--keep", str(PRUNE_KEEP), "--yes", "-o", "json"]]
+
+    for n in range(runs):
+        mine, theirs = stack.repo(f"prune-e{n}"), stack.repo(f"prune-c{n}")
+        stack.seed(mine, large)
+        stack.seed(theirs, large)
+        figure.mine.append(run_steps(prune(mine), env))
+        figure.theirs.append(run_steps([chain_prune(theirs)], env))
+        for repo in (mine, theirs):
+            left = stack.ecr().list_images(repositoryName=repo, maxResults=1000)["imageIds"]
+            if len(left) != PRUNE_KEEP:
+                raise Failed(f"prune left {len(left)} images in {repo}, not {PRUNE_KEEP}")
+    scales = []
+    counts = []
+    for count in sizes:  # one run each: a run consumes its images
+        repo = stack.repo(f"prune-{count}")
+        stack.seed(repo, count)
+        listed, deleted = counted(stack, "DescribeImages"), counted(stack, "BatchDeleteImage")
+        sample = run_steps(prune(repo), env)
+        pages, deletes = listed(), deleted()
+        counts.append(f"{pages} DescribeImages + {deletes} BatchDeleteImage at {count:,}")
+        scales.append(Scale(f"prune --keep {PRUNE_KEEP} --yes -o json", count, sample, pages + deletes))
+    figure.name += f"; ecrtool's calls: {', '.join(counts)}"
+    return figure, scales
+
+
 def counted(stack: Stack, action: str) -> Callable[[], int]:
     """How many ACTION calls the stack answers from now on: a difference of its counters, never reset, as
     the stack may be another's, shared with other runs."""
@@ -697,8 +752,8 @@ def write(path: Path, table: str, mode: str) -> None:
     path.write_text(head + block + rest.partition(END)[2])
 
 
-# what --only can pick: the start-up and login figures, pushes and retags, copies, and the figures at scale
-GROUPS = ("login", "push", "copy", "scale")
+# what --only can pick: the start-up and login figures, pushes and retags, copies, listing at scale, prune at scale
+GROUPS = ("login", "push", "copy", "scale", "prune")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -759,6 +814,11 @@ def main(argv: list[str] | None = None) -> int:
         if "copy" in groups:
             print("benchmarks: copying a small and a large image...", file=sys.stderr)
             copied = copy_scale(stack, env, copy_sizes, runs, stamp)
+        if "prune" in groups:
+            print("benchmarks: pruning at scale...", file=sys.stderr)
+            pruned, pruning = prunes(stack, env, sizes, runs if args.runs else (1 if args.short else 3))
+            figures.append(pruned)
+            scales += pruning
     finally:
         stack.down()
         shutil.rmtree(home, ignore_errors=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from ecrtool.aws.errors import translate
 from ecrtool.model.auth import AuthToken
+from ecrtool.model.cleanup import LifecyclePolicyInfo
 from ecrtool.model.errors import EcrToolError
 from ecrtool.model.findings import Finding, ImageScan, basic_finding, count, enhanced_finding, ordered
 from ecrtool.model.indexes import ACCEPTED_MEDIA_TYPES, IndexChild, parse_index
@@ -60,6 +61,12 @@ def _image_id(raw: dict[str, str]) -> ImageId:
 
 # BatchGetImage's failures that mean "no such image here" (the caller says which one was asked for)
 _ABSENT = frozenset({"ImageNotFound", "ImageTagDoesNotMatchDigest", "MissingDigestAndTag"})
+
+
+def _error_code(err: Exception) -> str:
+    """The AWS error code of a botocore ClientError or the signed client's ServiceError; "" for anything else."""
+    response = getattr(err, "response", None)
+    return str((response or {}).get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 def public_authorization_token(client: Any) -> AuthToken:
@@ -268,6 +275,22 @@ class Ecr:
                     )
                 )
         return deleted, failures, calls
+
+    def lifecycle_policy(self, repository: str) -> LifecyclePolicyInfo:
+        """REPOSITORY's lifecycle policy as ECR holds it; one whose text is None when it has none
+        (LifecyclePolicyNotFoundException is an answer here, not a failure)."""
+        with translate("ecr:GetLifecyclePolicy", repository=repository):
+            try:
+                reply = self._client.get_lifecycle_policy(repositoryName=repository, **self._ids())
+            except Exception as err:
+                if _error_code(err) == "LifecyclePolicyNotFoundException":
+                    return LifecyclePolicyInfo(repository, None)
+                raise
+        return LifecyclePolicyInfo(repository, reply["lifecyclePolicyText"], _shared_zone(reply.get("lastEvaluatedAt")))
+
+    def put_lifecycle_policy(self, repository: str, text: str) -> None:
+        with translate("ecr:PutLifecyclePolicy", repository=repository):
+            self._client.put_lifecycle_policy(repositoryName=repository, lifecyclePolicyText=text, **self._ids())
 
     def delete_repository(self, repository: str, *, force: bool) -> RepositoryInfo:
         with translate("ecr:DeleteRepository", repository=repository):

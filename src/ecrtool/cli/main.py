@@ -16,9 +16,11 @@ from ecrtool.cli.create import create
 from ecrtool.cli.delete import delete
 from ecrtool.cli.doctor import doctor
 from ecrtool.cli.ec2 import ec2
+from ecrtool.cli.lifecycle import lifecycle
 from ecrtool.cli.listing import images, repos
 from ecrtool.cli.login import login
 from ecrtool.cli.options import global_options, is_debug
+from ecrtool.cli.prune import prune
 from ecrtool.cli.pull import pull
 from ecrtool.cli.push import push
 from ecrtool.cli.retag import retag
@@ -117,6 +119,8 @@ for command in (
     images,
     repos,
     delete,
+    prune,
+    lifecycle,
     configure_docker,
     doctor,
     ec2,

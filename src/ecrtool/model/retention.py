@@ -12,9 +12,14 @@ parent, and nothing a kept image needs is ever selected.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
 from typing import Literal
+
+from ecrtool.model.durations import format_duration
 
 TagStatus = Literal["tagged", "untagged", "any"]
 CountType = Literal["imageCountMoreThan", "sinceImagePushed"]
@@ -67,3 +72,217 @@ class Expiry:
     image: StoredImage
     reason: str
     rule: int | None
+
+
+
+# The OCI referrers fallback tag (`sha256-<hex>`, an index of an image's referrers) and cosign's tags for
+# a signature, an attestation and an SBOM (`sha256-<hex>.sig|.att|.sbom`): a manifest tagged only so
+# belongs to the image the tag names.
+_REFERRER_TAG = re.compile(r"sha256-([0-9a-f]{64})(?:\.(sig|att|sbom))?")
+_TAG_KINDS = {None: "referrers of", "sig": "signature of", "att": "attestation of", "sbom": "SBOM of"}
+_CHILD, _REFERRER = "child of", "referrer of"
+_ORDER = {_CHILD: 0, _REFERRER: 1}
+
+
+def select(images: Iterable[StoredImage], policy: Policy, now: datetime) -> list[Expiry]:
+    """The images POLICY expires in a repository holding IMAGES at NOW, oldest first (then by digest).
+
+    The rules see the top-level images only and follow ECR's evaluation rules ("Lifecycle policy
+    evaluation rules", https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html):
+    by priority, lowest first; a rule expires only images that no earlier rule's tag selection matched,
+    yet counts every image it matches (expired or not) when it keeps the newest N; an image is expired by
+    one rule at most. An image with a `keep_tags` tag is counted like any other but never expired.
+
+    The rules do not see referrer tags: a manifest tagged only with one whose image is not there (a
+    leftover signature) is untagged to them.
+
+    A dependent (an index's child, a referrer of an image by `subject` or by a referrer tag) goes when
+    every parent present goes and stays when any stays, so nothing a kept image needs is ever selected.
+    A child that also has a tag of its own is a top-level image too: it goes only when a rule expires it
+    and every parent goes. Dependents of dependents chain; a cycle stays, and a reference to a manifest
+    that is not there makes no parent (nothing is deleted on a guess).
+    """
+    stored = _unique(images)
+    parents = _parents(stored)
+    top = {digest for digest, image in stored.items() if digest not in parents or _has_own_tag(image)}
+    expired = _evaluate([stored[digest] for digest in top], policy, now)
+
+    # What goes: the parentless images a rule expired, then, parent by parent, each dependent whose last
+    # parent went (a top-level child only if a rule expired it too). Linear in images plus references.
+    waiting = {digest: len(ups) for digest, ups in parents.items()}
+    dependents: dict[str, list[str]] = {}
+    for digest, ups in parents.items():
+        for parent in ups:
+            dependents.setdefault(parent, []).append(digest)
+    gone = {digest: expiry for digest, expiry in expired.items() if digest not in parents}
+    queue = list(gone)
+    while queue:
+        for child in dependents.get(queue.pop(), ()):
+            waiting[child] -= 1
+            if waiting[child] or child in gone or _keep_tagged(stored[child], policy.keep_tags):
+                continue
+            if child in expired:
+                gone[child] = expired[child]
+            elif child not in top:
+                gone[child] = Expiry(stored[child], _dependent_reason(parents[child]), None)
+            else:
+                continue
+            queue.append(child)
+    return sorted(gone.values(), key=lambda expiry: (expiry.image.pushed_at, expiry.image.digest))
+
+
+def _unique(images: Iterable[StoredImage]) -> dict[str, StoredImage]:
+    """IMAGES by digest; of two listings of one digest the same one wins whatever the input order."""
+    stored: dict[str, StoredImage] = {}
+    for image in images:
+        other = stored.get(image.digest)
+        if other is None or _listing_key(image) < _listing_key(other):
+            stored[image.digest] = image
+    return stored
+
+
+def _listing_key(image: StoredImage) -> tuple[object, ...]:
+    return (image.pushed_at, image.tags, image.size_bytes, image.media_type or "", image.children,
+            image.subject or "")
+
+
+def _parents(stored: dict[str, StoredImage]) -> dict[str, dict[str, str]]:
+    """For each dependent, the images present that it belongs to and how ("child of", "referrer of"...)."""
+    parents: dict[str, dict[str, str]] = {}
+
+    def link(child: str, parent: str, relation: str) -> None:
+        if child != parent and child in stored and parent in stored:
+            known = parents.setdefault(child, {})
+            # of two ways to belong to one parent (a child that is also a referrer), name the same one
+            # whatever the input order
+            if parent not in known or _rank(relation) < _rank(known[parent]):
+                known[parent] = relation
+
+    for image in stored.values():
+        for child in image.children:
+            link(child, image.digest, _CHILD)
+        if image.subject:
+            link(image.digest, image.subject, _REFERRER)
+        if image.tags and not _has_own_tag(image):
+            for tag in image.tags:
+                found = _REFERRER_TAG.fullmatch(tag)
+                if found:
+                    link(image.digest, f"sha256:{found.group(1)}", _TAG_KINDS[found.group(2)])
+    return parents
+
+
+def _has_own_tag(image: StoredImage) -> bool:
+    """Whether IMAGE has a tag of its own, not just the tag that names it a referrer of another image."""
+    return any(not _REFERRER_TAG.fullmatch(tag) for tag in image.tags)
+
+
+def _keep_tagged(image: StoredImage, keep_tags: tuple[str, ...]) -> bool:
+    return any(fnmatchcase(tag, pattern) for tag in image.tags for pattern in keep_tags)
+
+
+def _evaluate(top: list[StoredImage], policy: Policy, now: datetime) -> dict[str, Expiry]:
+    """ECR's evaluation of POLICY over the top-level images TOP: what each rule expires, by digest."""
+    newest_first = sorted(top, key=lambda image: (image.pushed_at, image.digest), reverse=True)
+    claimed: set[str] = set()  # matched by an earlier rule's tag selection: no later rule expires them
+    expired: dict[str, Expiry] = {}
+    for rule in sorted(policy.rules, key=lambda rule: rule.priority):
+        matched = [image for image in newest_first if _matches(rule, _own_tags(image))]
+        if rule.count_type == "imageCountMoreThan":
+            chosen = [(image, _count_reason(rule)) for image in matched[rule.count:]]
+        else:
+            chosen = [(image, _age_reason(rule, now - image.pushed_at)) for image in matched
+                      if rule.age <= timedelta(0) or now - image.pushed_at > rule.age]
+        for image, reason in chosen:
+            if image.digest not in claimed and not _keep_tagged(image, policy.keep_tags):
+                expired[image.digest] = Expiry(image, reason, rule.priority)
+        claimed.update(image.digest for image in matched)
+    return expired
+
+
+def _own_tags(image: StoredImage) -> tuple[str, ...]:
+    """The tags the rules see: not the referrer tags, so a signature whose image is gone is an untagged
+    leftover (`--untagged` takes it) rather than one of the newest N tagged images."""
+    return tuple(tag for tag in image.tags if not _REFERRER_TAG.fullmatch(tag))
+
+
+def _matches(rule: Rule, tags: tuple[str, ...]) -> bool:
+    """Whether an image with TAGS meets RULE's tag selection. With several prefixes or patterns, an image
+    matches only when it has a tag for each of them (ECR: "If you specify multiple tags, only the images
+    with all specified tags are selected", Lifecycle policy properties,
+    https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_parameters.html)."""
+    if rule.tag_status == "any":
+        return True
+    if rule.tag_status == "untagged":
+        return not tags
+    if rule.tag_prefixes:
+        return all(any(tag.startswith(prefix) for tag in tags) for prefix in rule.tag_prefixes)
+    return bool(tags) and all(any(_pattern(pattern).fullmatch(tag) for tag in tags) for pattern in rule.tag_patterns)
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _pattern(glob: str) -> re.Pattern[str]:
+    """ECR's tag pattern: `*` is any run of characters, everything else is itself."""
+    found = _PATTERNS.get(glob)
+    if found is None:
+        found = _PATTERNS[glob] = re.compile(".*".join(re.escape(part) for part in glob.split("*")), re.S)
+    return found
+
+
+def describe(rule: Rule) -> str:
+    """What RULE's tag selection takes, in words: "tagged release-*", "untagged", "tagged", ""."""
+    if rule.tag_status == "untagged":
+        return "untagged"
+    if rule.tag_status == "any":
+        return ""
+    lists = [f"{prefix}*" for prefix in rule.tag_prefixes] or [p for p in rule.tag_patterns if p != "*"]
+    return " ".join(["tagged", " and ".join(lists)]) if lists else "tagged"
+
+
+def _count_reason(rule: Rule) -> str:
+    what = describe(rule) or "images"
+    if rule.count <= 0:
+        return f"{what}, none kept"
+    return f"beyond the newest {rule.count} {what}"
+
+
+def _age_reason(rule: Rule, age: timedelta) -> str:
+    what = describe(rule)
+    if rule.age <= timedelta(0):
+        return what or "any image"
+    pushed = f"pushed {_ago(age)} ago, over {span_words(rule.age)}"
+    return f"{what}, {pushed}" if what else pushed
+
+
+def span_words(span: timedelta) -> str:
+    """SPAN as a rule's limit reads: in days when whole days (30d, not 4w2d), else as typed (12h, 1d6h)."""
+    if span > timedelta(0) and span % timedelta(days=1) == timedelta(0):
+        return f"{span.days}d"
+    return format_duration(span)
+
+
+def _ago(span: timedelta) -> str:
+    """SPAN in its largest whole unit, as a person reads an age: 41d, 5h, 12m, 30s."""
+    seconds = max(int(span.total_seconds()), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _dependent_reason(parents: dict[str, str]) -> str:
+    """Why a dependent goes with its parents: "child of sha256:abcdef123456" (and how many more)."""
+    parent, relation = min(parents.items(), key=lambda item: (_rank(item[1]), item[0]))
+    more = f" and {len(parents) - 1} more" if len(parents) > 1 else ""
+    return f"{relation} {short_digest(parent)}{more}"
+
+
+def _rank(relation: str) -> tuple[int, str]:
+    return _ORDER.get(relation, 2), relation
+
+
+def short_digest(digest: str) -> str:
+    """DIGEST as people quote it: its algorithm and the first 12 hex characters."""
+    algorithm, _, hexpart = digest.partition(":")
+    return f"{algorithm}:{hexpart[:12]}" if hexpart else digest[:12]

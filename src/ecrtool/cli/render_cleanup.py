@@ -1,0 +1,140 @@
+"""How `prune` and `lifecycle` results read: a table for people (plain lines when not on a terminal), a
+stable JSON document for scripts, digests alone with --quiet.
+
+The JSON document of a selection (prune, lifecycle preview):
+
+    {"repository": "trees", "source": "flags", "dry_run": true, "examined": 12,
+     "selected": 3, "selected_bytes": 123, "deleted": 0, "deleted_bytes": 0, "delete_calls": 0,
+     "images": [{"digest": "sha256:...", "tags": ["v1"], "size_bytes": 41, "pushed_at": "2026-...",
+                 "media_type": "...", "reason": "beyond the newest 5 tagged", "rule": 1,
+                 "status": "selected" | "deleted" | "failed"}, ...],
+     "failures": [{"digest": "sha256:...", "code": "ImageReferencedByManifestList", "reason": "..."}]}
+
+It goes out an image at a time: thousands never sit in memory as one document.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ecrtool.cli.formats import when
+from ecrtool.cli.render import Renderer, human_size
+from ecrtool.model.cleanup import CleanupResult, LifecyclePolicyInfo, policy_document
+from ecrtool.model.retention import Expiry
+
+
+def short_digest(digest: str) -> str:
+    return digest[: len("sha256:") + 12]
+
+
+def cleanup(render: Renderer, result: CleanupResult, *, preview: bool = False) -> None:
+    """A selection and, after a prune with --yes, what became of it; failures on stderr."""
+    if render.json:
+        _cleanup_json(render, result)
+    elif render.quiet:
+        for expiry in result.selected:
+            if result.status(expiry.image.digest) != "failed":
+                render.line(expiry.image.digest)
+    else:
+        _cleanup_text(render, result, preview)
+    for failure in result.failures:
+        click.echo(
+            f"ecrtool: failed to delete {failure.image.label()}: {failure.code}: {failure.reason}", file=render.err
+        )
+
+
+def _cleanup_text(render: Renderer, result: CleanupResult, preview: bool) -> None:
+    count = len(result.selected)
+    if not count:
+        what = "expires" if preview else "to delete"
+        render.line(f"{result.repository}: nothing {what} among its {result.examined} image(s) ({result.source})")
+        return
+    headers = ["TAGS", "DIGEST", "SIZE", "PUSHED AT", "WHY"]
+    if not result.dry_run:
+        headers.append("STATUS")
+    rows = []
+    for expiry in result.selected:
+        image = expiry.image
+        row = [", ".join(image.tags) or "<untagged>", short_digest(image.digest), human_size(image.size_bytes)]
+        row += [when(image.pushed_at), expiry.reason]
+        if not result.dry_run:
+            row.append(result.status(image.digest))
+        rows.append(row)
+    verb = "would expire" if preview else ("selected" if result.dry_run else "to delete")
+    render.table(f"{result.repository}: {count} of {result.examined} image(s) {verb}", headers, rows)
+    size = human_size(result.selected_bytes)
+    if preview:
+        render.line(f"preview of {result.source}: {count} image(s) ({size}) would expire; nothing was deleted")
+    elif result.dry_run:
+        render.line(f"dry run: pass --yes to delete these {count} image(s) ({size}); nothing was deleted")
+    else:
+        failed = f"; {len(result.failures)} failed" if result.failures else ""
+        render.line(f"deleted {len(result.deleted)} image(s), {human_size(result.deleted_bytes)} freed{failed}")
+
+
+def _image_doc(expiry: Expiry, status: str) -> dict[str, Any]:
+    image = expiry.image
+    return {
+        "digest": image.digest,
+        "tags": list(image.tags),
+        "size_bytes": image.size_bytes,
+        "pushed_at": image.pushed_at.isoformat(),
+        "media_type": image.media_type,
+        "reason": expiry.reason,
+        "rule": expiry.rule,
+        "status": status,
+    }
+
+
+def _cleanup_json(render: Renderer, result: CleanupResult) -> None:
+    head = {
+        "repository": result.repository,
+        "source": result.source,
+        "dry_run": result.dry_run,
+        "examined": result.examined,
+        "selected": len(result.selected),
+        "selected_bytes": result.selected_bytes,
+        "deleted": len(result.deleted),
+        "deleted_bytes": result.deleted_bytes,
+        "delete_calls": result.delete_calls,
+    }
+    out = render.out
+    click.echo(json.dumps(head, indent=2)[:-2] + ',\n  "images": [', file=out, nl=False)
+    for n, expiry in enumerate(result.selected):
+        text = json.dumps(_image_doc(expiry, result.status(expiry.image.digest)), indent=2)
+        click.echo(("\n    " if n == 0 else ",\n    ") + text.replace("\n", "\n    "), file=out, nl=False)
+    failures = [
+        {"digest": f.image.digest or f.image.tag, "code": f.code, "reason": f.reason} for f in result.failures
+    ]
+    closing = "\n  ]" if result.selected else "]"
+    click.echo(f'{closing},\n  "failures": ' + json.dumps(failures, indent=2).replace("\n", "\n  ") + "\n}", file=out)
+
+
+def policy(render: Renderer, info: LifecyclePolicyInfo, *, was_set: bool = False) -> None:
+    """A repository's lifecycle policy: its JSON on stdout (for a file), a note about it on stderr."""
+    if render.json:
+        document = None if info.text is None else policy_document(info.text)
+        evaluated = info.last_evaluated_at.isoformat() if info.last_evaluated_at else None
+        render.emit_json({"repository": info.repository, "policy": document, "last_evaluated_at": evaluated})
+        return
+    if info.text is None:
+        render.note(f"{info.repository} has no lifecycle policy: set one with `ecrtool lifecycle set {info.repository}"
+                    " --keep N` or --file policy.json")  # fmt: skip
+        return
+    render.line(_pretty(info.text))
+    if was_set:
+        render.note(
+            f"set the lifecycle policy of {info.repository}: ECR applies it within a day;"
+            f" `ecrtool lifecycle preview {info.repository}` shows now what it expires,"
+            f" `ecrtool prune {info.repository} ...` deletes now"
+        )
+    elif info.last_evaluated_at:
+        render.note(f"last evaluated by ECR: {when(info.last_evaluated_at)}")
+
+
+def _pretty(text: str) -> str:
+    document = policy_document(text)
+    return text.strip() if isinstance(document, str) else json.dumps(document, indent=2)

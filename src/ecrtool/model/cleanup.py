@@ -1,0 +1,131 @@
+"""What `prune` and `lifecycle` return, and the order a cleanup deletes in.
+
+A cleanup's selection is model.retention's (`select`); here are the results around it and the one rule
+of deletion ECR imposes: a manifest another live manifest names (an index's child) cannot go first.
+ECR refuses to delete a child of a live index (failureCode ImageReferencedByManifestList), so what names
+goes before what is named: indexes before their children, referrers before their subjects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ecrtool.model.indexes import is_index
+from ecrtool.model.results import DeleteFailure
+from ecrtool.model.retention import Expiry, StoredImage
+
+
+@dataclass(frozen=True)
+class LifecyclePolicyInfo:
+    """A repository's lifecycle policy as ECR holds it: its JSON text (None: the repository has none) and
+    when ECR last evaluated it."""
+
+    repository: str
+    text: str | None
+    last_evaluated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CleanupResult:
+    """A selection over a repository's images, and what became of it.
+
+    `source` says where the rules came from ("flags", "file policy.json", "the repository's policy").
+    `dry_run`: nothing was deleted (prune without --yes, and every `lifecycle preview`).
+    `selected` is oldest first. A selected index's size is its children's (as `ecrtool images` shows it);
+    `selected_bytes` counts every manifest once, an index through its children.
+    """
+
+    repository: str
+    source: str
+    dry_run: bool
+    examined: int  # the images (manifests) the repository held
+    selected: list[Expiry]
+    selected_bytes: int
+    deleted: frozenset[str] = frozenset()  # digests
+    deleted_bytes: int = 0
+    failures: list[DeleteFailure] = field(default_factory=list)
+    delete_calls: int = 0
+
+    def status(self, digest: str) -> str:
+        """What became of a selected image: selected (a dry run), deleted, or failed."""
+        if self.dry_run:
+            return "selected"
+        return "deleted" if digest in self.deleted else "failed"
+
+
+def freed_bytes(images: Iterable[StoredImage]) -> int:
+    """The bytes IMAGES hold, each manifest once: an index's own size is its children's, already counted
+    through the children it goes with."""
+    return sum(image.size_bytes for image in images if not is_index(image.media_type))
+
+
+def named_by(image: StoredImage) -> tuple[str, ...]:
+    """The manifests IMAGE names: an index's children, a referrer's subject."""
+    return image.children + ((image.subject,) if image.subject else ())
+
+
+def delete_order(images: Sequence[StoredImage]) -> list[list[str]]:
+    """IMAGES' digests in rounds that ECR accepts: every round deletes only manifests that nothing still
+    to be deleted names (an index before its children, a referrer before its subject). Each round is
+    one or more BatchDeleteImage calls of at most 100; a plain repository's cleanup is one round.
+
+    A cycle (which a registry cannot hold, as a digest names its content) ends in one last round."""
+    selected = {image.digest for image in images}
+    waiting_on: dict[str, int] = dict.fromkeys(selected, 0)  # how many selected manifests name each one
+    for image in images:
+        for digest in set(named_by(image)):
+            if digest in waiting_on and digest != image.digest:
+                waiting_on[digest] += 1
+    by_digest = {image.digest: image for image in images}
+    rounds: list[list[str]] = []
+    ready = sorted(digest for digest, count in waiting_on.items() if count == 0)
+    done: set[str] = set()
+    while ready:
+        rounds.append(ready)
+        done.update(ready)
+        following: list[str] = []
+        for digest in ready:
+            for named in set(named_by(by_digest[digest])):
+                if named in waiting_on and named != digest:
+                    waiting_on[named] -= 1
+                    if waiting_on[named] == 0:
+                        following.append(named)
+        ready = sorted(following)
+    rest = sorted(selected - done)
+    if rest:
+        rounds.append(rest)
+    return rounds
+
+
+def policy_document(text: str) -> object:
+    """A policy's JSON text as a JSON value, for `-o json` (the text itself when it is not JSON)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def manifest_links(text: str) -> tuple[tuple[str, ...], str | None]:
+    """What a stored manifest names: an index's children (in order, once each) and its subject (the image a
+    signature, SBOM or attestation is about). Nothing for text that is not a manifest: a cleanup then
+    treats it as an image of its own, named by nothing it could break."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return (), None
+    if not isinstance(doc, dict):
+        return (), None
+    entries = doc.get("manifests")
+    children = tuple(
+        dict.fromkeys(
+            entry["digest"]
+            for entry in (entries if isinstance(entries, list) else [])
+            if isinstance(entry, dict) and isinstance(entry.get("digest"), str)
+        )
+    )
+    subject = doc.get("subject")
+    found = subject.get("digest") if isinstance(subject, dict) else None
+    return children, found if isinstance(found, str) else None

@@ -1,0 +1,248 @@
+"""Cleanups: `prune` and `lifecycle show|set|preview`, over one evaluation of a repository's images.
+
+A repository is read as model.retention's StoredImages: DescribeImages page by page (one call a page),
+then one BatchGetImage per 100 manifests, only for image indexes (to know their children) and untagged
+images (to know their subject, when they are signatures or attestations); a plain tagged image costs
+nothing more. `select` then picks what a policy expires, with a multi-arch image and its signatures as one
+thing. `lifecycle preview` stops there; `prune` is the same evaluation followed by the delete.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ecrtool.aws.ecr import Ecr
+from ecrtool.model.cleanup import (
+    CleanupResult,
+    LifecyclePolicyInfo,
+    delete_order,
+    freed_bytes,
+    manifest_links,
+    named_by,
+)
+from ecrtool.model.durations import parse_duration
+from ecrtool.model.errors import InvalidInput, NotFound
+from ecrtool.model.indexes import is_index
+from ecrtool.model.lifecycle import lifecycle_policy, parse_policy, policy_json, prune_policy, validate_for_ecr
+from ecrtool.model.refs import RepoRef, chunks, parse_repo_ref
+from ecrtool.model.results import DeleteFailure, ImageId
+from ecrtool.model.retention import Policy, StoredImage, select
+from ecrtool.service.base import ServiceBase, Target
+
+# what a tag prefix may hold (a tag's characters), and a --keep-tag glob (those and fnmatch's * ? [ ] !)
+_PREFIX = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_GLOB = re.compile(r"[A-Za-z0-9_.*?\[\]!-]{1,128}")
+
+
+class Cleanup(ServiceBase):
+    def prune(
+        self,
+        ref_text: str,
+        *,
+        keep: int | None = None,
+        untagged: bool = False,
+        older_than: str | None = None,
+        tag_prefixes: Sequence[str] = (),
+        keep_tags: Sequence[str] = (),
+        yes: bool = False,
+    ) -> CleanupResult:
+        """Select what the flags expire and, with YES, delete it. Every flag is checked before AWS is asked
+        (model.lifecycle.prune_policy says what the flags mean)."""
+        ref = self._cleanup_ref(ref_text, "prune")
+        age = parse_duration(older_than, "--older-than") if older_than is not None else None
+        prefixes = _checked(tag_prefixes, _PREFIX, "--tag-prefix", "a tag's start, such as release-")
+        globs = _checked(keep_tags, _GLOB, "--keep-tag", "a tag or a glob, such as 'v*' or 'latest'")
+        policy = prune_policy(keep, prefixes, untagged, age, globs)
+        target = self._target(ref)
+        result = self._evaluate(target, ref.repository, policy, "flags")
+        return self._delete(target, result) if yes else result
+
+    def lifecycle_show(self, ref_text: str) -> LifecyclePolicyInfo:
+        ref = self._cleanup_ref(ref_text, "lifecycle show")
+        return self._target(ref).ecr.lifecycle_policy(ref.repository)
+
+    def lifecycle_set(
+        self,
+        ref_text: str,
+        *,
+        file: str | None = None,
+        keep: int | None = None,
+        tag_prefixes: Sequence[str] = (),
+        untagged_older_than: str | None = None,
+    ) -> LifecyclePolicyInfo:
+        """Put a policy (a file's, or one built from the flags) once it passes ECR's rules here."""
+        ref = self._cleanup_ref(ref_text, "lifecycle set")
+        found = self._policy(file, keep, tag_prefixes, untagged_older_than)
+        if found is None:
+            raise InvalidInput(
+                "say which policy to set: --file policy.json, or --keep N / --untagged-older-than DURATION"
+            )
+        policy, text, _ = found
+        validate_for_ecr(policy)
+        target = self._target(ref)
+        target.ecr.put_lifecycle_policy(ref.repository, text)
+        return LifecyclePolicyInfo(ref.repository, text)
+
+    def lifecycle_preview(
+        self,
+        ref_text: str,
+        *,
+        file: str | None = None,
+        keep: int | None = None,
+        tag_prefixes: Sequence[str] = (),
+        untagged_older_than: str | None = None,
+    ) -> CleanupResult:
+        """What a policy (a file's, the flags', else the repository's own) expires now, with prune's selection."""
+        ref = self._cleanup_ref(ref_text, "lifecycle preview")
+        found = self._policy(file, keep, tag_prefixes, untagged_older_than)
+        target = self._target(ref)
+        if found is None:
+            held = target.ecr.lifecycle_policy(ref.repository)
+            if held.text is None:
+                raise NotFound(
+                    f"repository {ref.repository!r} has no lifecycle policy: preview one with --file policy.json"
+                    f" or --keep N, or set one with `ecrtool lifecycle set {ref.repository} ...`"
+                )
+            policy, source = parse_policy(held.text), "the repository's lifecycle policy"
+        else:
+            policy, _, source = found
+        return self._evaluate(target, ref.repository, policy, source)
+
+    # -- the shared path --------------------------------------------------------------------------
+
+    def _cleanup_ref(self, ref_text: str, command: str) -> RepoRef:
+        ref = parse_repo_ref(ref_text, self.settings.registry_override)
+        if ref.tag or ref.digest:
+            raise InvalidInput(f"{command} takes a repository, not an image: drop the tag or digest from {ref_text!r}")
+        return ref
+
+    def _policy(
+        self, file: str | None, keep: int | None, tag_prefixes: Sequence[str], untagged_older_than: str | None
+    ) -> tuple[Policy, str, str] | None:
+        """The policy, its JSON text and where it came from, from a file or from the flags; None for neither."""
+        flags = keep is not None or bool(tag_prefixes) or untagged_older_than is not None
+        if file is not None:
+            if flags:
+                raise InvalidInput("give the policy as --file or as flags (--keep, --tag-prefix, ...), not both")
+            try:
+                text = Path(file).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as err:
+                reason = getattr(err, "strerror", None) or str(err)
+                raise InvalidInput(f"cannot read policy file {file!r}: {reason}") from None
+            try:
+                return parse_policy(text), text, f"file {file}"
+            except InvalidInput as err:
+                raise InvalidInput(f"policy file {file!r}: {err}") from None
+        if not flags:
+            return None
+        age = parse_duration(untagged_older_than, "--untagged-older-than") if untagged_older_than else None
+        prefixes = _checked(tag_prefixes, _PREFIX, "--tag-prefix", "a tag's start, such as release-")
+        policy = lifecycle_policy(keep, prefixes, age)
+        return policy, policy_json(policy), "flags"
+
+    def _evaluate(self, target: Target, repository: str, policy: Policy, source: str) -> CleanupResult:
+        """Every image of REPOSITORY read once, and what POLICY selects among them now."""
+        now = datetime.now(timezone.utc)
+        images = stored_images(target.ecr, repository, now)
+        selected = select(images, policy, now)
+        return CleanupResult(
+            repository=repository,
+            source=source,
+            dry_run=True,
+            examined=len(images),
+            selected=selected,
+            selected_bytes=freed_bytes(expiry.image for expiry in selected),
+        )
+
+    def _delete(self, target: Target, result: CleanupResult) -> CleanupResult:
+        """Delete RESULT's selection by digest, in rounds ECR accepts (model.cleanup.delete_order), at most 100
+        a call. A manifest named by one that could not be deleted is left alone: it is still in use."""
+        images = [expiry.image for expiry in result.selected]
+        namers: dict[str, set[str]] = {}
+        for image in images:
+            for digest in named_by(image):
+                namers.setdefault(digest, set()).add(image.digest)
+        deleted: set[str] = set()
+        blocked: set[str] = set()
+        failures: list[DeleteFailure] = []
+        calls = 0
+        for batch in delete_order(images):
+            going = []
+            for digest in batch:
+                stuck = sorted(namers.get(digest, set()) & blocked)
+                if stuck:
+                    blocked.add(digest)
+                    failures.append(
+                        DeleteFailure(ImageId(digest=digest), "Kept", f"{stuck[0]}, which names it, was not deleted")
+                    )
+                else:
+                    going.append(digest)
+            if not going:
+                continue
+            _, failed, made = target.ecr.batch_delete(result.repository, [{"imageDigest": d} for d in going])
+            calls += made
+            failures.extend(failed)
+            # an id not among the failures is gone: ECR lists it among imageIds, but moto (so the local ECR)
+            # leaves out an untagged image deleted by digest
+            refused = {failure.image.digest for failure in failed if failure.image.digest}
+            deleted.update(digest for digest in going if digest not in refused)
+            blocked.update(refused)
+        return replace(
+            result,
+            dry_run=False,
+            deleted=frozenset(deleted),
+            deleted_bytes=freed_bytes(image for image in images if image.digest in deleted),
+            failures=failures,
+            delete_calls=calls,
+        )
+
+
+def _checked(values: Sequence[str], shape: re.Pattern[str], option: str, example: str) -> tuple[str, ...]:
+    for value in values:
+        if not shape.fullmatch(value):
+            raise InvalidInput(f"{option} {value!r} is not valid: give {example}")
+    return tuple(dict.fromkeys(values))
+
+
+def stored_images(ecr: Ecr, repository: str, now: datetime) -> list[StoredImage]:
+    """REPOSITORY's images as a cleanup sees them: DescribeImages page by page, then the manifests of its
+    indexes and untagged images only (BatchGetImage, 100 a call) for their children and subjects. An
+    index's size is its children's, as `ecrtool images` shows it. An image without a push time counts as
+    pushed now: no age rule expires what it cannot date."""
+    images: list[StoredImage] = []
+    wanted: list[str] = []
+    for info in ecr.images(repository):
+        images.append(
+            StoredImage(
+                digest=info.digest,
+                tags=tuple(info.tags),
+                pushed_at=info.pushed_at or now,
+                size_bytes=info.size_bytes or 0,
+                media_type=info.media_type,
+            )
+        )
+        if not info.tags or is_index(info.media_type):
+            wanted.append(info.digest)
+    if not wanted:
+        return images
+    links: dict[str, tuple[tuple[str, ...], str | None]] = {}
+    for chunk in chunks([{"imageDigest": digest} for digest in wanted]):
+        for manifest in ecr.manifests(repository, chunk):
+            children, subject = manifest_links(manifest.text)
+            if children or subject:
+                links[manifest.digest] = (children, subject)
+    if not links:
+        return images
+    sizes = {image.digest: image.size_bytes for image in images}
+    found = []
+    for image in images:
+        children, subject = links.get(image.digest, ((), None))
+        if children or subject:
+            size = sum(sizes.get(child, 0) for child in children) if is_index(image.media_type) else image.size_bytes
+            image = replace(image, children=children, subject=subject, size_bytes=size or image.size_bytes)
+        found.append(image)
+    return found
