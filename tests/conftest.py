@@ -422,3 +422,23 @@ def stub(client: object) -> Iterator[object]:
     with Stubber(client) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
+
+
+class StubbedAws:
+    """The AwsSession a service asks for a region and an ECR client: here, the stubbed client."""
+
+    def __init__(self, client: object) -> None:
+        self._client = client
+
+    def region(self, wanted: str | None = None) -> str:
+        return wanted or "ca-west-1"
+
+    def lazy_client(self, service: str, region: str | None = None) -> object:
+        return self._client
+
+
+@pytest.fixture
+def stubbed_ecr(client: object, stub: object, monkeypatch: pytest.MonkeyPatch) -> object:
+    """The Stubber, its client installed where every service builds its AWS session (through the CLI too)."""
+    monkeypatch.setattr("ecrtool.service.base.AwsSession", lambda **kwargs: StubbedAws(client))
+    return stub

@@ -25,24 +25,9 @@ def digest(n: int) -> str:
     return f"sha256:{n:064x}"
 
 
-class FakeAws:
-    """The AwsSession the service asks for a region and an ECR client: here, the stubbed client."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def region(self, wanted: str | None = None) -> str:
-        return wanted or "ca-west-1"
-
-    def lazy_client(self, service: str, region: str | None = None) -> Any:
-        return self._client
-
-
 @pytest.fixture
-def ecr(client: Any, stub: Stubber, monkeypatch: pytest.MonkeyPatch) -> Stubber:
-    """The stubbed client, installed where the service builds its AWS session."""
-    monkeypatch.setattr("ecrtool.service.base.AwsSession", lambda **kwargs: FakeAws(client))
-    return stub
+def ecr(stubbed_ecr: Stubber) -> Stubber:
+    return stubbed_ecr
 
 
 def detail(

@@ -5,7 +5,6 @@ platforms, and input refused before any call."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,23 +24,9 @@ ACCEPTED = [
 ]
 
 
-class FakeAws:
-    """The AwsSession the service builds: every ECR client it asks for is the stubbed one."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def region(self, wanted: str | None = None) -> str:
-        return wanted or "ca-west-1"
-
-    def lazy_client(self, service: str, region: str | None = None) -> Any:
-        return self._client
-
-
 @pytest.fixture
-def ecr(client: Any, stub: Stubber, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
-    monkeypatch.setattr("ecrtool.service.base.AwsSession", lambda **kwargs: FakeAws(client))
-    yield stub
+def ecr(stubbed_ecr: Stubber) -> Stubber:
+    return stubbed_ecr
 
 
 @pytest.fixture

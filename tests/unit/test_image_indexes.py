@@ -8,6 +8,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+import pytest
 from botocore.stub import Stubber
 
 from ecrtool.cli.render import Renderer
@@ -15,6 +16,9 @@ from ecrtool.model.listing import ImageFilter, ImageListing
 from ecrtool.model.results import ImageInfo
 from ecrtool.model.settings import Settings
 from ecrtool.service.repos import Repositories
+
+# every service the tests build gets its ECR client from the Stubber
+pytestmark = pytest.mark.usefixtures("stubbed_ecr")
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -57,21 +61,8 @@ AMD64 = {"os": "linux", "architecture": "amd64"}
 ARM64 = {"os": "linux", "architecture": "arm64", "variant": "v8"}
 
 
-class FakeAws:
-    """The AwsSession the service asks for a region and a client: here, the stubbed client."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def region(self, wanted: str | None = None) -> str:
-        return wanted or "ca-west-1"
-
-    def lazy_client(self, service: str, region: str | None = None) -> Any:
-        return self._client
-
-
 def listing(client: Any) -> list[ImageInfo]:
-    service = Repositories(Settings(region="ca-west-1"), aws=FakeAws(client))  # type: ignore[arg-type]
+    service = Repositories(Settings(region="ca-west-1"))
     return service.images("trees").images
 
 
@@ -191,7 +182,7 @@ def test_without_leave_to_read_manifests_the_listing_is_ecrs_own(client: Any, st
 
 
 def untagged_listing(client: Any) -> ImageListing:
-    service = Repositories(Settings(region="ca-west-1"), aws=FakeAws(client))  # type: ignore[arg-type]
+    service = Repositories(Settings(region="ca-west-1"))
     return service.images("trees", ImageFilter(untagged=True))
 
 

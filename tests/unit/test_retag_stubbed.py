@@ -13,6 +13,9 @@ from ecrtool.model.results import RetagResult
 from ecrtool.model.settings import Settings
 from ecrtool.service.retag import Retagging
 
+# every service the tests build gets its ECR client from the Stubber
+pytestmark = pytest.mark.usefixtures("stubbed_ecr")
+
 HOST = "123456789012.dkr.ecr.ca-west-1.amazonaws.com"
 DIGEST = "sha256:" + "a" * 64
 OTHER = "sha256:" + "b" * 64
@@ -27,21 +30,8 @@ ACCEPTED = [
 MANIFEST = '{\n   "schemaVersion": 2,\n\t"config": {"size": 7, "digest": "sha256:' + "c" * 64 + '"},  "layers": []\n}'
 
 
-class FakeAws:
-    """The AwsSession the service asks for a region and a client: here, the stubbed client."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def region(self, wanted: str | None = None) -> str:
-        return wanted or "ca-west-1"
-
-    def lazy_client(self, service: str, region: str | None = None) -> Any:
-        return self._client
-
-
 def retag(client: Any, ref: str, *tags: str) -> RetagResult:
-    service = Retagging(Settings(region="ca-west-1"), aws=FakeAws(client))  # type: ignore[arg-type]
+    service = Retagging(Settings(region="ca-west-1"))
     return service.retag(ref, tags)
 
 
