@@ -37,7 +37,7 @@ from typing import Any
 from .face import Face, Scope
 from .mirror import Mirror, MissingLayers, manifest_digest
 from .registry import MANIFEST_TYPES, Registry
-from .scans import Scans
+from .scans import Scans, page_size
 from .state import ACCOUNT_ID, FRONT_IP, REGION, State, account_of
 from .tokens import Tokens
 
@@ -468,13 +468,13 @@ class Handler(BaseHTTPRequestHandler):
         key = _PAGED[action]
         if answer.status != 200 or params.get("imageIds") or params.get("repositoryNames"):
             return answer  # an error, or a lookup by id or name: ECR does not page those
-        limit = _page_size(params)
+        limit = page_size(params)
         if limit is None:
             return _ecr_error(400, "InvalidParameterException", "maxResults must be between 1 and 1000")
         return self._page(key, answer.json().get(key) or [], 0, limit)
 
     def _next_page(self, action: str, params: dict[str, Any]) -> Answer:
-        limit = _page_size(params)
+        limit = page_size(params)
         found = self.bridge.pages.get(str(params["nextToken"]))
         if limit is None or found is None:
             return _ecr_error(400, "InvalidParameterException", "Invalid parameter: nextToken or maxResults")
@@ -641,15 +641,6 @@ def _json_answer(status: int, doc: Any, content_type: str = "application/json") 
 
 # The listings ECR answers a page at a time, and the key of each one's items
 _PAGED = {"DescribeImages": "imageDetails", "ListImages": "imageIds", "DescribeRepositories": "repositories"}
-_DEFAULT_PAGE = 100  # ECR's page when maxResults is not given
-
-
-def _page_size(params: dict[str, Any]) -> int | None:
-    try:
-        size = int(params.get("maxResults") or _DEFAULT_PAGE)
-    except (TypeError, ValueError):
-        return None
-    return size if 1 <= size <= 1000 else None
 
 
 class Pages:

@@ -30,7 +30,7 @@ from typing import Any
 
 from .state import ACCOUNT_ID, REGION
 
-_DEFAULT_PAGE = 100  # ECR's page of findings when maxResults is not given
+_DEFAULT_PAGE = 100  # ECR's page of listings and findings when maxResults is not given
 _JSON = "application/x-amz-json-1.1"
 Answer = Any  # bridge.Answer: scans.py cannot import bridge.py, which imports it
 Key = tuple[str, str, str, str]
@@ -75,7 +75,7 @@ class Scans:
         """StartImageScan or DescribeImageScanFindings for SCOPE (account, region): moto's answer, or the
         scan a test set for the image. MAKE builds a JSON answer, ERROR an ECR error; PAGES keeps the
         findings between one page and the next."""
-        limit = _page_size(params)
+        limit = page_size(params)
         if action == "DescribeImageScanFindings":
             if limit is None:
                 return error(400, "InvalidParameterException", "maxResults must be between 1 and 1000")
@@ -142,7 +142,8 @@ def _page(pages: Any, head: dict[str, Any], findings: list[Any], enhanced: list[
     return doc
 
 
-def _page_size(params: dict[str, Any]) -> int | None:
+def page_size(params: dict[str, Any]) -> int | None:
+    """A call's maxResults as ECR takes it (1 to 1000, 100 when not given); None for anything else."""
     try:
         size = int(params.get("maxResults") or _DEFAULT_PAGE)
     except (TypeError, ValueError):
