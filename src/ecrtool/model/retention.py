@@ -25,7 +25,7 @@ TagStatus = Literal["tagged", "untagged", "any"]
 CountType = Literal["imageCountMoreThan", "sinceImagePushed"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a prune holds one of each per image
 class StoredImage:
     """One manifest in a repository as a cleanup sees it (from DescribeImages, plus the manifest itself for
     an index, to know its children, and for an untagged image, to know its subject)."""
@@ -63,7 +63,7 @@ class Policy:
     keep_tags: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a prune holds one of each per image
 class Expiry:
     """An image selected, and why in words a person reads ("beyond the newest 5 tagged release-*",
     "untagged", "pushed 41d ago, over 30d", "child of sha256:ab12…", "signature of sha256:…").
