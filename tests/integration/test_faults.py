@@ -241,6 +241,32 @@ def test_cached_token_revoked_since_login_is_replaced_from_ecr(
     assert "GetAuthorizationToken" not in control("stats")
 
 
+def test_a_copy_with_a_cached_token_revoked_since_gets_a_fresh_one(
+    private_stack: Any, control: Any, ecr: Run, small: str, repo: str
+) -> None:
+    pushed = ecr("push", small, "--repo", repo, "--tag", "v1", "-q")  # caches the registry's token
+    assert pushed.returncode == 0, pushed.stderr
+    control("rotate-password", {})  # the cached token is revoked
+    control("reset-stats", {})
+    copied = ecr("copy", f"{repo}:v1", f"{repo}-copy:v1", "--create", "-q")
+    assert copied.returncode == 0, copied.stderr
+    assert copied.stdout.endswith(f"digest: {pushed.stdout.split('digest: ')[1]}")
+    # the refused token was replaced once, for the copy's both sides (one registry), and cached for the next
+    assert control("stats")["GetAuthorizationToken"] == 1
+    control("reset-stats", {})
+    assert ecr("copy", f"{repo}:v1", f"{repo}-copy:v2", "-q").returncode == 0
+    assert "GetAuthorizationToken" not in control("stats")
+
+    # a fresh token refused as well is reported, once, naming the side and the refusal
+    control("rotate-password", {})
+    control("faults", {"token_password": "revoked-password-123"})
+    refused = ecr("copy", f"{repo}:v1", f"{repo}-copy:v3", "-q")
+    assert refused.returncode == 1
+    line = error_line(refused.stderr)
+    assert line.startswith(f"ecrtool: error: source registry {private_stack.registry} refused reading the manifest")
+    assert "revoked-password-123" not in refused.stdout + refused.stderr
+
+
 def test_token_refused_again_after_renewal_fails_clearly(
     private_stack: Any, control: Any, ecr: Run, engine: Run, small: str, repo: str
 ) -> None:

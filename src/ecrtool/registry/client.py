@@ -69,11 +69,16 @@ class RegistryClient:
         side: str,
         basic: tuple[str, str] | None = None,
         preemptive: bool = False,
+        renew: Callable[[tuple[str, str]], tuple[str, str]] | None = None,
     ) -> None:
         self.host = host
         self.side = side
         self._basic = basic
         self._preemptive = preemptive and basic is not None  # ECR: Basic on every request
+        # ECR: fresh credentials, given the refused ones, when the registry refuses ours (a cached token since
+        # revoked); once a client
+        self._renew = renew
+        self._renewed = False
         self._secure = not is_loopback(host)
         self._local = threading.local()
         self._tokens: dict[str, str] = {}  # repository -> the Bearer token its last challenge gave
@@ -204,10 +209,10 @@ class RegistryClient:
             reply = self._send(method, path, body, sent)
             if reply.status == 401 and attempt == 1 and (isinstance(body, bytes) or body is None):
                 challenge = reply.getheader("WWW-Authenticate") or ""
-                reply.read()
-                if self._answer(challenge, repository):
+                data = reply.read()
+                if self._answer(challenge, repository, authorization):
                     continue
-                return reply, b""
+                return reply, data
             break
         if stream:
             return reply, b""
@@ -283,6 +288,22 @@ class RegistryClient:
 
     # -- authentication ----------------------------------------------------------------------------
 
+    def _renewed_basic(self, refused: str | None) -> bool:
+        """Whether there are credentials to try instead of REFUSED: renewed by another thread already, or
+        now (once per client: a fresh token refused as well is the caller's error to report)."""
+        if self._renew is None:
+            return False
+        with self._lock:
+            if self._basic is not None and _basic(*self._basic) != refused:
+                return True
+            if self._renewed:
+                return False
+            self._renewed = True
+            log.debug("%s refused the token: asking for a fresh one", self.host)
+            if self._basic is not None:
+                self._basic = self._renew(self._basic)
+        return True
+
     def _authorization(self, repository: str) -> str | None:
         if self._preemptive and self._basic:
             return _basic(*self._basic)
@@ -290,11 +311,14 @@ class RegistryClient:
             token = self._tokens.get(repository) or self._tokens.get("")
         return token
 
-    def _answer(self, challenge: str, repository: str) -> bool:
-        """Meet a 401's challenge: a Bearer token from the realm, or Basic credentials; False when it cannot be met."""
+    def _answer(self, challenge: str, repository: str, refused: str | None = None) -> bool:
+        """Meet a 401's challenge: a Bearer token from the realm, or Basic credentials; False when it cannot be met.
+        REFUSED is the Authorization the request was sent with."""
         scheme, _, rest = challenge.partition(" ")
         if scheme.lower() == "basic":
-            if not self._basic or self._preemptive:
+            if self._preemptive:
+                return self._renewed_basic(refused)
+            if not self._basic:
                 return False
             with self._lock:
                 self._tokens[""] = _basic(*self._basic)

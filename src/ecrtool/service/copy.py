@@ -42,6 +42,7 @@ from ecrtool.service.copy_plan import ImageCopy, first_failure
 from ecrtool.service.tokens import Tokens
 
 MAX_JOBS = 32
+_RENEWING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -170,9 +171,23 @@ class Copies(Tokens):
         return self
 
     def _ecr_client(self, ref: RepoRef, side: str, service: Tokens | None = None) -> RegistryClient:
-        service = service or self._side(ref)
-        auth = service._auth(service._target(ref))
-        return RegistryClient(auth.registry, side=side, basic=(auth.username, auth.password), preemptive=True)
+        """A client of REF's registry holding its token (the cache's when fresh), and renewing it from ECR
+        when the registry refuses it, as it does a cached token revoked since."""
+        speaker = service or self._side(ref)
+        target = speaker._target(ref)
+        auth = speaker._auth(target)
+
+        def renew(refused: tuple[str, str]) -> tuple[str, str]:
+            with _RENEWING:  # one fresh token for every client that held the refused one
+                held = speaker._auth(target)
+                if (held.username, held.password) != refused:
+                    return held.username, held.password
+                fresh = speaker._auth(target, renew=True)
+                return fresh.username, fresh.password
+
+        return RegistryClient(
+            auth.registry, side=side, basic=(auth.username, auth.password), preemptive=True, renew=renew
+        )
 
     def _look_up(self, ref: RepoRef) -> tuple[Tokens, Target, RepositoryInfo | None, RegistryClient]:
         """What a destination needs before the copy, asked while the source is read: its repository (None when

@@ -25,15 +25,26 @@ class Tokens(ServiceBase):
         return token_cache.environment_identity(os.environ, self.settings.profile) or self.aws.identity()
 
     def _token(
-        self, region: str, account: str | None, fetch: Callable[[], AuthToken], *, service: str = "ecr"
+        self,
+        region: str,
+        account: str | None,
+        fetch: Callable[[], AuthToken],
+        *,
+        service: str = "ecr",
+        renew: bool = False,
     ) -> AuthToken:
-        """The one way to a registry token: the cache's while it is fresh, else FETCH's, kept for next time."""
+        """The one way to a registry token: the cache's while it is fresh, else FETCH's, kept for next time.
+        With RENEW, FETCH's in any case, replacing the cache's (which stays readable meanwhile)."""
         if self.settings.no_cache:
             return fetch()
         identity = self._identity()
         key = token_cache.make_key(account, region, identity, service=service)
         self._token_keys.append(key)
-        token, was_cached = token_cache.cached(key, fetch)
+        if renew:
+            token, was_cached = fetch(), False
+            token_cache.store(key, token)
+        else:
+            token, was_cached = token_cache.cached(key, fetch)
         named = endpoint_host(token.proxy_endpoint)
         if account is None and named is not None:
             # the caller's default registry: kept under its account too, where the credential helper looks
@@ -57,8 +68,9 @@ class Tokens(ServiceBase):
             host = token_registry(None, None, target.region, cached.proxy_endpoint if cached else None)
         return host or registry_host(self.aws.caller_account(), target.region)
 
-    def _auth(self, target: Target) -> RegistryAuth:
-        token = self._token(target.region, target.account, target.ecr.authorization_token)
+    def _auth(self, target: Target, *, renew: bool = False) -> RegistryAuth:
+        """TARGET's registry and its credentials; with RENEW a token straight from ECR (the cached one was refused)."""
+        token = self._token(target.region, target.account, target.ecr.authorization_token, renew=renew)
         host = self._registry(target, token.proxy_endpoint)
         return RegistryAuth(registry=host, username=token.username, password=token.password)
 
