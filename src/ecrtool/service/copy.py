@@ -7,10 +7,11 @@ uses the credentials Docker's config holds for it, else goes anonymously. The co
 (copy_plan.ImageCopy) moves blobs and manifests byte for byte, so every destination's digest is the
 source's.
 
-Destinations go at once, one thread each: each looks its repository up and gets its token while the
-source's manifest is read, and copies as soon as that is in. A repository is created (--create) only
-once the source image is known to exist, so a mistyped source leaves nothing behind. The first failure,
-or Ctrl-C, stops every destination at its next block; running the command again finishes the copies.
+Destinations go at once, one thread each: each looks its repository up (with --create, creates it) and
+gets its token while the source's manifest is read, and copies as soon as that is in. A repository
+created for a source that turns out not to be there is deleted again, so a mistyped source leaves
+nothing behind. The first failure, or Ctrl-C, stops every destination at its next block; running the
+command again finishes the copies.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 from ecrtool.docker.config import stored_credentials
 from ecrtool.model.config import load_config, registry_profile
-from ecrtool.model.errors import InvalidInput, NotFound
+from ecrtool.model.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound
 from ecrtool.model.manifests import Manifest
 from ecrtool.model.refs import (
     DOCKER_HUB,
@@ -43,6 +44,18 @@ from ecrtool.service.tokens import Tokens
 
 MAX_JOBS = 32
 _RENEWING = threading.Lock()
+
+
+@dataclass(frozen=True)
+class _Destination:
+    """A destination made ready while the source is read: who speaks for it, its repository (None when
+    there is none), whether this copy created it, and a client holding its token."""
+
+    service: Tokens
+    target: Target
+    info: RepositoryInfo | None
+    created: bool
+    client: RegistryClient
 
 
 @dataclass(frozen=True)
@@ -78,16 +91,17 @@ class Copies(Tokens):
         opened: Future[_Source] = Future()
         pool = ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="destination")
         try:
-            looked = [pool.submit(self._look_up, target) for target in targets]
+            looked = [pool.submit(self._look_up, target, create) for target in targets]
             work = [
-                pool.submit(self._copy_to, opened, target, found, create=create, referrers=referrers, jobs=jobs,
-                            progress=progress, stop=stop)
+                pool.submit(self._copy_to, opened, target, found, referrers=referrers, jobs=jobs, progress=progress,
+                            stop=stop)
                 for target, found in zip(targets, looked, strict=True)
             ]  # fmt: skip
             try:
                 opened.set_result(self._open_source(src))
             except BaseException as err:
                 opened.set_exception(err)
+                self._undo_created(targets, looked)
                 raise
             done, _ = wait(work, return_when=FIRST_EXCEPTION)
             if any(future.exception() is not None for future in done):
@@ -189,16 +203,40 @@ class Copies(Tokens):
             auth.registry, side=side, basic=(auth.username, auth.password), preemptive=True, renew=renew
         )
 
-    def _look_up(self, ref: RepoRef) -> tuple[Tokens, Target, RepositoryInfo | None, RegistryClient]:
-        """What a destination needs before the copy, asked while the source is read: its repository (None when
-        there is none yet) and a client holding its token. Nothing is created here."""
+    def _look_up(self, ref: RepoRef, create: bool) -> _Destination:
+        """What a destination needs before the copy, asked while the source is read: its repository, created
+        now with CREATE (an existing one is described instead), and a client holding its token."""
         service = self._side(ref)
         target = service._target(ref)
-        try:
-            info: RepositoryInfo | None = target.ecr.describe_repository(ref.repository)
-        except NotFound:
-            info = None
-        return service, target, info, self._ecr_client(ref, "destination", service)
+        refused: AuthError | None = None
+        info: RepositoryInfo | None = None
+        if create:
+            try:
+                info = target.ecr.create_repository(ref.repository)
+            except AlreadyExists:
+                pass
+            except AuthError as err:
+                refused = err  # allowed to use repositories but not to create them: this one may exist
+        created = info is not None
+        if info is None:
+            try:
+                info = target.ecr.describe_repository(ref.repository)
+            except NotFound:
+                if refused is not None:
+                    raise refused from None
+                service._create_missing(target, ref.repository, create=False)  # NotFound, saying --create
+                raise
+        return _Destination(service, target, info, created, self._ecr_client(ref, "destination", service))
+
+    def _undo_created(self, targets: list[RepoRef], looked: list[Future[_Destination]]) -> None:
+        """The source is not there: delete the repositories made for it (empty, so nothing else is lost)."""
+        for ref, future in zip(targets, looked, strict=True):
+            try:
+                ready = future.result()
+                if ready.created:
+                    ready.target.ecr.delete_repository(ref.repository, force=False)
+            except EcrToolError:
+                pass  # the source's error is the one to report
 
     def _open_source(self, src: RepoRef | ImageRef) -> _Source:
         if isinstance(src, ImageRef):
@@ -225,24 +263,21 @@ class Copies(Tokens):
         self,
         opened: Future[_Source],
         dst: RepoRef,
-        looked: Future[tuple[Tokens, Target, RepositoryInfo | None, RegistryClient]],
+        looked: Future[_Destination],
         *,
-        create: bool,
         referrers: bool,
         jobs: int,
         progress: Progress | None,
         stop: threading.Event,
     ) -> CopiedImage:
-        service, target, info, client = looked.result()
+        ready = looked.result()
         src = opened.result()
-        created = info is None
-        if created:
-            service._create_missing(target, dst.repository, create)
+        client, created = ready.client, ready.created
         where = f"{client.host}/{dst.repository}"
         label = f"{where}:{dst.tag}" if dst.tag else f"{where}@{src.manifest.digest}"
         job = ImageCopy(
             src.client, src.repository, client, dst.repository, jobs=jobs, referrers=referrers, progress=progress,
-            label=label, cancelled=stop, empty=created, immutable=info is not None and info.immutable,
+            label=label, cancelled=stop, empty=created, immutable=bool(ready.info and ready.info.immutable),
         )  # fmt: skip
         already = job.run(src.manifest, dst.tag)
         tally = job.tally
