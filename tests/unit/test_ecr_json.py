@@ -251,6 +251,22 @@ def test_calls_in_one_process_share_one_connection(api: tuple[Api, str]) -> None
     assert len(set(state.peers)) == 1
 
 
+def test_calls_from_two_threads_go_at_once_and_their_connections_are_kept(api: tuple[Api, str]) -> None:
+    state, endpoint = api
+    state.pauses = [0.5, 0.5]  # the first two answers take a while: the second call must not wait for the first
+    started = time.monotonic()
+    threads = [threading.Thread(target=client(endpoint).describe_repositories) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert time.monotonic() - started < 0.9  # one after the other would take 1 s
+    assert len(set(state.peers)) == 2
+    client(endpoint).get_authorization_token()
+    client(endpoint).get_authorization_token()
+    assert len(state.received) == 4 and len(set(state.peers)) == 2  # later calls reuse what they opened
+
+
 def test_a_connection_the_endpoint_closed_while_idle_is_opened_again(api: tuple[Api, str]) -> None:
     state, endpoint = api
     state.hang_up = True

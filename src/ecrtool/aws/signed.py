@@ -229,17 +229,19 @@ def host_header(endpoint: str) -> str:
 
 
 class EndpointConnection:
-    """The process's one connection to the ECR endpoint, kept alive from call to call, and its one SSL context.
+    """The process's connections to ECR's endpoints, kept alive from call to call, and one SSL context.
 
-    Trusts what botocore trusts: the AWS_CA_BUNDLE file when set, else certifi's bundle. A connection
-    the endpoint closed while it sat idle is opened again once, without counting an attempt; any other
-    failure closes it (the next attempt opens another), and so does the end of the process.
+    A call takes an idle connection to its endpoint (or opens one) and gives it back when done, so calls
+    from several threads (a copy's destinations) and to several regions go at once, each reusing what an
+    earlier call opened. Trusts what botocore trusts: the AWS_CA_BUNDLE file when set, else certifi's
+    bundle. A connection the endpoint closed while it sat idle is opened again once, without counting an
+    attempt; any other failure closes it (the next attempt opens another), and so does the end of the
+    process.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()  # one exchange at a time on the one connection
-        self._conn: HTTPConnection | None = None
-        self._key: tuple[str, int, bool, str | None] | None = None
+        self._lock = threading.Lock()  # guards the idle connections and the context, never an exchange
+        self._idle: dict[tuple[str, int, bool, str | None], list[HTTPConnection]] = {}
         self._context: tuple[str, ssl.SSLContext] | None = None  # the CA file and the context that trusts it
         self._closing_at_exit = False
 
@@ -247,45 +249,47 @@ class EndpointConnection:
         self, host: str, port: int, secure: bool, headers: Mapping[str, str], body: bytes, ca_bundle: str | None
     ) -> tuple[int, dict[str, str], bytes]:
         """POST / to HOST:PORT; the status, the headers (names lower-cased) and the body."""
-        with self._lock:
-            conn = self._connection(host, port, secure, ca_bundle)
-            for again in (False, True):
-                reused = conn.sock is not None
-                try:
-                    return _exchange(conn, headers, body)
-                except BaseException as err:
-                    conn.close()
-                    if again or not reused or not isinstance(err, _DROPPED):
-                        raise
-                    log.debug("the endpoint had closed the idle connection (%r): opening another", err)
+        cafile = (ca_bundle or default_ca_bundle()) if secure else None
+        key = (host, port, secure, cafile)
+        conn = self._take(key)
+        for again in (False, True):
+            reused = conn.sock is not None
+            try:
+                answer = _exchange(conn, headers, body)
+            except BaseException as err:
+                conn.close()
+                if again or not reused or not isinstance(err, _DROPPED):
+                    raise
+                log.debug("the endpoint had closed the idle connection (%r): opening another", err)
+                continue
+            with self._lock:
+                self._idle.setdefault(key, []).append(conn)
+            return answer
         raise AssertionError("unreachable: the second exchange returns or raises")
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            idle = [conn for conns in self._idle.values() for conn in conns]
+            self._idle.clear()
+        for conn in idle:
+            conn.close()
 
-    def _connection(self, host: str, port: int, secure: bool, ca_bundle: str | None) -> HTTPConnection:
-        cafile = (ca_bundle or default_ca_bundle()) if secure else None
-        key = (host, port, secure, cafile)
-        if self._conn is None or self._key != key:
-            self.close()
-            if cafile is not None:
-                context = self._ssl_context(cafile)
-                self._conn = HTTPSConnection(host, port, timeout=CONNECT_TIMEOUT, context=context)
-            else:
-                self._conn = HTTPConnection(host, port, timeout=CONNECT_TIMEOUT)
-            self._key = key
+    def _take(self, key: tuple[str, int, bool, str | None]) -> HTTPConnection:
+        host, port, _, cafile = key
+        with self._lock:
+            idle = self._idle.get(key)
+            if idle:
+                return idle.pop()
             if not self._closing_at_exit:
                 atexit.register(self.close)
                 self._closing_at_exit = True
-        return self._conn
-
-    def _ssl_context(self, cafile: str) -> ssl.SSLContext:
-        if self._context is None or self._context[0] != cafile:
-            # as botocore's: the bundle's certificates, and only those
-            self._context = (cafile, tls.context(cafile))
-        return self._context[1]
+            if cafile is None:
+                return HTTPConnection(host, port, timeout=CONNECT_TIMEOUT)
+            if self._context is None or self._context[0] != cafile:
+                # as botocore's: the bundle's certificates, and only those
+                self._context = (cafile, tls.context(cafile))
+            context = self._context[1]
+        return HTTPSConnection(host, port, timeout=CONNECT_TIMEOUT, context=context)
 
 
 # what a connection the endpoint closed while idle fails with (RemoteDisconnected is a ConnectionResetError)

@@ -68,6 +68,27 @@ class _Source:
     text: str
 
 
+def _described(target: Target, repository: str) -> RepositoryInfo | None:
+    try:
+        return target.ecr.describe_repository(repository)
+    except NotFound:
+        return None
+
+
+def _describe_aside(target: Target, repository: str) -> Future[RepositoryInfo | None]:
+    """DescribeRepositories on a thread of its own, while this one does something else."""
+    found: Future[RepositoryInfo | None] = Future()
+
+    def run() -> None:
+        try:
+            found.set_result(_described(target, repository))
+        except BaseException as err:
+            found.set_exception(err)
+
+    threading.Thread(target=run, name="describe", daemon=True).start()
+    return found
+
+
 class Copies(Tokens):
     def copy(
         self,
@@ -204,10 +225,12 @@ class Copies(Tokens):
         )
 
     def _look_up(self, ref: RepoRef, create: bool) -> _Destination:
-        """What a destination needs before the copy, asked while the source is read: its repository, created
-        now with CREATE (an existing one is described instead), and a client holding its token."""
+        """What a destination needs before the copy, asked while the source is read: its repository (with
+        CREATE, created now: CreateRepository and DescribeRepositories go at once, so an existing
+        repository costs no more time than a new one) and a client holding its token."""
         service = self._side(ref)
         target = service._target(ref)
+        describing = _describe_aside(target, ref.repository) if create else None
         refused: AuthError | None = None
         info: RepositoryInfo | None = None
         if create:
@@ -219,13 +242,11 @@ class Copies(Tokens):
                 refused = err  # allowed to use repositories but not to create them: this one may exist
         created = info is not None
         if info is None:
-            try:
-                info = target.ecr.describe_repository(ref.repository)
-            except NotFound:
-                if refused is not None:
-                    raise refused from None
-                service._create_missing(target, ref.repository, create=False)  # NotFound, saying --create
-                raise
+            info = describing.result() if describing is not None else _described(target, ref.repository)
+        if info is None:
+            if refused is not None:
+                raise refused
+            service._create_missing(target, ref.repository, create=False)  # NotFound, saying --create
         return _Destination(service, target, info, created, self._ecr_client(ref, "destination", service))
 
     def _undo_created(self, targets: list[RepoRef], looked: list[Future[_Destination]]) -> None:
