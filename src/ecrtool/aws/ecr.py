@@ -6,17 +6,19 @@ import base64
 import sys
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecrtool.aws.errors import translate
 from ecrtool.model.auth import AuthToken
-from ecrtool.model.cleanup import LifecyclePolicyInfo
 from ecrtool.model.errors import EcrToolError
-from ecrtool.model.findings import Finding, ImageScan, basic_finding, count, enhanced_finding, ordered
 from ecrtool.model.indexes import ACCEPTED_MEDIA_TYPES, IndexChild, parse_index
 from ecrtool.model.manifests import StoredManifest
 from ecrtool.model.refs import chunks
 from ecrtool.model.results import DeleteFailure, ImageId, ImageInfo, RepositoryInfo
+
+if TYPE_CHECKING:  # scans and lifecycle policies: loaded by the calls that answer with them, not by every command
+    from ecrtool.model.cleanup import LifecyclePolicyInfo
+    from ecrtool.model.findings import Finding, ImageScan
 
 
 def _repository(item: dict[str, Any]) -> RepositoryInfo:
@@ -212,6 +214,8 @@ class Ecr:
     def image_scan(self, repository: str, digest: str) -> ImageScan:
         """The scan of the image DIGEST as DescribeImageScanFindings has it: status, counts and every finding,
         basic and enhanced, over all pages (1,000 findings a page). NoScan when it was never scanned."""
+        from ecrtool.model.findings import ImageScan, basic_finding, count, enhanced_finding, ordered
+
         params: dict[str, Any] = {
             "repositoryName": repository,
             "imageId": {"imageDigest": digest},
@@ -279,6 +283,8 @@ class Ecr:
     def lifecycle_policy(self, repository: str) -> LifecyclePolicyInfo:
         """REPOSITORY's lifecycle policy as ECR holds it; one whose text is None when it has none
         (LifecyclePolicyNotFoundException is an answer here, not a failure)."""
+        from ecrtool.model.cleanup import LifecyclePolicyInfo
+
         with translate("ecr:GetLifecyclePolicy", repository=repository):
             try:
                 reply = self._client.get_lifecycle_policy(repositoryName=repository, **self._ids())
