@@ -416,8 +416,8 @@ def copies(stack: Stack, env: dict[str, str], runs: int, tag: str) -> list[Figur
     ref = f"{registry}/{repo}:{tag}"
     skopeo = skopeo_args(stack, env, (registry, east))
     ecr_east = stack.ecr(EAST)
-    names = {(side, n): stack.repo(f"copy-{side}{n}", EAST) for side in "edsp" for n in range(runs)}
-    for side in "ds":
+    names = {(side, n): stack.repo(f"copy-{side}{n}", EAST) for side in "edspc" for n in range(runs)}
+    for side in "dsp":
         for n in range(runs):
             ecr_east.create_repository(repositoryName=names[side, n])
     again = {side: stack.repo(f"copy-again-{side}", EAST) for side in "ed"}
@@ -441,8 +441,8 @@ def copies(stack: Stack, env: dict[str, str], runs: int, tag: str) -> list[Figur
         login = [chain_login(registry), chain_login(east, EAST)]
         return [*login, ["docker", "pull", "-q", src], ["docker", "tag", src, remote], ["docker", "push", "-q", remote]]
 
-    def ecrtool(*where: str, tagged: str = tag) -> list[Step]:
-        return [[ECRTOOL, "copy", f"{repo}:{tagged}", *where, "--create", "-q"]]
+    def ecrtool(*where: str, tagged: str = tag, create: bool = True) -> list[Step]:
+        return [[ECRTOOL, "copy", f"{repo}:{tagged}", *where, *(["--create"] if create else []), "-q"]]
 
     fresh = Figure(
         "copy a fresh 5-layer 50 MB image to another region vs docker pull + tag + push",
@@ -451,13 +451,21 @@ def copies(stack: Stack, env: dict[str, str], runs: int, tag: str) -> list[Figur
         0.5,
         before_chain=forget,
     )
+    versus_skopeo = Figure(
+        "copy a fresh 5-layer 50 MB image to another region vs skopeo copy (both into an existing repository)",
+        lambda n: ecrtool("--to-region", EAST, "--repo", names["p", n], tagged=f"{tag}-{n}", create=False),
+        lambda n: [[*skopeo, f"docker://{registry}/{repo}:{tag}-{n}", f"docker://{east}/{names['s', n]}:{tag}"]],
+        1.0,
+    )
     return [
         fresh,
+        versus_skopeo,
         Figure(
-            "copy a fresh 5-layer 50 MB image to another region vs skopeo copy",
-            lambda n: ecrtool("--to-region", EAST, "--repo", names["p", n], tagged=f"{tag}-{n}"),
-            lambda n: [[*skopeo, f"docker://{registry}/{repo}:{tag}-{n}", f"docker://{east}/{names['s', n]}:{tag}"]],
-            1.0,
+            "for comparison: the same copy creating its repository (--create), vs skopeo copy into an existing one",
+            lambda n: ecrtool("--to-region", EAST, "--repo", names["c", n], tagged=f"{tag}-{n}"),
+            None,
+            None,
+            versus=versus_skopeo,
         ),
         Figure(
             "copy whose destination already holds every blob vs docker pull + tag + push (image in the engine)",
