@@ -205,7 +205,7 @@ def test_an_immutable_tag_held_by_another_image_ends_the_copy_before_any_blob_mo
     held = image(dest, "app", "older", "v1")
     dest.log.clear()
     with pytest.raises(RegistryError) as caught:
-        ImageCopy(source, "app", dest, "app", immutable=True).run(root, "v1")
+        ImageCopy(source, "app", dest, "app", immutable=lambda: True).run(root, "v1")
     assert str(caught.value) == (
         f"tag 'v1' of dst.example/app already holds another image ({held.digest}) and the repository's tags are"
         " immutable: copy to another tag, or delete that image first"

@@ -48,14 +48,15 @@ _RENEWING = threading.Lock()
 
 @dataclass(frozen=True)
 class _Destination:
-    """A destination made ready while the source is read: who speaks for it, its repository (None when
-    there is none), whether this copy created it, and a client holding its token."""
+    """A destination made ready while the source is read: who speaks for it, whether this copy created its
+    repository, a client holding its token, and its repository as DescribeRepositories has it (None when
+    there is none), which the copy waits for only when it needs it."""
 
     service: Tokens
     target: Target
-    info: RepositoryInfo | None
     created: bool
     client: RegistryClient
+    described: Future[RepositoryInfo | None]
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,12 @@ def _described(target: Target, repository: str) -> RepositoryInfo | None:
         return target.ecr.describe_repository(repository)
     except NotFound:
         return None
+
+
+def _known(info: RepositoryInfo) -> Future[RepositoryInfo | None]:
+    found: Future[RepositoryInfo | None] = Future()
+    found.set_result(info)
+    return found
 
 
 def _describe_aside(target: Target, repository: str) -> Future[RepositoryInfo | None]:
@@ -225,29 +232,24 @@ class Copies(Tokens):
         )
 
     def _look_up(self, ref: RepoRef, create: bool) -> _Destination:
-        """What a destination needs before the copy, asked while the source is read: its repository (with
-        CREATE, created now: CreateRepository and DescribeRepositories go at once, so an existing
-        repository costs no more time than a new one) and a client holding its token."""
+        """What a destination needs before the copy, asked while the source is read: a client holding its
+        token and, with CREATE, its repository created. DescribeRepositories goes aside: the copy waits
+        for it only to tell a missing repository or an immutable tag held by another image, so an
+        existing repository costs no call on the copy's way."""
         service = self._side(ref)
         target = service._target(ref)
-        describing = _describe_aside(target, ref.repository) if create else None
-        refused: AuthError | None = None
-        info: RepositoryInfo | None = None
+        described = _describe_aside(target, ref.repository)
+        created = False
         if create:
             try:
                 info = target.ecr.create_repository(ref.repository)
+                described, created = _known(info), True
             except AlreadyExists:
                 pass
-            except AuthError as err:
-                refused = err  # allowed to use repositories but not to create them: this one may exist
-        created = info is not None
-        if info is None:
-            info = describing.result() if describing is not None else _described(target, ref.repository)
-        if info is None:
-            if refused is not None:
-                raise refused
-            service._create_missing(target, ref.repository, create=False)  # NotFound, saying --create
-        return _Destination(service, target, info, created, self._ecr_client(ref, "destination", service))
+            except AuthError:
+                if described.result() is None:  # allowed to use repositories but not to create them
+                    raise
+        return _Destination(service, target, created, self._ecr_client(ref, "destination", service), described)
 
     def _undo_created(self, targets: list[RepoRef], looked: list[Future[_Destination]]) -> None:
         """The source is not there: delete the repositories made for it (empty, so nothing else is lost)."""
@@ -294,13 +296,26 @@ class Copies(Tokens):
         ready = looked.result()
         src = opened.result()
         client, created = ready.client, ready.created
+
+        def immutable() -> bool:
+            try:
+                info = ready.described.result()
+            except EcrToolError:
+                return False  # not allowed to describe it: the registry refuses the tag itself
+            return bool(info and info.immutable)
+
         where = f"{client.host}/{dst.repository}"
         label = f"{where}:{dst.tag}" if dst.tag else f"{where}@{src.manifest.digest}"
         job = ImageCopy(
             src.client, src.repository, client, dst.repository, jobs=jobs, referrers=referrers, progress=progress,
-            label=label, cancelled=stop, empty=created, immutable=bool(ready.info and ready.info.immutable),
+            label=label, cancelled=stop, empty=created, immutable=immutable,
         )  # fmt: skip
-        already = job.run(src.manifest, dst.tag)
+        try:
+            already = job.run(src.manifest, dst.tag)
+        except NotFound:
+            if ready.described.result() is None:  # the registry knows no such repository: say how to make it
+                ready.service._create_missing(ready.target, dst.repository, create=False)
+            raise
         tally = job.tally
         return CopiedImage(
             reference=label,

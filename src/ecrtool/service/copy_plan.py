@@ -81,7 +81,7 @@ class ImageCopy:
         label: str = "",
         cancelled: threading.Event | None = None,
         empty: bool = False,
-        immutable: bool = False,
+        immutable: Callable[[], bool] = lambda: False,
     ) -> None:
         self.source, self.source_repo = source, source_repo
         self.dest, self.dest_repo = dest, dest_repo
@@ -95,7 +95,9 @@ class ImageCopy:
         self.cancelled = cancelled or threading.Event()
         # a repository created for this copy holds nothing: no need to ask it for each blob and manifest
         self.empty = empty
-        self.immutable = immutable  # the destination's tags cannot move: a tag held by another image ends the copy
+        # whether the destination's tags cannot move (asked only of a tag held by another image, which then
+        # ends the copy before any blob moves)
+        self.immutable = immutable
         # within one registry a blob can be mounted from the source repository instead of sent again
         self.same_registry = source.host == dest.host
 
@@ -103,7 +105,7 @@ class ImageCopy:
         """Copy ROOT under TAG (by its digest when None); True when the tag already held it."""
         there = self._dest_manifest(tag) if tag else None
         already = there == root.digest
-        if there is not None and not already and self.immutable:
+        if there is not None and not already and self.immutable():
             raise _tag_taken(self.dest.host, self.dest_repo, tag, there)  # before any blob moves
         if not already:
             self._tree(root, tag, holder=there)
