@@ -141,6 +141,7 @@ class Figure:
     target: float | None  # ecrtool / chain
     absolute_ms: float | None = None  # a bound on ecrtool's median too (full mode only)
     versus: Figure | None = None  # no chain of its own: compared with that figure's chain
+    chain_name: str = "login chain"  # what the chain is, as a row compared with it says
     before_chain: Callable[[], None] | None = None  # untimed, before each run of the chain
     mine: list[Sample] = field(default_factory=list)
     theirs: list[Sample] = field(default_factory=list)
@@ -456,6 +457,7 @@ def copies(stack: Stack, env: dict[str, str], runs: int, tag: str) -> list[Figur
         lambda n: ecrtool("--to-region", EAST, "--repo", names["p", n], tagged=f"{tag}-{n}", create=False),
         lambda n: [[*skopeo, f"docker://{registry}/{repo}:{tag}-{n}", f"docker://{east}/{names['s', n]}:{tag}"]],
         1.0,
+        chain_name="skopeo copy",
     )
     return [
         fresh,
@@ -696,7 +698,7 @@ def report(
         ratio = f"{f.ratio:.2f}×" if f.ratio is not None else "-"
         target = f"≤ {f.target}×" if f.target is not None else "-"
         if f.versus is not None:
-            chain = f"({chain}: login chain)"
+            chain = f"({chain}: {f.versus.chain_name})"
         lines.append(f"| {f.name} | {f.ms:.0f} ms | {chain} | {ratio} | {target} | {status}{extra} |")
     for found, (small, large), unit in ((scales, sizes, " images"), (copies, copy_sizes, " MB image")):
         if not found:
