@@ -128,7 +128,7 @@ def test_a_dry_run_deletes_nothing_and_says_how_to_delete(invoke: Any, ecr: Stub
     assert result.stderr == ""
 
 
-def test_an_index_goes_before_its_children_and_a_signature_before_its_image(invoke: Any, ecr: Stubber) -> None:
+def test_an_index_goes_before_its_children_and_its_signature_after_it(invoke: Any, ecr: Stubber) -> None:
     index, child_a, child_b, signature, kept = digest(1), digest(2), digest(3), digest(4), digest(5)
     pages(
         ecr,
@@ -153,14 +153,13 @@ def test_an_index_goes_before_its_children_and_a_signature_before_its_image(invo
             "acceptedMediaTypes": ACCEPTED,
         },
     )
-    deletes(ecr, [signature])
-    deletes(ecr, [index])
-    deletes(ecr, [child_a, child_b])
+    deletes(ecr, [index])  # ECR refuses to delete a child of a live index
+    deletes(ecr, [child_a, child_b, signature])  # the signature after its image: never a signed image unsigned
 
     result = invoke("prune", "trees", "--keep", "1", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc["delete_calls"] == 3
+    assert doc["delete_calls"] == 2
     assert sorted(image["digest"] for image in doc["images"]) == [index, child_a, child_b, signature]
     assert kept not in result.stdout
     sizes = {image["digest"]: image["size_bytes"] for image in doc["images"]}
@@ -320,3 +319,37 @@ def test_lifecycle_set_puts_a_files_text_as_written_and_preview_reads_it(
     assert lines[0].rstrip() == "trees: 1 of 3 image(s) would expire"
     assert lines[2].startswith("release-1 ")
     assert lines[-1] == f"preview of file {path}: 1 image(s) (1.0 kB) would expire; nothing was deleted"
+
+
+def test_a_delete_call_that_fails_midway_reports_what_went_and_what_did_not(invoke: Any, ecr: Stubber) -> None:
+    details = [detail(n, [f"t{n}"], age_days=n / 100) for n in range(151)]  # t0 newest, 150 to delete
+    pages(ecr, details)
+    gone = sorted(digest(n) for n in range(1, 151))
+    deletes(ecr, gone[:100])
+    ecr.add_client_error("batch_delete_image", "ServerException", "ECR is having a bad day", http_status_code=500)
+
+    result = invoke("prune", "trees", "--keep", "1", "--yes", "-o", "json")
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)  # the report still comes, for what had already gone
+    assert doc["deleted"] == 100 and doc["delete_calls"] == 1
+    assert sorted(f["digest"] for f in doc["failures"]) == gone[100:]
+    assert {f["code"] for f in doc["failures"]} == {"NotDeleted"}
+    assert "ECR is having a bad day" in doc["failures"][0]["reason"]
+    assert {i["digest"]: i["status"] for i in doc["images"]}[gone[0]] == "deleted"
+    assert {i["digest"]: i["status"] for i in doc["images"]}[gone[-1]] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--older-than", "0s"], "--older-than must be more than 0s"),
+        (["--older-than", "99999999999d"], "at most 36500d"),
+    ],
+)
+def test_an_age_that_would_select_everything_or_overflow_is_exit_2_before_any_call(
+    invoke: Any, ecr: Stubber, argv: list[str], words: str
+) -> None:
+    result = invoke("prune", "trees", *argv, "--yes")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("ecrtool: error: ") and words in result.stderr
+    assert len(result.stderr.splitlines()) == 1

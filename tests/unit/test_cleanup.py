@@ -21,7 +21,7 @@ def test_plain_images_go_in_one_round() -> None:
     assert delete_order([image("c"), image("a"), image("b")]) == [["a", "b", "c"]]
 
 
-def test_what_names_goes_before_what_it_names() -> None:
+def test_an_index_goes_before_its_children_and_an_image_before_its_referrers() -> None:
     images = [
         image("child1"),
         image("child2"),
@@ -30,7 +30,8 @@ def test_what_names_goes_before_what_it_names() -> None:
         image("listing", children=("sig",)),  # the referrers tag's index, naming the signature
         image("other"),
     ]
-    assert delete_order(images) == [["listing", "other"], ["sig"], ["index"], ["child1", "child2"]]
+    # a signature goes after its image: a failed delete of the image never leaves it unsigned
+    assert delete_order(images) == [["index", "listing", "other"], ["child1", "child2", "sig"]]
 
 
 def test_a_child_shared_by_two_indexes_waits_for_both() -> None:

@@ -62,24 +62,34 @@ def freed_bytes(images: Iterable[StoredImage]) -> int:
     return sum(image.size_bytes for image in images if not is_index(image.media_type))
 
 
-def named_by(image: StoredImage) -> tuple[str, ...]:
-    """The manifests IMAGE names: an index's children, a referrer's subject."""
-    return image.children + ((image.subject,) if image.subject else ())
+def goes_first(images: Sequence[StoredImage]) -> dict[str, set[str]]:
+    """For each of IMAGES' digests, the selected manifests that must be deleted before it: the index that
+    names it as a child (ECR refuses to delete a child of a live index), and the image it is a referrer of
+    (a signature goes after its image, so a failed delete never leaves a kept image unsigned)."""
+    selected = {image.digest for image in images}
+    first: dict[str, set[str]] = {digest: set() for digest in selected}
+    for image in images:
+        for child in image.children:
+            if child in selected and child != image.digest:
+                first[child].add(image.digest)
+        if image.subject in selected and image.subject != image.digest:
+            first[image.digest].add(image.subject)
+    return first
 
 
 def delete_order(images: Sequence[StoredImage]) -> list[list[str]]:
-    """IMAGES' digests in rounds that ECR accepts: every round deletes only manifests that nothing still
-    to be deleted names (an index before its children, a referrer before its subject). Each round is
-    one or more BatchDeleteImage calls of at most 100; a plain repository's cleanup is one round.
+    """IMAGES' digests in rounds that ECR accepts and that keep what stays whole: every round deletes only
+    manifests whose `goes_first` are gone (an index before its children, an image before its referrers).
+    Each round is one or more BatchDeleteImage calls of at most 100; a plain repository's cleanup is one
+    round.
 
     A cycle (which a registry cannot hold, as a digest names its content) ends in one last round."""
-    selected = {image.digest for image in images}
-    waiting_on: dict[str, int] = dict.fromkeys(selected, 0)  # how many selected manifests name each one
-    for image in images:
-        for digest in set(named_by(image)):
-            if digest in waiting_on and digest != image.digest:
-                waiting_on[digest] += 1
-    by_digest = {image.digest: image for image in images}
+    first = goes_first(images)
+    then: dict[str, list[str]] = {}
+    for digest, before in first.items():
+        for earlier in before:
+            then.setdefault(earlier, []).append(digest)
+    waiting_on = {digest: len(before) for digest, before in first.items()}
     rounds: list[list[str]] = []
     ready = sorted(digest for digest, count in waiting_on.items() if count == 0)
     done: set[str] = set()
@@ -88,13 +98,12 @@ def delete_order(images: Sequence[StoredImage]) -> list[list[str]]:
         done.update(ready)
         following: list[str] = []
         for digest in ready:
-            for named in set(named_by(by_digest[digest])):
-                if named in waiting_on and named != digest:
-                    waiting_on[named] -= 1
-                    if waiting_on[named] == 0:
-                        following.append(named)
+            for later in then.get(digest, ()):
+                waiting_on[later] -= 1
+                if waiting_on[later] == 0:
+                    following.append(later)
         ready = sorted(following)
-    rest = sorted(selected - done)
+    rest = sorted(set(first) - done)
     if rest:
         rounds.append(rest)
     return rounds

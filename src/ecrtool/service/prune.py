@@ -21,11 +21,11 @@ from ecrtool.model.cleanup import (
     LifecyclePolicyInfo,
     delete_order,
     freed_bytes,
+    goes_first,
     manifest_links,
-    named_by,
 )
 from ecrtool.model.durations import parse_duration
-from ecrtool.model.errors import InvalidInput, NotFound
+from ecrtool.model.errors import EcrToolError, InvalidInput, NotFound
 from ecrtool.model.indexes import is_index
 from ecrtool.model.lifecycle import lifecycle_policy, parse_policy, policy_json, prune_policy, validate_for_ecr
 from ecrtool.model.refs import RepoRef, chunks, parse_repo_ref
@@ -162,35 +162,47 @@ class Cleanup(ServiceBase):
         """Delete RESULT's selection by digest, in rounds ECR accepts (model.cleanup.delete_order), at most 100
         a call. A manifest named by one that could not be deleted is left alone: it is still in use."""
         images = [expiry.image for expiry in result.selected]
-        namers: dict[str, set[str]] = {}
-        for image in images:
-            for digest in named_by(image):
-                namers.setdefault(digest, set()).add(image.digest)
+        first = goes_first(images)
+        subjects = {image.digest: image.subject for image in images}
         deleted: set[str] = set()
         blocked: set[str] = set()
         failures: list[DeleteFailure] = []
         calls = 0
-        for batch in delete_order(images):
+        rounds = delete_order(images)
+        for number, batch in enumerate(rounds):
             going = []
             for digest in batch:
-                stuck = sorted(namers.get(digest, set()) & blocked)
+                stuck = sorted(first.get(digest, set()) & blocked)
                 if stuck:
                     blocked.add(digest)
-                    failures.append(
-                        DeleteFailure(ImageId(digest=digest), "Kept", f"{stuck[0]}, which names it, was not deleted")
+                    why = (
+                        f"it refers to {stuck[0]}, which was not deleted"
+                        if subjects.get(digest) == stuck[0]
+                        else f"{stuck[0]}, which names it, was not deleted"
                     )
+                    failures.append(DeleteFailure(ImageId(digest=digest), "Kept", why))
                 else:
                     going.append(digest)
-            if not going:
-                continue
-            _, failed, made = target.ecr.batch_delete(result.repository, [{"imageDigest": d} for d in going])
-            calls += made
-            failures.extend(failed)
-            # an id not among the failures is gone: ECR lists it among imageIds, but moto (so the local ECR)
-            # leaves out an untagged image deleted by digest
-            refused = {failure.image.digest for failure in failed if failure.image.digest}
-            deleted.update(digest for digest in going if digest not in refused)
-            blocked.update(refused)
+            stopped: EcrToolError | None = None
+            for start in range(0, len(going), 100):  # BatchDeleteImage's limit
+                chunk = going[start : start + 100]
+                try:
+                    _, failed, made = target.ecr.batch_delete(result.repository, [{"imageDigest": d} for d in chunk])
+                except EcrToolError as err:
+                    stopped = err  # what went is reported, and what did not, with the reason
+                    untried = chunk + [d for d in going if d not in deleted and d not in chunk and d not in blocked]
+                    untried += [d for later in rounds[number + 1 :] for d in later]
+                    failures.extend(DeleteFailure(ImageId(digest=d), "NotDeleted", str(err)) for d in untried)
+                    break
+                calls += made
+                failures.extend(failed)
+                # an id not among the failures is gone: ECR lists it among imageIds, but moto (so the local
+                # ECR) leaves out an untagged image deleted by digest
+                refused = {failure.image.digest for failure in failed if failure.image.digest}
+                deleted.update(digest for digest in chunk if digest not in refused)
+                blocked.update(refused)
+            if stopped is not None:
+                break
         return replace(
             result,
             dry_run=False,
