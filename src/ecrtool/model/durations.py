@@ -11,6 +11,7 @@ from ecrtool.model.errors import InvalidInput
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _PART = re.compile(r"(\d+)([smhdw])")
 _WHOLE = re.compile(r"(?:\d+[smhdw])+")
+_LONGEST = 36500 * 86400  # a century: any longer is a typo, and past datetime's range
 
 
 def parse_duration(text: str, option: str = "duration") -> timedelta:
@@ -22,6 +23,8 @@ def parse_duration(text: str, option: str = "duration") -> timedelta:
             f"{option} {text!r} is not a duration: give a number and a unit, such as 30d, 12h, 2w, 90m or 45s"
         )
     seconds = sum(int(number) * _UNITS[unit] for number, unit in _PART.findall(spoken))
+    if seconds > _LONGEST:
+        raise InvalidInput(f"{option} {text!r} is longer than ECR has existed: give at most 36500d")
     return timedelta(seconds=seconds)
 
 

@@ -259,6 +259,10 @@ def prune_policy(
         raise InvalidInput("say what to prune: --keep N, --untagged or --older-than DURATION")
     if prefixes and keep is None and older_than is None:
         raise InvalidInput("--tag-prefix chooses which tags --keep or --older-than apply to: add one of them")
+    if older_than is not None and older_than <= timedelta(0):
+        raise InvalidInput(
+            "--older-than must be more than 0s: 0 would select every image (--untagged takes the untagged ones)"
+        )
     rules = _keep_rules(keep, prefixes)
     if untagged:
         rules.append(Rule(len(rules) + 1, "untagged", "sinceImagePushed", description="expire untagged images"))
