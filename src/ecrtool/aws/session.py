@@ -6,6 +6,7 @@ botocore is imported here, and only when a command first needs a client, so `ecr
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -23,8 +24,14 @@ class AwsSession:
         self._profile = profile
         self._session: Any = None
         self._clients: dict[tuple[str, str], Any] = {}
+        # botocore's session is not thread-safe: a copy's destinations make their clients from their threads
+        self._lock = threading.RLock()
 
     def _boto_session(self) -> Any:
+        with self._lock:
+            return self._made_session()
+
+    def _made_session(self) -> Any:
         if self._session is None:
             # botocore's own session, not boto3's: clients are all ecrtool uses, and boto3 (with
             # s3transfer) would add to the start-up of every command that talks to AWS
@@ -59,6 +66,10 @@ class AwsSession:
 
     def client(self, service: str, region: str | None = None) -> Any:
         name = self.region(region)
+        with self._lock:
+            return self._client(service, name)
+
+    def _client(self, service: str, name: str) -> Any:
         key = (service, name)
         if key not in self._clients:
             from botocore.config import Config
