@@ -133,6 +133,8 @@ class Copies(Tokens):
                 raise
             done, _ = wait(work, return_when=FIRST_EXCEPTION)
             if any(future.exception() is not None for future in done):
+                stop.set()
+                wait(work)  # the others stop at their next block: then the first real error is known
                 raise first_failure(work)
             copies = [future.result() for future in work]
         except BaseException:
@@ -258,8 +260,8 @@ class Copies(Tokens):
                 ready = future.result()
                 if ready.created:
                     ready.target.ecr.delete_repository(ref.repository, force=False)
-            except EcrToolError:
-                pass  # the source's error is the one to report
+            except Exception:  # noqa: BLE001 - the source's error is the one to report
+                pass
 
     def _open_source(self, src: RepoRef | ImageRef) -> _Source:
         if isinstance(src, ImageRef):
@@ -302,7 +304,8 @@ class Copies(Tokens):
                 info = ready.described.result()
             except EcrToolError:
                 return False  # not allowed to describe it: the registry refuses the tag itself
-            return bool(info and info.immutable)
+            # IMMUTABLE_WITH_EXCLUSION lets the excluded tags move: there the registry's answer decides
+            return bool(info and info.tag_mutability == "IMMUTABLE")
 
         where = f"{client.host}/{dst.repository}"
         label = f"{where}:{dst.tag}" if dst.tag else f"{where}@{src.manifest.digest}"
@@ -313,7 +316,11 @@ class Copies(Tokens):
         try:
             already = job.run(src.manifest, dst.tag)
         except NotFound:
-            if ready.described.result() is None:  # the registry knows no such repository: say how to make it
+            try:
+                missing = ready.described.result() is None
+            except EcrToolError:
+                missing = False  # not allowed to describe it: the registry's own answer says what is wrong
+            if missing:  # the registry knows no such repository: say how to make it
                 ready.service._create_missing(ready.target, dst.repository, create=False)
             raise
         tally = job.tally
