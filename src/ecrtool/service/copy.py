@@ -7,8 +7,8 @@ uses the credentials Docker's config holds for it, else goes anonymously. The co
 (copy_plan.ImageCopy) moves blobs and manifests byte for byte, so every destination's digest is the
 source's.
 
-Destinations go at once, one thread each: each looks its repository up (with --create, creates it) and
-gets its token while the source's manifest is read, and copies as soon as that is in. A repository
+Destinations go at once, one thread each: each gets its token (and with --create, creates its
+repository) while the source's manifest is read, and copies as soon as that is in. A repository
 created for a source that turns out not to be there is deleted again, so a mistyped source leaves
 nothing behind. The first failure, or Ctrl-C, stops every destination at its next block; running the
 command again finishes the copies.
@@ -17,6 +17,7 @@ command again finishes the copies.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -50,13 +51,13 @@ _RENEWING = threading.Lock()
 class _Destination:
     """A destination made ready while the source is read: who speaks for it, whether this copy created its
     repository, a client holding its token, and its repository as DescribeRepositories has it (None when
-    there is none), which the copy waits for only when it needs it."""
+    there is none), asked only when the copy needs it."""
 
     service: Tokens
     target: Target
     created: bool
     client: RegistryClient
-    described: Future[RepositoryInfo | None]
+    described: Callable[[], RepositoryInfo | None]
 
 
 @dataclass(frozen=True)
@@ -76,24 +77,19 @@ def _described(target: Target, repository: str) -> RepositoryInfo | None:
         return None
 
 
-def _known(info: RepositoryInfo) -> Future[RepositoryInfo | None]:
-    found: Future[RepositoryInfo | None] = Future()
-    found.set_result(info)
-    return found
+def _described_once(target: Target, repository: str) -> Callable[[], RepositoryInfo | None]:
+    """DescribeRepositories of REPOSITORY, asked the first time the answer is wanted and kept: a copy
+    into an existing repository never needs it, and an ECR call is not free for the registry either."""
+    found: list[RepositoryInfo | None] = []
+    lock = threading.Lock()
 
+    def answer() -> RepositoryInfo | None:
+        with lock:
+            if not found:
+                found.append(_described(target, repository))
+            return found[0]
 
-def _describe_aside(target: Target, repository: str) -> Future[RepositoryInfo | None]:
-    """DescribeRepositories on a thread of its own, while this one does something else."""
-    found: Future[RepositoryInfo | None] = Future()
-
-    def run() -> None:
-        try:
-            found.set_result(_described(target, repository))
-        except BaseException as err:
-            found.set_exception(err)
-
-    threading.Thread(target=run, name="describe", daemon=True).start()
-    return found
+    return answer
 
 
 class Copies(Tokens):
@@ -235,21 +231,21 @@ class Copies(Tokens):
 
     def _look_up(self, ref: RepoRef, create: bool) -> _Destination:
         """What a destination needs before the copy, asked while the source is read: a client holding its
-        token and, with CREATE, its repository created. DescribeRepositories goes aside: the copy waits
-        for it only to tell a missing repository or an immutable tag held by another image, so an
-        existing repository costs no call on the copy's way."""
+        token and, with CREATE, its repository created. DescribeRepositories is asked only to tell a
+        missing repository or an immutable tag held by another image, so a copy into an existing
+        repository makes no call for it."""
         service = self._side(ref)
         target = service._target(ref)
-        described = _describe_aside(target, ref.repository)
+        described = _described_once(target, ref.repository)
         created = False
         if create:
             try:
                 info = target.ecr.create_repository(ref.repository)
-                described, created = _known(info), True
+                described, created = (lambda: info), True
             except AlreadyExists:
                 pass
             except AuthError:
-                if described.result() is None:  # allowed to use repositories but not to create them
+                if described() is None:  # allowed to use repositories but not to create them
                     raise
         return _Destination(service, target, created, self._ecr_client(ref, "destination", service), described)
 
@@ -301,7 +297,7 @@ class Copies(Tokens):
 
         def immutable() -> bool:
             try:
-                info = ready.described.result()
+                info = ready.described()
             except EcrToolError:
                 return False  # not allowed to describe it: the registry refuses the tag itself
             # IMMUTABLE_WITH_EXCLUSION lets the excluded tags move: there the registry's answer decides
@@ -317,7 +313,7 @@ class Copies(Tokens):
             already = job.run(src.manifest, dst.tag)
         except NotFound:
             try:
-                missing = ready.described.result() is None
+                missing = ready.described() is None
             except EcrToolError:
                 missing = False  # not allowed to describe it: the registry's own answer says what is wrong
             if missing:  # the registry knows no such repository: say how to make it
