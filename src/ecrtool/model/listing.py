@@ -7,7 +7,6 @@ Filters apply to the images as people see them, after an index's children are fo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -82,13 +81,3 @@ def maybe_referrer(image: ImageInfo) -> bool:
     an untagged image manifest but a Docker v2 one, whose format has no subject (an index stands for its
     children: shown as an image of its own)."""
     return not image.tags and image.media_type != DOCKER_MANIFEST and not is_index(image.media_type)
-
-
-def subject_of(text: str) -> str | None:
-    """The digest a manifest's `subject` names (OCI 1.1 referrers); None when it names none."""
-    try:
-        subject = json.loads(text).get("subject")
-    except (ValueError, AttributeError):
-        return None
-    digest = subject.get("digest") if isinstance(subject, dict) else None
-    return digest if isinstance(digest, str) else None

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
+from ecrtool.model.cleanup import manifest_links
 from ecrtool.model.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, Refused
 from ecrtool.model.indexes import IndexChild, group_indexes, is_index
-from ecrtool.model.listing import ImageFilter, ImageListing, maybe_referrer, subject_of, total_bytes
+from ecrtool.model.listing import ImageFilter, ImageListing, maybe_referrer, total_bytes
 from ecrtool.model.refs import parse_key_value, parse_repo_ref, validate_digest, validate_repository, validate_tag
 from ecrtool.model.results import (
     Confirm,
@@ -73,7 +74,7 @@ class Repositories(ServiceBase):
             try:
                 manifests = target.ecr.manifests(ref.repository, [{"imageDigest": i.digest} for i in candidates])
                 present = {image.digest for image in found}
-                referrers = {m.digest for m in manifests if subject_of(m.text) in present}
+                referrers = {m.digest for m in manifests if manifest_links(m.text)[1] in present}
                 shown = [image for image in shown if image.digest not in referrers]
             except AuthError:
                 unread = True
