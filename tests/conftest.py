@@ -213,6 +213,19 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
+def private_ecrtool(penv: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """The real ecrtool against the private local ECR; HOME may name another user (no token cache)."""
+    exe = shutil.which("ecrtool", path=penv["PATH"])
+    assert exe, "ecrtool is not installed in this environment (make install)"
+
+    def run(*args: str, timeout: float = 180, home: Path | None = None) -> subprocess.CompletedProcess[str]:
+        env = penv if home is None else {**penv, "HOME": str(home)}
+        return subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+    return run
+
+
+@pytest.fixture
 def ecrtool(env: dict[str, str]) -> Run:
     """Run the installed `ecrtool` console script, as a user would."""
     exe = shutil.which("ecrtool", path=env["PATH"])

@@ -9,7 +9,6 @@ again finishes, without sending again what had arrived.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import time
@@ -33,14 +32,8 @@ def hub(open_registry_process: Any) -> Any:
 
 
 @pytest.fixture
-def ecr(penv: dict[str, str]) -> Run:
-    exe = shutil.which("ecrtool", path=penv["PATH"])
-    assert exe, "ecrtool is not installed in this environment (make install)"
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([exe, *args], capture_output=True, text=True, timeout=180, env=penv)
-
-    return run
+def ecr(private_ecrtool: Run) -> Run:
+    return private_ecrtool
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ on a private local ECR (the `private_stack` fixture), since they stop and kill i
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import time
@@ -26,15 +25,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def ecr(penv: dict[str, str]) -> Run:
-    exe = shutil.which("ecrtool", path=penv["PATH"])
-    assert exe, "ecrtool is not installed in this environment (make install)"
-
-    def run(*args: str, timeout: float = 120, home: Path | None = None) -> subprocess.CompletedProcess[str]:
-        env = penv if home is None else {**penv, "HOME": str(home)}  # another HOME: another user, no token cache
-        return subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout, env=env)
-
-    return run
+def ecr(private_ecrtool: Run) -> Run:
+    return private_ecrtool
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ shared stack runs only once this is merged.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -23,14 +22,8 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def ecr(penv: dict[str, str]) -> Run:
-    exe = shutil.which("ecrtool", path=penv["PATH"])
-    assert exe, "ecrtool is not installed in this environment (make install)"
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([exe, *args], capture_output=True, text=True, timeout=120, env=penv)
-
-    return run
+def ecr(private_ecrtool: Run) -> Run:
+    return private_ecrtool
 
 
 @pytest.fixture
