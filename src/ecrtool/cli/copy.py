@@ -48,6 +48,9 @@ def copy(
     for byte, so the digest stays the same; what the destination already has is not sent again. No Docker
     engine is needed.
     """
+    from ecrtool.model import tls  # ssl: not for --help
+
+    tls.prepare()  # the registries' certificates load while the service's modules do
     a = app(ctx)
     with a.render.progress() as progress:
         result = a.service.copy(

@@ -28,6 +28,25 @@ def ca_bundle(environ: Mapping[str, str] | None = None) -> str:
     return env.get("AWS_CA_BUNDLE") or default_ca_bundle()
 
 
+def prepare(cafile: str | None = None) -> None:
+    """Start building CAFILE's context (default: ca_bundle()) on a thread of its own, for context() to find.
+
+    OpenSSL parses the bundle (a few hundred certificates, some 30 ms) without holding the GIL, so a
+    command that starts this before importing its modules has the context when its first request needs
+    it. Whoever calls context() first builds it; the other finds it made. A bundle that cannot be read
+    is left for context() to report, in the thread that asked.
+    """
+    chosen = cafile or ca_bundle()
+
+    def build() -> None:
+        try:
+            context(chosen)
+        except (OSError, ssl.SSLError):
+            pass
+
+    threading.Thread(target=build, name="tls-context", daemon=True).start()
+
+
 def context(cafile: str) -> ssl.SSLContext:
     """An SSL context that trusts the certificates of CAFILE, and only those (as botocore's)."""
     with _lock:
