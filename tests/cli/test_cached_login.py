@@ -372,7 +372,7 @@ PROBE = (
     "try:\n    runpy.run_module('ecrtool', run_name='__main__')\n"
     "except SystemExit as done:\n    code = done.code\n"
     "heavy = {'click', 'boto3', 'botocore', 'docker', 'requests', 'rich', 'ecrtool.cli.main',"
-    " 'ecrtool.service.service'}\n"
+    " 'ecrtool.service.tokens'}\n"
     "print('loaded:', sorted(heavy & set(sys.modules)), 'exit:', code, file=sys.stderr)\n"
 )
 

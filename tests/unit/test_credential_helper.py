@@ -21,7 +21,7 @@ from botocore.stub import Stubber
 from ecrtool.aws.ecr import AuthToken, public_authorization_token
 from ecrtool.cli.credential_helper import run
 from ecrtool.model.errors import AuthError
-from ecrtool.service.service import Service
+from ecrtool.service.tokens import Tokens
 
 HOST = "123456789012.dkr.ecr.ca-west-1.amazonaws.com"
 EXPIRES = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -44,13 +44,13 @@ def asked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Asked:
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
     record = Asked()
 
-    def registry_token(self: Service, host: str) -> AuthToken:
+    def registry_token(self: Tokens, host: str) -> AuthToken:
         record.calls.append((host, self.settings.profile, self.settings.registry_override))
         if record.error is not None:
             raise record.error
         return AuthToken("AWS", "s3cret-token", EXPIRES, f"https://{host}")
 
-    monkeypatch.setattr(Service, "registry_token", registry_token)
+    monkeypatch.setattr(Tokens, "registry_token", registry_token)
     return record
 
 

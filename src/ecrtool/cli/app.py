@@ -1,9 +1,9 @@
-"""What every command needs: the settings, the service and the renderer for this invocation."""
+"""What every command needs: the settings, its family of the service and the renderer for this invocation."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import click
 
@@ -11,20 +11,24 @@ from ecrtool.cli.options import settings
 
 if TYPE_CHECKING:
     from ecrtool.cli.render import Renderer
-    from ecrtool.service.service import Service
+    from ecrtool.service.base import ServiceBase
+
+Family = TypeVar("Family", bound="ServiceBase")
 
 
 @dataclass
-class App:
-    service: Service
+class App(Generic[Family]):
+    service: Family
     render: Renderer
 
 
-def app(ctx: click.Context) -> App:
-    # imported when a command runs, not when the command line is parsed: `ecrtool --help` and
-    # `--version` load neither the service (and its results) nor the renderer
+def app(ctx: click.Context, family: type[Family]) -> App[Family]:
+    """The command's FAMILY of jobs (service/: Copies, Transfers, Repositories...) and the renderer.
+
+    A command imports its family when it runs, not when the command line is parsed: `ecrtool --help`
+    loads no service, and a command loads its own family's modules and no other's (start-up time).
+    """
     from ecrtool.cli.render import Renderer
-    from ecrtool.service.service import Service
 
     current = settings(ctx)
-    return App(service=Service(current), render=Renderer(output=current.output, quiet=current.quiet))
+    return App(service=family(current), render=Renderer(output=current.output, quiet=current.quiet))

@@ -26,5 +26,7 @@ def config() -> None:
 @click.pass_context
 def show(ctx: click.Context) -> None:
     """Print each setting's effective value and its source: a flag, a variable, the file's line, a default."""
-    a = app(ctx)
+    from ecrtool.service.setup import Setup
+
+    a = app(ctx, Setup)
     a.render.settings_report(a.service.settings_report())

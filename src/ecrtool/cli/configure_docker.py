@@ -44,6 +44,8 @@ def configure_docker(ctx: click.Context, regions: tuple[str, ...], accounts: tup
     one `sudo docker` reads: ROOT_HOME/.docker/config.json, since sudo drops DOCKER_CONFIG. It is
     written through `sudo -n` unless you are root, and the helper must be on root's PATH under sudo.
     """
-    a = app(ctx)
+    from ecrtool.service.setup import Setup
+
+    a = app(ctx, Setup)
     result = a.service.configure_docker(regions, accounts, public=public, sudo=a.service.settings.sudo)
     a.render.configured_docker(result)

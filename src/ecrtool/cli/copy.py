@@ -48,10 +48,12 @@ def copy(
     for byte, so the digest stays the same; what the destination already has is not sent again. No Docker
     engine is needed.
     """
-    from ecrtool.model import tls  # ssl: not for --help
+    from ecrtool.model import tls
 
     tls.prepare()  # the registries' certificates load while the service's modules do
-    a = app(ctx)
+    from ecrtool.service.copy import Copies
+
+    a = app(ctx, Copies)
     with a.render.progress() as progress:
         result = a.service.copy(
             src,

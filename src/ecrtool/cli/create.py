@@ -30,7 +30,9 @@ def create(
     exist_ok: bool,
 ) -> None:
     """Create the repository REPO and print its URI."""
-    a = app(ctx)
+    from ecrtool.service.repos import Repositories
+
+    a = app(ctx, Repositories)
     a.render.created(
         a.service.create(
             repo, scan_on_push=scan_on_push, immutable=immutable, kms_key=kms_key, tags=tags, exist_ok=exist_ok

@@ -28,7 +28,9 @@ def delete(
     ctx: click.Context, repo: str, tags: tuple[str, ...], digests: tuple[str, ...], force: bool, yes: bool
 ) -> None:
     """Delete images from REPO by --tag/--digest; with neither, delete the repository itself."""
-    a = app(ctx)
+    from ecrtool.service.repos import Repositories
+
+    a = app(ctx, Repositories)
     if tags or digests:
         if force or yes:
             raise InvalidInput("--force and --yes apply to deleting the repository: drop them, or drop --tag/--digest")

@@ -22,7 +22,9 @@ def doctor(ctx: click.Context) -> None:
     Each check prints ✓ or ✗, and for ✗ the fix. Checks that need what a failed one would have found
     are skipped (–).
     """
-    a = app(ctx)
+    from ecrtool.service.setup import Setup
+
+    a = app(ctx, Setup)
     report = a.service.doctor()
     a.render.doctor(report)
     if not report.ok:

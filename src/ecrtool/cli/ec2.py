@@ -77,7 +77,9 @@ def user_data(
     options (-p, -e, -v, --name, --restart, and a COMMAND after --) are passed to `ecrtool run` on the
     instance. The script says which ECR rights the instance's role needs.
     """
-    a = app(ctx)
+    from ecrtool.service.setup import Setup
+
+    a = app(ctx, Setup)
     result = a.service.user_data(
         ref,
         os_name=os_name,

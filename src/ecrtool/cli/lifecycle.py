@@ -63,8 +63,9 @@ def lifecycle() -> None:
 def show(ctx: click.Context, repo: str) -> None:
     """Print REPO's lifecycle policy (ECR's JSON); a note when it has none (exit 0)."""
     from ecrtool.cli.render_cleanup import policy
+    from ecrtool.service.prune import Cleanup
 
-    a = app(ctx)
+    a = app(ctx, Cleanup)
     policy(a.render, a.service.lifecycle_show(repo))
 
 
@@ -91,8 +92,9 @@ def set_(
     first (unique priorities, an `any` rule last, countType and countNumber consistent, 30,720 characters
     at most). ECR applies it within a day; `ecrtool lifecycle preview` shows now what it expires."""
     from ecrtool.cli.render_cleanup import policy
+    from ecrtool.service.prune import Cleanup
 
-    a = app(ctx)
+    a = app(ctx, Cleanup)
     result = a.service.lifecycle_set(
         repo, file=file, keep=keep, tag_prefixes=tag_prefixes, untagged_older_than=untagged_older_than
     )
@@ -123,8 +125,9 @@ def preview(
     Nothing is deleted; `ecrtool prune` with the same rules and --yes deletes.
     """
     from ecrtool.cli.render_cleanup import cleanup
+    from ecrtool.service.prune import Cleanup
 
-    a = app(ctx)
+    a = app(ctx, Cleanup)
     result = a.service.lifecycle_preview(
         repo, file=file, keep=keep, tag_prefixes=tag_prefixes, untagged_older_than=untagged_older_than
     )

@@ -36,9 +36,10 @@ def images(ctx: click.Context, repo: str, untagged: bool, older_than: str | None
     counted once (-o json and -q print the images alone)."""
     from ecrtool.model.durations import parse_duration
     from ecrtool.model.listing import ImageFilter
+    from ecrtool.service.repos import Repositories
 
     span = parse_duration(older_than, "--older-than") if older_than is not None else None
-    a = app(ctx)
+    a = app(ctx, Repositories)
     a.render.image_listing(repo, a.service.images(repo, ImageFilter(untagged=untagged, older_than=span)))
 
 
@@ -50,5 +51,7 @@ def images(ctx: click.Context, repo: str, untagged: bool, older_than: str | None
 @click.pass_context
 def repos(ctx: click.Context) -> None:
     """List the repositories in the registry."""
-    a = app(ctx)
+    from ecrtool.service.repos import Repositories
+
+    a = app(ctx, Repositories)
     a.render.repositories(a.service.repositories())

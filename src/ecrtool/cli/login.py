@@ -26,5 +26,7 @@ def login(ctx: click.Context, public: bool) -> None:
 
     Afterwards a plain `docker pull` or `docker push` works. The password is valid for 12 hours.
     """
-    a = app(ctx)
+    from ecrtool.service.tokens import Tokens
+
+    a = app(ctx, Tokens)
     a.render.logged_in(a.service.login(public=public))

@@ -64,8 +64,9 @@ def prune(
     the count and the bytes freed (exit 1 if any deletion failed).
     """
     from ecrtool.cli.render_cleanup import cleanup
+    from ecrtool.service.prune import Cleanup
 
-    a = app(ctx)
+    a = app(ctx, Cleanup)
     result = a.service.prune(
         repo,
         keep=keep,

@@ -18,7 +18,9 @@ from ecrtool.cli.options import global_options
 @click.pass_context
 def pull(ctx: click.Context, ref: str) -> None:
     """Pull REF (REPO[:TAG], REPO@sha256:... or a full reference) and print the local reference."""
-    a = app(ctx)
+    from ecrtool.service.transfers import Transfers
+
+    a = app(ctx, Transfers)
     with a.render.progress() as progress:
         result = a.service.pull(ref, progress=progress)
     a.render.pulled(result)

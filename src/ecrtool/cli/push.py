@@ -31,7 +31,9 @@ def push(ctx: click.Context, image: str, repo: str | None, tags: tuple[str, ...]
 
     No prior login is needed: the registry token goes to the engine for this push only.
     """
-    a = app(ctx)
+    from ecrtool.service.transfers import Transfers
+
+    a = app(ctx, Transfers)
     with a.render.progress() as progress:
         result = a.service.push(image, repo, tags, create=create, progress=progress)
     a.render.pushed(result)

@@ -10,32 +10,34 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from ecrtool.cli.formats import json_text, login_text, to_jsonable, when
-from ecrtool.model.listing import ImageListing
-from ecrtool.model.results import (
-    ConfigureDockerResult,
-    CopyResult,
-    CreateResult,
-    DeleteImagesResult,
-    DeleteRepositoryResult,
-    DoctorReport,
-    ImageInfo,
-    LoginResult,
-    Progress,
-    ProgressEvent,
-    PullResult,
-    PushResult,
-    RepositoryInfo,
-    RetagResult,
-    RunResult,
-    SettingsReport,
-    TagResult,
-    UserData,
-)
+
+if TYPE_CHECKING:
+    from ecrtool.model.listing import ImageListing
+    from ecrtool.model.results import (
+        ConfigureDockerResult,
+        CopyResult,
+        CreateResult,
+        DeleteImagesResult,
+        DeleteRepositoryResult,
+        DoctorReport,
+        ImageInfo,
+        LoginResult,
+        Progress,
+        ProgressEvent,
+        PullResult,
+        PushResult,
+        RepositoryInfo,
+        RetagResult,
+        RunResult,
+        SettingsReport,
+        TagResult,
+        UserData,
+    )
 
 
 def human_size(size: int | None) -> str:

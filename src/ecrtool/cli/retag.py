@@ -24,5 +24,7 @@ def retag(ctx: click.Context, ref: str, new_tags: tuple[str, ...]) -> None:
     The manifest is stored again byte for byte, so every new tag has REF's digest; nothing is downloaded.
     A tag that already names the image is fine, in an immutable repository too.
     """
-    a = app(ctx)
+    from ecrtool.service.retag import Retagging
+
+    a = app(ctx, Retagging)
     a.render.retagged(a.service.retag(ref, new_tags))

@@ -118,7 +118,9 @@ def run(
         remove=remove,
         restart=restart,
     )
-    a = app(ctx)
+    from ecrtool.service.transfers import Transfers
+
+    a = app(ctx, Transfers)
     with a.render.progress() as progress:
         if detach:
             result = a.service.run(ref, spec, pull=pull_policy, progress=progress)

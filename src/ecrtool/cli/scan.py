@@ -43,8 +43,9 @@ def scan(ctx: click.Context, ref: str, wait: bool, timeout: str | None, fail_on:
     from ecrtool.cli.render_scan import scan_progress, scanned
     from ecrtool.model.errors import EcrToolError
     from ecrtool.model.findings import gate_failure
+    from ecrtool.service.scan import Scans
 
-    a = app(ctx)
+    a = app(ctx, Scans)
     with scan_progress(a.render) as progress:
         result = a.service.scan(ref, wait=wait, timeout=timeout, fail_on=fail_on, progress=progress)
     scanned(a.render, result)

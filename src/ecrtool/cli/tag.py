@@ -19,5 +19,7 @@ from ecrtool.cli.options import global_options
 @click.pass_context
 def tag(ctx: click.Context, image: str, repo: str | None, tags: tuple[str, ...]) -> None:
     """Tag the local IMAGE with its ECR name(s) and print them."""
-    a = app(ctx)
+    from ecrtool.service.transfers import Transfers
+
+    a = app(ctx, Transfers)
     a.render.tagged(a.service.tag(image, repo, tags))

@@ -2,7 +2,7 @@
 
 The gateways are built on first use, so a command that needs neither AWS nor Docker (a bad argument,
 `ecrtool ec2 user-data`) loads neither. Each family of jobs (tokens, transfers, repositories, set-up)
-is a class of its own module deriving from ServiceBase; service.Service joins them.
+is a class of its own module deriving from ServiceBase; a command builds the one family it calls (cli/app.py).
 """
 
 from __future__ import annotations

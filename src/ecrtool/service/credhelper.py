@@ -50,7 +50,7 @@ def serves(host: str, settings: Settings) -> bool:
 
 def get(server_url: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Answer `get`: the credentials for the registry named on stdin."""
-    from ecrtool.service.service import Service
+    from ecrtool.service.tokens import Tokens
 
     env = dict(os.environ if environ is None else environ)
     host = normalize(server_url)
@@ -65,7 +65,7 @@ def get(server_url: str, environ: Mapping[str, str] | None = None) -> dict[str, 
     # the settings keep ECRTOOL_REGISTRY's spelling; compare and fetch with it
     if settings.registry_override and host == settings.registry_override.lower():
         host = settings.registry_override
-    token = Service(settings).registry_token(host)
+    token = Tokens(settings).registry_token(host)
     return {"ServerURL": server_url.strip(), "Username": token.username, "Secret": token.password}
 
 

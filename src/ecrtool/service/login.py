@@ -1,7 +1,7 @@
 """Logging the Docker engine in to a registry: the one flow `ecrtool login` and the console script's fast path share.
 
 `token_registry` names the registry a token is for; `log_in` has the engine check the token and
-stores it where the docker command reads it. Service.login calls both after getting a token (from the
+stores it where the docker command reads it. Tokens.login calls both after getting a token (from the
 cache or from AWS); `cached_login` calls both for a fresh cached token without building the service,
 which would load AWS, docker-py and every command's rules. Where a login needs more than the cache
 (AWS, to name the caller's account; docker-py, for an engine not on a unix socket; the docker command;
@@ -52,12 +52,12 @@ def log_in(docker: DockerRunner, host: str, token: AuthToken) -> str:
 
 
 def cached_login(settings: Settings) -> tuple[str, AuthToken, str] | None:
-    """`ecrtool login` on a fresh cached token, as Service.login does it; None when that needs more than the cache.
+    """`ecrtool login` on a fresh cached token, as Tokens.login does it; None when that needs more than the cache.
 
     Returns the registry, the token and where the credentials were stored: what a LoginResult holds,
     without loading the results module. None is answered before the engine is asked anything, or when
     it refused the cached token (then dropped from the cache); any other failure raises what
-    Service.login raises for it (an engine out of reach, a Docker config that cannot be written).
+    Tokens.login raises for it (an engine out of reach, a Docker config that cannot be written).
     """
     if settings.runner != DEFAULTS["runner"] or settings.sudo or settings.no_cache:
         return None
