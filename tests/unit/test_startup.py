@@ -63,6 +63,33 @@ def test_the_console_script_loads_nothing_before_it_knows_the_command() -> None:
     assert done.stdout.strip() == "['ecrtool', 'ecrtool.cli', 'ecrtool.cli.launch']"
 
 
+# the other families of the service and the models only they use: a copy that loaded them would pay for
+# some 13 modules and their dataclasses on its way to the first request
+OTHER_FAMILIES = (
+    "ecrtool.service.prune",
+    "ecrtool.service.scan",
+    "ecrtool.service.repos",
+    "ecrtool.service.setup",
+    "ecrtool.model.retention",
+    "ecrtool.model.findings",
+    "ecrtool.model.listing",
+)
+
+
+def test_copy_loads_its_own_family_of_the_service_and_no_other() -> None:
+    script = (
+        "import sys\n"
+        "sys.argv = ['ecrtool', 'copy', 'Bad Name', 'trees:1']\n"
+        "from ecrtool.cli.main import main\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    code = done.code\n"
+        f"loaded = sorted(m for m in sys.modules if m.startswith({OTHER_FAMILIES!r}))\n"
+        "print(code, loaded, 'ecrtool.service.copy' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stderr.startswith("ecrtool: error: invalid reference 'Bad Name'")
+    assert done.stderr.strip().splitlines()[-1] == "2 [] True"
+
+
 # what a cached login does without: a good part of its time went to importing these (inspect brings ast,
 # dis and tokenize) and to building dataclasses
 SLOW = ("dataclasses", "typing", "inspect")
