@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -9,25 +10,31 @@ from typing import Any, NoReturn
 import click
 
 from ecrtool import __version__
-from ecrtool.cli.config_show import config
-from ecrtool.cli.configure_docker import configure_docker
-from ecrtool.cli.copy import copy
-from ecrtool.cli.create import create
-from ecrtool.cli.delete import delete
-from ecrtool.cli.doctor import doctor
-from ecrtool.cli.ec2 import ec2
-from ecrtool.cli.lifecycle import lifecycle
-from ecrtool.cli.listing import images, repos
-from ecrtool.cli.login import login
 from ecrtool.cli.options import global_options, is_debug
-from ecrtool.cli.prune import prune
-from ecrtool.cli.pull import pull
-from ecrtool.cli.push import push
-from ecrtool.cli.retag import retag
-from ecrtool.cli.run import run
-from ecrtool.cli.scan import scan
-from ecrtool.cli.tag import tag
 from ecrtool.model.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EcrToolError
+
+# Each command's module (cli/NAME.py) and function. A command line imports the one module it runs;
+# `ecrtool --help` imports them all, for their one-line help (click's lazily loaded subcommands).
+COMMANDS = {
+    "create": "create",
+    "login": "login",
+    "tag": "tag",
+    "push": "push",
+    "retag": "retag",
+    "pull": "pull",
+    "copy": "copy",
+    "scan": "scan",
+    "run": "run",
+    "images": "listing",
+    "repos": "listing",
+    "delete": "delete",
+    "prune": "prune",
+    "lifecycle": "lifecycle",
+    "configure-docker": "configure_docker",
+    "doctor": "doctor",
+    "ec2": "ec2",
+    "config": "config_show",
+}
 
 
 class _Interrupted(Exception):
@@ -39,6 +46,16 @@ class EcrToolGroup(click.Group):
 
     # whether this run's options, as parsed, asked for --debug: read once the command has run or failed
     _debug = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        command: click.Command = getattr(importlib.import_module(f"ecrtool.cli.{module}"), cmd_name.replace("-", "_"))
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -104,29 +121,6 @@ def cli(ctx: click.Context) -> None:
     The account, region and registry are worked out from your AWS settings.
     """
     # Global options are applied by their callbacks (options.global_options); nothing else to do here.
-
-
-for command in (
-    create,
-    login,
-    tag,
-    push,
-    retag,
-    pull,
-    copy,
-    scan,
-    run,
-    images,
-    repos,
-    delete,
-    prune,
-    lifecycle,
-    configure_docker,
-    doctor,
-    ec2,
-    config,
-):
-    cli.add_command(command)
 
 
 def main() -> None:
