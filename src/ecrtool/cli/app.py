@@ -28,7 +28,12 @@ def app(ctx: click.Context, family: type[Family]) -> App[Family]:
     A command imports its family when it runs, not when the command line is parsed: `ecrtool --help`
     loads no service, and a command loads its own family's modules and no other's (start-up time).
     """
+    import gc
+
     from ecrtool.cli.render import Renderer
 
+    # What loading the modules made lives as long as the process: out of the collector's sight, it is not
+    # traversed again by its collections or at exit (some 15 ms less at exit for a copy on this machine).
+    gc.freeze()
     current = settings(ctx)
     return App(service=family(current), render=Renderer(output=current.output, quiet=current.quiet))
