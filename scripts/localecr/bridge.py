@@ -302,10 +302,16 @@ class Settings:
 
 class Handler(BaseHTTPRequestHandler):
     server: BridgeServer
-    # HTTP/1.1: an API call's connection stays open for the next one, as ECR's do (a client that opened a
-    # TLS connection per call would pay a handshake and a CA bundle load each time). Everything streamed
-    # (the registry's face, anything relayed to moto) closes its connection when it is done.
+    # HTTP/1.1: a connection stays open for the next request, as ECR's API and registry keep theirs (a
+    # client that opened a TLS connection per request would pay a handshake each time): an API call's when
+    # it was read whole, a registry request's when its body was read to the end and its answer's length
+    # was known. Anything relayed to moto closes its connection when it is done.
     protocol_version = "HTTP/1.1"
+    # this request's: whether the client may keep a registry connection, whether the answer sent its
+    # length, whether the request's body has been read to its end (set per request in _handle)
+    _registry_keep_alive = False
+    _delimited = False
+    _body_done = True
 
     # every method goes through the same path
     def do_GET(self) -> None:
@@ -322,7 +328,17 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- dispatch ----------------------------------------------------------------------------------
 
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "content-length":
+            self._delimited = True
+        super().send_header(keyword, value)
+
     def end_headers(self) -> None:
+        if self._registry_keep_alive:
+            # a registry answer keeps the connection, as ECR's do, when the client may send another request on
+            # it: the request's body read to its end and the answer's length known
+            delimited = self._delimited or self.command == "HEAD"
+            self.close_connection = not (delimited and self._body_done)
         if self.close_connection:
             self.send_header("Connection", "close")
         super().end_headers()
@@ -333,15 +349,20 @@ class Handler(BaseHTTPRequestHandler):
         action = "-"
         keep_alive = not self.close_connection  # as the request asked (HTTP/1.1 without Connection: close)
         self.close_connection = True  # unless an answer of known length to a call read whole, below
+        self._delimited = False
+        self._registry_keep_alive = False
+        self._body_done = not self._has_body()
         try:
             if self.server.kind == "registry":  # the plain face: the first account, the first region
                 action = "registry"
+                self._registry_keep_alive = keep_alive
                 self.bridge.face.serve(self, DEFAULT_SCOPE, f"http://{self.headers.get('Host', '')}")
                 return
             host = self.headers.get("Host", "").rsplit(":", 1)[0] if self.server.kind in ("tls", "http") else ""
             named = _REGISTRY_HOST.match(host)
             if named:
                 action = "registry"
+                self._registry_keep_alive = keep_alive
                 scheme = "https" if self.server.kind == "tls" else "http"
                 self.bridge.face.serve(self, Scope(named["account"], named["region"]), f"{scheme}://{host}")
                 return
@@ -378,6 +399,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._relay()
         except Exception as err:  # the caller gets an AWS-shaped error, the log the traceback
             log.exception("%s %s (%s) failed", self.command, path, action)
+            self._registry_keep_alive = False
+            self.close_connection = True  # an answer may have been cut short: the client must not wait on
             self._send(_ecr_error(500, "ServerException", f"local-ecr bridge: {err}; see bridge.log"))
         finally:
             log.info("%s %s %s %.0f ms", self.command, path, action, (time.monotonic() - started) * 1000)
@@ -540,9 +563,16 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- talking to moto ---------------------------------------------------------------------------
 
+    def _has_body(self) -> bool:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return True
+        length = self.headers.get("Content-Length") or "0"
+        return not length.isdigit() or int(length) > 0
+
     def _body(self) -> Iterator[bytes]:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             yield from _dechunk(self.rfile)
+            self._body_done = True
             return
         left = int(self.headers.get("Content-Length") or 0)
         while left > 0:
@@ -551,6 +581,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
             left -= len(block)
             yield block
+        self._body_done = True
 
     @contextlib.contextmanager
     def _moto_request(self, body: bytes | Iterator[bytes], length: int | None) -> Iterator[http.client.HTTPResponse]:

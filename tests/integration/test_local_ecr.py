@@ -9,11 +9,13 @@ started if it is not running (``up`` is idempotent).
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import re
 import shlex
 import socket
+import ssl
 import subprocess
 import time
 import uuid
@@ -178,6 +180,32 @@ def test_the_registry_and_the_api_speak_tls_with_the_stacks_certificate(stack_en
     reply = requests.get(f"https://{host()}/v2/", timeout=10, verify=stack_env["AWS_CA_BUNDLE"])
     assert reply.status_code == 401
     assert reply.headers["WWW-Authenticate"] == f'Basic realm="https://{host()}/",service="ecr.amazonaws.com"'
+
+
+def test_the_registry_keeps_a_connection_for_the_next_request_as_ecr_does(
+    stack_env: dict[str, str], ecr: Any
+) -> None:
+    data = ecr.get_authorization_token()["authorizationData"][0]
+    auth = {"Authorization": f"Basic {data['authorizationToken']}"}
+    context = ssl.create_default_context(cafile=stack_env["AWS_CA_BUNDLE"])
+    conn = http.client.HTTPSConnection(host(), 443, context=context, timeout=10)
+    try:
+        conn.request("GET", "/v2/", headers=auth)
+        first = conn.getresponse()
+        first.read()
+        opened = conn.sock
+        assert first.status == 200 and first.getheader("Connection") is None
+        conn.request("HEAD", "/v2/no-such-repository/manifests/latest", headers=auth)
+        second = conn.getresponse()
+        second.read()
+        assert second.status == 404 and conn.sock is opened  # the same connection, not a new one
+        # a body the registry refused without reading it: the connection ends there
+        conn.request("PUT", "/v2/no-such-repository/blobs/uploads/x", body=b"x" * 1000, headers={})
+        refused = conn.getresponse()
+        refused.read()
+        assert refused.status == 401 and refused.getheader("Connection") == "close"
+    finally:
+        conn.close()
 
 
 # -- tokens -----------------------------------------------------------------------------------------
