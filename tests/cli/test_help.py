@@ -57,3 +57,10 @@ def test_help_imports_neither_boto3_nor_docker() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_misspelt_command_is_refused_with_the_name_it_resembles() -> None:
+    result = CliRunner().invoke(cli, ["cpy", "trees:1"])
+    assert result.exit_code == 2
+    suggestion = "ecrtool: error: No such command 'cpy'. Did you mean 'copy'? (see 'ecrtool --help')"
+    assert result.stderr.splitlines() == [suggestion]

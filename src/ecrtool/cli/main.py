@@ -50,6 +50,17 @@ class EcrToolGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in COMMANDS:
+            # click's "Did you mean" looks among the commands loaded: for a name it does not know, load them all
+            for name in COMMANDS:
+                command = self.get_command(ctx, name)
+                if command is not None:
+                    self.commands[name] = command
+        return super().resolve_command(ctx, args)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         module = COMMANDS.get(cmd_name)
         if module is None:

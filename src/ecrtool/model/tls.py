@@ -41,7 +41,7 @@ def prepare(cafile: str | None = None) -> None:
     def build() -> None:
         try:
             context(chosen)
-        except (OSError, ssl.SSLError):
+        except Exception:  # noqa: BLE001 - context() raises it again, to the caller that needs the context
             pass
 
     threading.Thread(target=build, name="tls-context", daemon=True).start()
