@@ -312,6 +312,7 @@ class Handler(BaseHTTPRequestHandler):
     _registry_keep_alive = False
     _delimited = False
     _body_done = True
+    _answered = False  # this request's status line and headers are sent
 
     # every method goes through the same path
     def do_GET(self) -> None:
@@ -334,6 +335,7 @@ class Handler(BaseHTTPRequestHandler):
         super().send_header(keyword, value)
 
     def end_headers(self) -> None:
+        self._answered = True
         if self._registry_keep_alive:
             # a registry answer keeps the connection, as ECR's do, when the client may send another request on
             # it: the request's body read to its end and the answer's length known
@@ -349,7 +351,7 @@ class Handler(BaseHTTPRequestHandler):
         action = "-"
         keep_alive = not self.close_connection  # as the request asked (HTTP/1.1 without Connection: close)
         self.close_connection = True  # unless an answer of known length to a call read whole, below
-        self._delimited = False
+        self._delimited = self._answered = False
         self._registry_keep_alive = False
         self._body_done = not self._has_body()
         try:
@@ -398,11 +400,19 @@ class Handler(BaseHTTPRequestHandler):
                 self.bridge.count(action)
                 self._relay()
         except Exception as err:  # the caller gets an AWS-shaped error, the log the traceback
-            log.exception("%s %s (%s) failed", self.command, path, action)
             self._registry_keep_alive = False
             self.close_connection = True  # an answer may have been cut short: the client must not wait on
-            self._send(_ecr_error(500, "ServerException", f"local-ecr bridge: {err}; see bridge.log"))
+            if action == "registry" and isinstance(err, ConnectionRefusedError):
+                # the docker-registry is down (the fault tests stop it): the client sees its connection
+                # dropped, as from a registry host that died, not an answer
+                log.info("%s %s: the registry is down; connection dropped", self.command, path)
+                return
+            log.exception("%s %s (%s) failed", self.command, path, action)
+            if not self._answered:  # else the error would land inside an answer already under way
+                self._send(_ecr_error(500, "ServerException", f"local-ecr bridge: {err}; see bridge.log"))
         finally:
+            # nothing of this request's decides for the next one on the connection (or for send_error)
+            self._registry_keep_alive = False
             log.info("%s %s %s %.0f ms", self.command, path, action, (time.monotonic() - started) * 1000)
 
     def body(self) -> Iterator[bytes]:

@@ -75,6 +75,7 @@ class Request(Protocol):
     path: str
     headers: Any
     wfile: Any
+    close_connection: bool
 
     def body(self) -> Iterator[bytes]: ...
 
@@ -245,8 +246,13 @@ class Face:
                 request.send_header(key, value)
             request.end_headers()
             if request.command != "HEAD":
+                sent = 0
                 while block := resp.read(_BLOCK):
                     request.wfile.write(block)
+                    sent += len(block)
+                length = resp.getheader("Content-Length")
+                if length is not None and length.isdigit() and sent < int(length):
+                    request.close_connection = True  # the registry went away mid-answer: end it, short
         finally:
             conn.close()
 
