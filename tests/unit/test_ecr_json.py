@@ -43,6 +43,8 @@ class Api:
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.peers: list[tuple[str, int]] = []  # the client's address for each request: one per connection
         self.pauses: list[float] = []  # seconds to wait before each answer, in order
+        # the first requests wait at this barrier for each other before answering: met only if they overlap
+        self.meet: threading.Barrier | None = None
         self.hang_up = False  # close each connection after its answer, without saying so
         self.chunked = False
 
@@ -61,6 +63,8 @@ def serve(host: str, tls: ssl.SSLContext | None = None) -> Iterator[tuple[Api, s
             index = min(len(state.received), len(state.answers)) - 1
             if len(state.received) <= len(state.pauses):
                 time.sleep(state.pauses[len(state.received) - 1])
+            if state.meet is not None and len(state.received) <= state.meet.parties:
+                state.meet.wait()  # a broken barrier (a wait past its timeout) ends this answer unanswered
             status, headers, content = state.answers[index]
             self.send_response(status)
             for name, value in headers.items():
@@ -253,14 +257,17 @@ def test_calls_in_one_process_share_one_connection(api: tuple[Api, str]) -> None
 
 def test_calls_from_two_threads_go_at_once_and_their_connections_are_kept(api: tuple[Api, str]) -> None:
     state, endpoint = api
-    state.pauses = [0.5, 0.5]  # the first two answers take a while: the second call must not wait for the first
-    started = time.monotonic()
-    threads = [threading.Thread(target=client(endpoint).describe_repositories) for _ in range(2)]
+    # each of the first two answers waits for the other request: calls made one after the other never meet
+    state.meet = threading.Barrier(2, timeout=10)
+    answered: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: answered.append(client(endpoint).describe_repositories())) for _ in range(2)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert time.monotonic() - started < 0.9  # one after the other would take 1 s
+    assert len(answered) == 2 and not state.meet.broken
     assert len(set(state.peers)) == 2
     client(endpoint).get_authorization_token()
     client(endpoint).get_authorization_token()

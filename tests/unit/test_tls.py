@@ -17,9 +17,17 @@ def _bundle(tmp_path: Path) -> str:
     return str(copied)
 
 
+def _prepared() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "tls-context":
+            thread.join()
+
+
 def test_a_prepared_context_is_the_one_a_request_gets(tmp_path: Path) -> None:
     cafile = _bundle(tmp_path)
     tls.prepare(cafile)
+    _prepared()
+    Path(cafile).unlink()  # built already: the request does not read the bundle again
     first = tls.context(cafile)
     assert first.get_ca_certs()  # certifi's authorities, loaded
     assert tls.context(cafile) is first
@@ -44,7 +52,5 @@ def test_a_missing_bundle_is_reported_by_the_request_not_the_preparation(
     tls.prepare(missing)
     with pytest.raises(FileNotFoundError):
         tls.context(missing)
-    for thread in threading.enumerate():
-        if thread.name == "tls-context":
-            thread.join()
+    _prepared()
     assert capfd.readouterr().err == ""  # no traceback from the preparing thread

@@ -18,7 +18,6 @@ import logging
 import os
 import random
 import re
-import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -229,7 +228,7 @@ def host_header(endpoint: str) -> str:
 
 
 class EndpointConnection:
-    """The process's connections to ECR's endpoints, kept alive from call to call, and one SSL context.
+    """The process's connections to ECR's endpoints, kept alive from call to call.
 
     A call takes an idle connection to its endpoint (or opens one) and gives it back when done, so calls
     from several threads (a copy's destinations) and to several regions go at once, each reusing what an
@@ -242,7 +241,6 @@ class EndpointConnection:
     def __init__(self) -> None:
         self._lock = threading.Lock()  # guards the idle connections and the context, never an exchange
         self._idle: dict[tuple[str, int, bool, str | None], list[HTTPConnection]] = {}
-        self._context: tuple[str, ssl.SSLContext] | None = None  # the CA file and the context that trusts it
         self._closing_at_exit = False
 
     def post(
@@ -283,13 +281,10 @@ class EndpointConnection:
             if not self._closing_at_exit:
                 atexit.register(self.close)
                 self._closing_at_exit = True
-            if cafile is None:
-                return HTTPConnection(host, port, timeout=CONNECT_TIMEOUT)
-            if self._context is None or self._context[0] != cafile:
-                # as botocore's: the bundle's certificates, and only those
-                self._context = (cafile, tls.context(cafile))
-            context = self._context[1]
-        return HTTPSConnection(host, port, timeout=CONNECT_TIMEOUT, context=context)
+        if cafile is None:
+            return HTTPConnection(host, port, timeout=CONNECT_TIMEOUT)
+        # as botocore's: the bundle's certificates, and only those (model/tls keeps one context per file)
+        return HTTPSConnection(host, port, timeout=CONNECT_TIMEOUT, context=tls.context(cafile))
 
 
 # what a connection the endpoint closed while idle fails with (RemoteDisconnected is a ConnectionResetError)

@@ -190,8 +190,8 @@ class Cleanup(ServiceBase):
                     _, failed, made = target.ecr.batch_delete(result.repository, [{"imageDigest": d} for d in chunk])
                 except EcrToolError as err:
                     stopped = err  # what went is reported, and what did not, with the reason
-                    untried = chunk + [d for d in going if d not in deleted and d not in chunk and d not in blocked]
-                    untried += [d for later in rounds[number + 1 :] for d in later]
+                    # this chunk, the round's later ones and the later rounds: the earlier ones went or were refused
+                    untried = going[start:] + [d for later in rounds[number + 1 :] for d in later]
                     failures.extend(DeleteFailure(ImageId(digest=d), "NotDeleted", str(err)) for d in untried)
                     break
                 calls += made
