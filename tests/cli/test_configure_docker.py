@@ -224,7 +224,7 @@ def test_sudo_as_a_user_goes_through_sudo_n_with_the_registries_on_stdin(
     monkeypatch.setattr(docker_setup.subprocess, "run", fake_sudo)
     result = invoke("configure-docker", "--sudo", "-o", "json")
     assert result.exit_code == 0, result.output
-    assert ran == [["sudo", "-n", sys.executable, "-m", "ecrtool.cli.root_config"]]
+    assert ran == [["sudo", "-n", sys.executable, "-I", "-m", "ecrtool.cli.root_config"]]
     assert json.loads(root_config.read_text()) == {"credHelpers": {HOST: "ecrtool"}}
     assert json.loads(result.stdout)["for_root"] is True
 
@@ -242,3 +242,29 @@ def test_sudo_that_wants_a_password_says_what_to_do(
         "ecrtool: error: sudo asks for a password: run `sudo -v` first, then this command again"
         " (or run `sudo ecrtool configure-docker` yourself)"
     ]
+
+
+def test_the_root_side_never_imports_from_the_working_directory(
+    invoke: Any, aws: Any, helper_on_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What sudo runs as root, run for real (less sudo) from a folder holding a planted `ecrtool` package.
+
+    The request is one the root side refuses before touching any file, so root's real config is safe."""
+    import subprocess
+
+    planted = tmp_path / "cwd" / "ecrtool"
+    planted.mkdir(parents=True)
+    marker = tmp_path / "planted-code-ran"
+    (planted / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.setattr(docker_setup.os, "geteuid", lambda: 1000)
+    real_run = subprocess.run
+
+    def without_sudo(command: list[str], **kwargs: Any) -> Any:
+        assert command[:2] == ["sudo", "-n"]
+        return real_run(command[2:], **{**kwargs, "cwd": planted.parent, "input": '{"hosts": 5}'})
+
+    monkeypatch.setattr(docker_setup.subprocess, "run", without_sudo)
+    result = invoke("configure-docker", "--sudo")
+    assert result.exit_code == 1
+    assert "hosts must be a list of registry hosts" in result.stderr
+    assert not marker.exists()

@@ -1,4 +1,4 @@
-"""The root side of `ecrtool configure-docker --sudo`, run as `sudo -n python -m ecrtool.cli.root_config`.
+"""The root side of `ecrtool configure-docker --sudo`, run as `sudo -n python -I -m ecrtool.cli.root_config`.
 
 The registries come on stdin as JSON; the result goes to stdout as JSON, for the unprivileged side to render.
 """

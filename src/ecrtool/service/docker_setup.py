@@ -114,7 +114,8 @@ def configure_root(hosts: list[str]) -> ConfigureDockerResult:
         result = configure(root_config_path(), hosts, helper_path=find_helper())
     else:
         request = json.dumps({"hosts": hosts})
-        command = ["sudo", "-n", sys.executable, "-m", "ecrtool.cli.root_config"]
+        # -I: root's interpreter must not put the working directory (anyone's files) on sys.path
+        command = ["sudo", "-n", sys.executable, "-I", "-m", "ecrtool.cli.root_config"]
         try:
             done = subprocess.run(command, input=request, capture_output=True, text=True, timeout=120)
         except FileNotFoundError as err:
