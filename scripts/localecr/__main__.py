@@ -35,6 +35,23 @@ def main(argv: list[str] | None = None) -> int:
             command.add_argument("components", nargs="*", help=f"some of {', '.join(COMPONENTS)}")
         if name == "status":
             command.add_argument("--quiet", action="store_true", help="only the exit code")
+        if name == "env":
+            kinds = command.add_mutually_exclusive_group()
+            kinds.add_argument(
+                "--instance",
+                dest="kind",
+                action="store_const",
+                const="instance",
+                default="keys",
+                help="as on an EC2 instance: no keys, no region, no profile; the instance metadata stand-in only",
+            )
+            kinds.add_argument(
+                "--container",
+                dest="kind",
+                action="store_const",
+                const="container",
+                help="as in an ECS task or CodeBuild job: the container-credentials endpoint and its token",
+            )
     pid = commands.add_parser("pid", help="print a component's pid; exit 1 if it is not running")
     pid.add_argument("--state", type=Path, required=True, help="the state folder")
     pid.add_argument("component", choices=COMPONENTS)
@@ -56,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
         hosts.remove(state)
     elif args.command == "env":
-        sys.stdout.write(state.env_exports())
+        sys.stdout.write(state.env_exports(args.kind))
     elif args.command == "status":
         if not state.ports_file.exists():
             if not args.quiet:

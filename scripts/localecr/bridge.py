@@ -34,11 +34,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from . import imds
 from .face import Face, Scope
 from .mirror import Mirror, MissingLayers, manifest_digest
 from .registry import MANIFEST_TYPES, Registry
 from .scans import Scans, page_size
-from .state import ACCOUNT_ID, FRONT_IP, REGION, State, account_of
+from .state import ACCOUNT_ID, FRONT_IP, REGION, State
 from .tokens import Tokens
 
 log = logging.getLogger("localecr.bridge")
@@ -116,6 +117,7 @@ class Bridge:
         self._known: set[tuple[Scope, str]] = set()  # repositories moto has: the face asks on every request
         self.settings = Settings(state.ecr_state)
         self.scans = Scans()  # image scans a test set (POST /_bridge/scans), see scans.py
+        self.instance = imds.Instance.from_state(state)  # the instance metadata's role keys (imds.py)
 
     def ecr(self, account: str, region: str) -> Any:
         """A boto3 ECR client on moto as ACCOUNT in REGION, for the bridge's own calls (not counted)."""
@@ -376,7 +378,10 @@ class Handler(BaseHTTPRequestHandler):
                 return
             target = self.headers.get("X-Amz-Target", "")
             caller = _CREDENTIAL.search(self.headers.get("Authorization", ""))
-            account = account_of(caller["key"]) if caller else None
+            # a stack account's key, or the instance role's with its session token (imds.py)
+            token = self.headers.get("X-Amz-Security-Token")
+            who = self.bridge.instance.caller(caller["key"], token) if caller else imds.Caller(None)
+            account = who.account
             self.scope = Scope(account.account_id if account else ACCOUNT_ID, caller["region"] if caller else REGION)
             if target or "x-www-form-urlencoded" in self.headers.get("Content-Type", ""):
                 # JSON and query API calls are small: read them whole to know and rewrite them
@@ -386,13 +391,16 @@ class Handler(BaseHTTPRequestHandler):
                 self.bridge.count(action)
                 injected = self.bridge.injected_error(action) if target.startswith(ECR_TARGET) else None
                 if account is None:
-                    self._send(_unrecognized(json_protocol=bool(target)))
+                    refusal = _expired if who.expired else _unrecognized
+                    self._send(refusal(json_protocol=bool(target)))
                 elif injected is not None:
                     self._send(injected)
                 elif target.startswith(ECR_TARGET) and self.bridge.denied(action):
                     self._send(_access_denied(action, body, self.scope))
                 elif target.startswith(ECR_TARGET):
                     self._send(self._ecr(action, body))
+                elif who.role_key and action == "GetCallerIdentity":  # moto knows no instance role
+                    self._send(Answer(200, [("Content-Type", "text/xml")], self.bridge.instance.caller_identity()))
                 else:
                     self._send(self._forward(body))
             else:
@@ -442,6 +450,11 @@ class Handler(BaseHTTPRequestHandler):
             scope = Scope(str(doc.get("account") or ACCOUNT_ID), str(doc.get("region") or REGION))
             password, expires = self.bridge.tokens.issue(scope.account, scope.region)
             return _json_answer(200, {"username": "AWS", "password": password, "expiresAt": expires})
+        if path == "/_bridge/imds" and self.command == "POST":
+            try:
+                return _json_answer(200, self.bridge.instance.control(json.loads(b"".join(self._body()) or b"{}")))
+            except ValueError as err:
+                return _json_answer(400, {"error": str(err)})
         if path == "/_bridge/health" and self.command == "GET":
             health = self.bridge.health()
             return _json_answer(200 if all(health.values()) else 503, health)
@@ -676,6 +689,17 @@ def _unrecognized(*, json_protocol: bool) -> Answer:
     return Answer(403, [("Content-Type", "text/xml")], body)
 
 
+def _expired(*, json_protocol: bool) -> Answer:
+    """The instance role's keys past their Expiration, as ECR (JSON) or STS (query, XML) say it."""
+    if json_protocol:
+        return _ecr_error(400, "ExpiredTokenException", imds.EXPIRED_MESSAGE)
+    body = (
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+        f"<Code>ExpiredToken</Code><Message>{imds.EXPIRED_MESSAGE}</Message></Error></ErrorResponse>"
+    ).encode()
+    return Answer(403, [("Content-Type", "text/xml")], body)
+
+
 def _json_answer(status: int, doc: Any, content_type: str = "application/json") -> Answer:
     return Answer(status, [("Content-Type", content_type)], json.dumps(doc).encode())
 
@@ -789,6 +813,7 @@ def main(argv: list[str] | None = None) -> None:
         # refusal it tries http too, and reports what that says. The same face answers there.
         servers += [tls, BridgeServer((FRONT_IP, 80), bridge, "http")]
     bridge.restore()
+    imds.serve(bridge.instance, ports.imds)  # on loopback only; never 169.254.169.254
     for server in servers[2:]:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     threading.Thread(target=_follow_the_registry, args=(bridge, servers[1]), daemon=True).start()

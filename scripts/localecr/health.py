@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from .state import State
 
-COMPONENTS = ("dockerd", "bridge", "registry")
+COMPONENTS = ("dockerd", "bridge", "registry", "imds")
+# the instance metadata stand-in runs in the bridge's process (imds.py): its pid is the bridge's
+_PROCESS = {"imds": "bridge"}
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class Health:
 def running_pid(state: State, component: str) -> int | None:
     """The pid from the component's pid file, if that process is alive and belongs to this stack."""
     try:
-        pid = int(state.pid_file(component).read_text().split()[0])
+        pid = int(state.pid_file(_PROCESS.get(component, component)).read_text().split()[0])
         cmdline = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
     except (OSError, ValueError, IndexError):
         return None
@@ -72,6 +74,11 @@ def probe(state: State, component: str) -> Health:
             lambda: _http_status(f"http://127.0.0.1:{ports.api}/_bridge/health") == 200,
             f"http://127.0.0.1:{ports.api}",
         ),
+        # answered whatever mode a test set (off, hang): the port is served, on purpose or not
+        "imds": (
+            lambda: bool(ports.imds) and _http_status(f"http://127.0.0.1:{ports.imds}/_bridge/health") == 200,
+            f"http://127.0.0.1:{ports.imds} (AWS_EC2_METADATA_SERVICE_ENDPOINT)",
+        ),
     }
     check, where = checks[component]
     pid = running_pid(state, component)
@@ -100,7 +107,7 @@ def wait(state: State, components: list[str], timeout: float) -> str | None:
             health = probe(state, component)
             if health.up:
                 break
-            log = state.log_file(component)
+            log = state.log_file(_PROCESS.get(component, component))
             if health.pid is None:
                 return f"{component} is not running; see {log}\n{_tail(log)}"
             if time.monotonic() > deadline:

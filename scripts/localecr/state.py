@@ -8,6 +8,11 @@ The stack serves two accounts in two regions under ECR's own names over TLS (``f
 /etc/hosts lines, the certificates), unless it is started with LOCAL_ECR_PLAIN=1: a second stack on
 the same machine (the fault tests' private one) cannot take the names the first holds, and serves
 the default account and region on plain loopback ports instead (ECRTOOL_REGISTRY, AWS_ENDPOINT_URL).
+
+Its env comes in three kinds: ``keys`` (the first account's keys and the region, and instance metadata
+switched off so that nothing falls through to a host's own), ``instance`` (no keys, no region, no
+profile: only the stand-in's instance metadata, imds.py, as on an EC2 instance) and ``container``
+(the container-credentials endpoint, as in an ECS task or a CodeBuild job).
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ ACCOUNTS = (
     Account(ACCOUNT_ID, "testing", "testing"),
     Account("210987654321", "AKIALOCALECRSECOND01", "local-ecr-second-account-secret"),
 )
+# The path of the container-credentials endpoint on the instance metadata port (AWS_CONTAINER_CREDENTIALS_FULL_URI)
+CONTAINER_PATH = "/v2/credentials/local-ecr"
 # The loopback address ECR's names resolve to while the stack is up (port 443, as ECR's)
 FRONT_IP = os.environ.get("LOCAL_ECR_FRONT_IP") or "127.77.0.1"
 
@@ -74,6 +81,7 @@ class Ports:
     registry: int  # the registry's ECR face on plain http (plain stacks)
     moto: int
     internal: int  # docker-registry itself, reached only by the bridge
+    imds: int  # the instance metadata stand-in (imds.py); 0 in a ports file from before it
 
 
 class State:
@@ -91,6 +99,7 @@ class State:
         self.env_file = root / "env"
         self.plain_file = root / "plain"
         self.secret_file = root / "token-secret"
+        self.container_token_file = root / "container-token"  # AWS_CONTAINER_AUTHORIZATION_TOKEN
         self.ecr_state = root / "ecr-state.json"
         self.ca_cert = root / "ca.crt"
         self.ca_key = root / "ca.key"
@@ -120,6 +129,7 @@ class State:
                 int(values["REGISTRY_PORT"]),
                 int(values["MOTO_PORT"]),
                 int(values["INTERNAL_PORT"]),
+                int(values.get("IMDS_PORT", 0)),
             )
         except (OSError, KeyError, ValueError) as err:
             raise SystemExit(f"local-ecr: no stack in {self.root} yet; run scripts/local-ecr up") from err
@@ -130,19 +140,52 @@ class State:
     def secret(self) -> bytes:
         return self.secret_file.read_bytes()
 
-    def env(self) -> dict[str, str]:
-        """What points ecrtool, aws and docker at the stack: the engine, the first account's keys, the region
-        and the CA bundle; on a plain stack also its endpoints, which ECR's names would otherwise give."""
+    def container_token(self) -> str:
+        return self.container_token_file.read_text().strip()
+
+    def env(self, kind: str = "keys") -> dict[str, str]:
+        """What points ecrtool, aws and docker at the stack: the engine and the CA bundle; on a plain stack
+        also its endpoints, which ECR's names would otherwise give. Then, by KIND, the credentials:
+
+        keys       the first account's keys and the region; AWS_EC2_METADATA_DISABLED=true, so that no
+                   process can fall through to a host's own instance metadata (169.254.169.254)
+        instance   no keys, no region, no profile: only AWS_EC2_METADATA_SERVICE_ENDPOINT, the stand-in,
+                   and no config or credentials file (~/.aws stays out), as on an EC2 instance
+        container  AWS_CONTAINER_CREDENTIALS_FULL_URI and its AWS_CONTAINER_AUTHORIZATION_TOKEN, with the
+                   region, as ECS and CodeBuild set them in a task or job
+        """
         env = {
             "LOCAL_ECR_HOME": str(self.root),
             "DOCKER_HOST": f"unix://{self.docker_sock}",
             # a private CLI config keeps `docker login` to the stack out of ~/.docker
             "DOCKER_CONFIG": str(self.docker_config),
-            "AWS_ACCESS_KEY_ID": ACCOUNTS[0].access_key,
-            "AWS_SECRET_ACCESS_KEY": ACCOUNTS[0].secret_key,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
         }
+        if kind == "keys":
+            env.update(
+                AWS_ACCESS_KEY_ID=ACCOUNTS[0].access_key,
+                AWS_SECRET_ACCESS_KEY=ACCOUNTS[0].secret_key,
+                AWS_DEFAULT_REGION=REGION,
+                AWS_REGION=REGION,
+                AWS_EC2_METADATA_DISABLED="true",
+            )
+        elif kind in ("instance", "container"):
+            imds = self.ports().imds
+            if not imds:
+                raise SystemExit(f"local-ecr: {self.root} has no instance metadata yet; run scripts/local-ecr up")
+            # the files botocore and the AWS CLI would otherwise read from ~/.aws
+            env.update(AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+            if kind == "instance":
+                env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = f"http://127.0.0.1:{imds}/"
+            else:
+                env.update(
+                    AWS_CONTAINER_CREDENTIALS_FULL_URI=f"http://127.0.0.1:{imds}{CONTAINER_PATH}",
+                    AWS_CONTAINER_AUTHORIZATION_TOKEN=self.container_token(),
+                    AWS_DEFAULT_REGION=REGION,
+                    AWS_REGION=REGION,
+                    AWS_EC2_METADATA_DISABLED="true",  # a task's or job's credentials come from the endpoint
+                )
+        else:
+            raise ValueError(f"no env of kind {kind!r}")
         if self.plain:
             ports = self.ports()
             env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{ports.api}"
@@ -153,8 +196,8 @@ class State:
             env["SSL_CERT_FILE"] = str(self.ca_bundle)
         return env
 
-    def env_exports(self) -> str:
-        return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in self.env().items())
+    def env_exports(self, kind: str = "keys") -> str:
+        return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in self.env(kind).items())
 
     # -- creating ----------------------------------------------------------------------------------
 
@@ -165,17 +208,25 @@ class State:
         (self.root / MARKER).touch()
         self.docker_config.mkdir(mode=0o700, exist_ok=True)
         if not self.ports_file.exists() or "INTERNAL_PORT" not in self.ports_file.read_text():
-            api, registry, moto, internal = _free_ports(4)
+            api, registry, moto, internal, imds = _free_ports(5)
             _write_private(
                 self.ports_file,
-                f"API_PORT={api}\nREGISTRY_PORT={registry}\nMOTO_PORT={moto}\nINTERNAL_PORT={internal}\n",
+                f"API_PORT={api}\nREGISTRY_PORT={registry}\nMOTO_PORT={moto}\nINTERNAL_PORT={internal}\n"
+                f"IMDS_PORT={imds}\n",
             )
+        elif not self.ports().imds:  # a stack from before the instance metadata keeps its other ports
+            ports = self.ports()
+            taken = {ports.api, ports.registry, ports.moto, ports.internal}
+            imds = next(port for port in (_free_ports(1)[0] for _ in range(100)) if port not in taken)
+            _write_private(self.ports_file, self.ports_file.read_text() + f"IMDS_PORT={imds}\n")
         if os.environ.get("LOCAL_ECR_PLAIN", "").strip() in ("1", "true", "yes"):
             self.plain_file.touch()
         if not self.secret_file.exists():
             fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(secrets.token_bytes(32))
+        if not self.container_token_file.exists():
+            _write_private(self.container_token_file, secrets.token_urlsafe(32))
         if not self.password_file.exists():
             _write_private(self.password_file, secrets.token_urlsafe(32) + "\n")
             self.htpasswd_file.unlink(missing_ok=True)
