@@ -449,6 +449,9 @@ class StubbedAws:
     def lazy_client(self, service: str, region: str | None = None) -> object:
         return self._client
 
+    def signed_ecr(self, region: str | None = None) -> None:
+        return None  # every call goes to the stubbed botocore client
+
 
 @pytest.fixture
 def stubbed_ecr(client: object, stub: object, monkeypatch: pytest.MonkeyPatch) -> object:

@@ -305,7 +305,7 @@ def test_aws_ca_bundle_is_the_certificates_trusted(
     for name, value in env(tmp_path, AWS_ENDPOINT_URL=endpoint, AWS_CA_BUNDLE=str(certificate)).items():
         monkeypatch.setenv(name, value)
     state.answers = [(200, {}, b'{"repositories": []}')]
-    assert AwsSession(region="ca-west-1").lazy_client("ecr").describe_repositories() == {"repositories": []}
+    assert AwsSession(region="ca-west-1").signed_ecr().describe_repositories() == {"repositories": []}
     assert state.received[0][0]["User-Agent"] == "ecrtool"  # signed and sent by ecrtool, not botocore
 
 
@@ -466,9 +466,16 @@ def test_a_proxy_bypassed_for_the_endpoint_does_not_matter(tmp_path: Path) -> No
     assert ecr_json.endpoint_for("ca-west-1", found, None) == "https://api.ecr.ca-west-1.amazonaws.com"
 
 
-def test_other_credentials_go_through_botocore(tmp_path: Path) -> None:
-    assert ecr_json.endpoint_for("ca-west-1", {"HOME": str(tmp_path)}, None) is None  # roles, SSO, IMDS...
+def test_other_credentials_go_through_botocore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert ecr_json.endpoint_for("ca-west-1", env(tmp_path), "prod") is None  # --profile wins over the keys
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/deploy")  # a web identity's role, SSO...
+    assert AwsSession(region="ca-west-1").signed_ecr() is None
+    monkeypatch.delenv("AWS_ROLE_ARN")
+    assert AwsSession(region="ca-west-1").signed_ecr() is None  # no instance metadata to read a role from
 
 
 @pytest.mark.parametrize("region", ["cn-north-1", "us-gov-west-1", "us-iso-east-1", "mars"])

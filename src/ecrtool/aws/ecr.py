@@ -81,18 +81,27 @@ def public_authorization_token(client: Any) -> AuthToken:
 
 
 class Ecr:
-    """Wraps one boto3 ECR client; every call goes through `translate` so callers see EcrToolErrors."""
+    """Wraps one boto3 ECR client; every call goes through `translate` so callers see EcrToolErrors.
 
-    def __init__(self, client: Any, registry_id: str | None = None) -> None:
+    SIGNED, when the session could make one, is ecrtool's own signed client (aws/signed.py): the calls on
+    a command's hot path say so by calling `self._hot()`; every other call goes to botocore's client.
+    """
+
+    def __init__(self, client: Any, registry_id: str | None = None, signed: Any = None) -> None:
         self._client = client
         self._registry_id = registry_id
+        self._signed = signed
+
+    def _hot(self) -> Any:
+        """The client for a call on a command's hot path: the signed one where there is one."""
+        return self._signed if self._signed is not None else self._client
 
     def _ids(self) -> dict[str, str]:
         return {"registryId": self._registry_id} if self._registry_id else {}
 
     def describe_repository(self, name: str) -> RepositoryInfo:
         with translate("ecr:DescribeRepositories", repository=name):
-            reply = self._client.describe_repositories(repositoryNames=[name], **self._ids())
+            reply = self._hot().describe_repositories(repositoryNames=[name], **self._ids())
         return _repository(reply["repositories"][0])
 
     def create_repository(
@@ -115,7 +124,7 @@ class Ecr:
         if tags:
             params["tags"] = [{"Key": k, "Value": v} for k, v in tags]
         with translate("ecr:CreateRepository", repository=name):
-            reply = self._client.create_repository(**params)
+            reply = self._hot().create_repository(**params)
         return _repository(reply["repository"])
 
     def repositories(self) -> Iterator[RepositoryInfo]:
@@ -143,7 +152,7 @@ class Ecr:
         found: dict[str, tuple[IndexChild, ...]] = {}
         for chunk in chunks([{"imageDigest": digest} for digest in digests]):
             with translate("ecr:BatchGetImage", repository=repository):
-                reply = self._client.batch_get_image(
+                reply = self._hot().batch_get_image(
                     repositoryName=repository,
                     imageIds=chunk,
                     acceptedMediaTypes=list(ACCEPTED_MEDIA_TYPES),
@@ -160,7 +169,7 @@ class Ecr:
         found: list[StoredManifest] = []
         for chunk in chunks(image_ids):
             with translate("ecr:BatchGetImage", repository=repository):
-                reply = self._client.batch_get_image(
+                reply = self._hot().batch_get_image(
                     repositoryName=repository,
                     imageIds=chunk,
                     acceptedMediaTypes=list(ACCEPTED_MEDIA_TYPES),
@@ -200,7 +209,7 @@ class Ecr:
         if manifest.media_type:
             params["imageManifestMediaType"] = manifest.media_type
         with translate("ecr:PutImage", repository=repository):
-            self._client.put_image(**params)
+            self._hot().put_image(**params)
 
     def start_image_scan(self, repository: str, digest: str) -> str:
         """StartImageScan of the image DIGEST: the new scan's status. ScanQuota when ECR already scanned it
@@ -254,7 +263,7 @@ class Ecr:
     def authorization_token(self) -> AuthToken:
         params = {"registryIds": [self._registry_id]} if self._registry_id else {}
         with translate("ecr:GetAuthorizationToken"):
-            reply = self._client.get_authorization_token(**params)
+            reply = self._hot().get_authorization_token(**params)
         data = reply["authorizationData"][0]
         user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
         return AuthToken(user, password, data.get("expiresAt"), data.get("proxyEndpoint"))

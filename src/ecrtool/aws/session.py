@@ -10,10 +10,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ecrtool.aws import config_file, imds
 from ecrtool.aws.errors import CREDENTIALS_HINT, translate
 from ecrtool.model.errors import AuthError, InvalidInput
 
 MAX_ATTEMPTS = 5  # per AWS call, retries included
+PROFILE_SOURCE = "the AWS profile"
 
 
 class AwsSession:
@@ -49,20 +51,26 @@ class AwsSession:
         return self._session
 
     def region(self, wanted: str | None = None) -> str:
-        # AWS_REGION is what the AWS CLI v2 and the SDKs read; boto3 reads only AWS_DEFAULT_REGION.
-        region = (
-            wanted
-            or self._region
-            or os.environ.get("AWS_REGION")
-            # what botocore would find first anyway, read here so that knowing the region loads no boto3
-            or os.environ.get("AWS_DEFAULT_REGION")
-            or self._boto_session().get_config_variable("region")
+        return self.region_and_source(wanted)[0]
+
+    def region_and_source(self, wanted: str | None = None) -> tuple[str, str]:
+        """The region and where it came from, in the AWS CLI v2's order: the flag or settings, AWS_REGION,
+        AWS_DEFAULT_REGION, the profile, then the instance's own region from instance metadata."""
+        if wanted or self._region:
+            return str(wanted or self._region), "--region"
+        for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            # AWS_REGION is what the AWS CLI v2 and the SDKs read; boto3 reads only AWS_DEFAULT_REGION
+            if os.environ.get(variable):
+                return os.environ[variable], variable
+        if self._profile is not None or config_file.exists(os.environ):
+            region = self._boto_session().get_config_variable("region")
+            if region:
+                return str(region), PROFILE_SOURCE
+        if not imds.disabled(os.environ):
+            return imds.instance(os.environ).region(), "instance metadata (placement/region)"
+        raise InvalidInput(
+            "no AWS region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or set region in ~/.aws/config"
         )
-        if not region:
-            raise InvalidInput(
-                "no AWS region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or set region in ~/.aws/config"
-            )
-        return str(region)
 
     def client(self, service: str, region: str | None = None) -> Any:
         name = self.region(region)
@@ -83,24 +91,34 @@ class AwsSession:
         return self._clients[key]
 
     def lazy_client(self, service: str, region: str | None = None) -> Any:
-        """The client, made on first use: a command whose token is cached never loads botocore at all.
+        """botocore's client, made on first use: a command whose token is cached never loads botocore at all."""
+        return LazyClient(lambda: self.client(service, region))
 
-        For ECR with the keys in the environment, the hot-path calls skip botocore altogether (ecr_json).
+    def signed_ecr(self, region: str | None = None) -> Any:
+        """ecrtool's own signed ECR client for the hot-path calls, or None where only botocore's would do.
+
+        It serves when the request botocore would send is plain (signed.endpoint_for) and the credentials
+        are the environment's keys or, with nothing else configured, the instance role's, read from
+        instance metadata at the first call that needs them.
         """
-        botocore_client = LazyClient(lambda: self.client(service, region))
-        if service != "ecr":
-            return botocore_client
-        from ecrtool.aws import signed as ecr_json
+        from ecrtool.aws import signed
 
         name = self.region(region)
-        endpoint = ecr_json.endpoint_for(name, os.environ, self._profile)
-        keys = ecr_json.environment_keys(os.environ)
-        if endpoint is None or keys is None:
-            return botocore_client
-        light = ecr_json.EcrJsonClient(
+        endpoint = signed.endpoint_for(name, os.environ, self._profile)
+        if endpoint is None:
+            return None
+        keys: signed.Keys | Callable[[], signed.Keys] | None = signed.environment_keys(os.environ)
+        if keys is None and self._profile is None and self._instance_role():
+            keys = lambda: imds.instance(os.environ).credentials().keys  # noqa: E731
+        if keys is None:
+            return None
+        return signed.EcrJsonClient(
             endpoint, name, keys, max_attempts=MAX_ATTEMPTS, ca_bundle=os.environ.get("AWS_CA_BUNDLE") or None
         )
-        return SignedEcrClient(light, botocore_client)
+
+    def _instance_role(self) -> bool:
+        """Whether botocore's chain would end at the instance role: no keys, profile or role anywhere else."""
+        return imds.instance_role_applies(os.environ, self._profile)
 
     def caller_account(self) -> str:
         sts = self.client("sts")
@@ -111,10 +129,13 @@ class AwsSession:
         """A stable name for the caller's credentials, found without asking AWS: the token cache's key.
 
         Static keys are named by their key id; refreshing credentials (roles, SSO, instance metadata)
-        change key id as they refresh, so they are named by the profile and how it gets them.
+        change key id as they refresh, so they are named by the profile and how it gets them; an
+        instance role by its name and account, so a rotation of its keys keeps the cached tokens.
         """
         from ecrtool.model.token_cache import STATIC_METHODS, static_identity
 
+        if self._instance_role():
+            return self._instance_identity()
         session = self._boto_session()
         with translate("AWS credentials"):
             credentials = session.get_credentials()
@@ -123,30 +144,47 @@ class AwsSession:
             method = str(getattr(credentials, "method", "") or "")
             if method in STATIC_METHODS:
                 return static_identity(str(credentials.access_key))
+            if method == "iam-role":
+                return self._instance_identity()
             scoped = session.get_scoped_config() or {}
         named = {key: str(scoped[key]) for key in _PROFILE_IDENTITY_KEYS if scoped.get(key)}
         named.update({k: v for k, v in os.environ.items() if k in _ROLE_VARIABLES and v})
         return f"{method}:{session.profile or 'default'}:" + ",".join(f"{k}={v}" for k, v in sorted(named.items()))
 
+    def _instance_identity(self) -> str:
+        metadata = imds.instance(os.environ)
+        return f"instance-role:{metadata.role()}@{metadata.document().get('accountId', '')}"
 
-class SignedEcrClient:
-    """ECR's hot-path calls signed and sent by ecrtool itself; every other call goes to botocore's client."""
+    def credentials_source(self) -> tuple[str, str]:
+        """Which credentials the commands sign with, and where they come from (`config show`, `doctor`)."""
+        from ecrtool.aws import signed
 
-    def __init__(self, light: Any, fallback: LazyClient) -> None:
-        self._light = light
-        self._fallback = fallback
+        if self._profile is None and signed.environment_keys(os.environ) is not None:
+            return "access keys", "AWS_ACCESS_KEY_ID"
+        if self._instance_role():
+            return f"instance role {imds.instance(os.environ).role()}", "instance metadata"
+        session = self._boto_session()
+        with translate("AWS credentials"):
+            credentials = session.get_credentials()
+        if credentials is None:
+            raise AuthError(f"no AWS credentials found: {CREDENTIALS_HINT}")
+        method = str(getattr(credentials, "method", "") or "")
+        if method == "iam-role":
+            return f"instance role {imds.instance(os.environ).role()}", "instance metadata"
+        return _METHOD_NAMES.get(method, method), f"profile {session.profile or 'default'}"
 
-    def __getattr__(self, name: str) -> Any:
-        # retag's two calls too: botocore's import and client cost more than the calls (BENCHMARKS.md)
-        if name in (
-            "get_authorization_token",
-            "describe_repositories",
-            "create_repository",
-            "batch_get_image",
-            "put_image",
-        ):
-            return getattr(self._light, name)
-        return getattr(self._fallback, name)
+
+# how botocore names its credential providers, in words
+_METHOD_NAMES = {
+    "env": "access keys (environment)",
+    "shared-credentials-file": "access keys (shared credentials file)",
+    "config-file": "access keys (AWS config file)",
+    "assume-role": "an assumed role",
+    "assume-role-with-web-identity": "a web identity role",
+    "sso": "AWS IAM Identity Center (SSO)",
+    "container-role": "the container's role (container credentials endpoint)",
+    "custom-process": "a credential_process",
+}
 
 
 class LazyClient:

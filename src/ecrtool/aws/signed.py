@@ -1,13 +1,14 @@
-"""ECR's JSON API without botocore, for the calls on a command's hot path, when the keys are in the environment.
+"""ECR's JSON API without botocore, for the calls on a command's hot path.
 
 Loading botocore and building a client costs more than the login or the push of a known image it
-serves (BENCHMARKS.md), so `get_authorization_token`, `describe_repositories` and `create_repository`
-go out as one signed POST each (http.client, on one kept-alive connection per process, trusting the
-certificates botocore trusts) when nothing needs botocore's machinery: the access keys are in the
-environment and no --profile names others (botocore takes those keys first then too), no proxy, no
-FIPS or dual-stack endpoint, and the AWS config file's profile holds nothing but
-a region. Anything else, and every other call, goes through botocore as before; so does everything
-when ECRTOOL_AWS_CLIENT=botocore. Retries follow botocore's standard mode (ecrtool's 5 attempts).
+serves (BENCHMARKS.md), so the calls the ECR gateway sends here (`Ecr._hot`: the token, describing and
+creating a repository, BatchGetImage and PutImage) go out as one signed POST each (http.client, on one
+kept-alive connection per process, trusting the certificates botocore trusts) when nothing needs
+botocore's machinery: the credentials are the environment's access keys, or the instance role's with
+nothing else configured (AwsSession.signed_ecr), no --profile, no proxy, no FIPS or dual-stack endpoint,
+and the AWS config file's profile holds nothing but a region. Anything else, and every other call, goes
+through botocore; so does everything when ECRTOOL_AWS_CLIENT=botocore. Retries follow botocore's
+standard mode (ecrtool's 5 attempts).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import atexit
 import json
 import logging
-import os
 import random
 import re
 import threading
@@ -27,6 +27,7 @@ from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from typing import Any
 from urllib.parse import urlsplit
 
+from ecrtool.aws.config_file import plain_profile
 from ecrtool.aws.errors import THROTTLING_CODES, ServiceError, Unreachable
 from ecrtool.aws.sigv4 import sign_post
 from ecrtool.model import tls
@@ -50,8 +51,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # the response fields ECR sends as epoch seconds, which botocore turns into datetimes
 _TIMESTAMPS = frozenset({"createdAt", "expiresAt", "imagePushedAt", "lastRecordedPullTime", "updatedAt"})
 _SECRETS = frozenset({"authorizationToken", "password"})
-# the only settings an AWS config profile may hold for the request to be the one botocore would send
-_HARMLESS_PROFILE_KEYS = frozenset({"region", "output", "cli_pager", "cli_history", "cli_timestamp_format"})
 # the partitions whose ECR endpoint is api.ecr.REGION.amazonaws.com (not China's .com.cn, nor the isolated ones)
 _STANDARD_REGION = re.compile(r"(?:us|eu|ap|sa|ca|me|af|il|mx)-(?!gov-|iso)[a-z]+-\d{1,2}")
 
@@ -80,13 +79,13 @@ def endpoint_for(region: str, environ: Mapping[str, str], profile: str | None) -
     """
     if environ.get("ECRTOOL_AWS_CLIENT", "").strip().lower() == "botocore":
         return None
-    if profile is not None or environment_keys(environ) is None:
-        return None  # a named profile's credentials, roles, SSO, instance metadata: botocore's providers
+    if profile is not None:
+        return None  # a named profile's credentials, roles, SSO: botocore's providers
     if any(_true(environ.get(name)) for name in ("AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT")):
         return None
     if _true(environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")):
         return None
-    if not _plain_profile(environ):
+    if not plain_profile(environ):
         return None
     endpoint = environ.get("AWS_ENDPOINT_URL_ECR") or environ.get("AWS_ENDPOINT_URL")
     if not endpoint:
@@ -103,27 +102,6 @@ def endpoint_for(region: str, environ: Mapping[str, str], profile: str | None) -
 
 def _true(value: str | None) -> bool:
     return (value or "").strip().lower() == "true"
-
-
-def _plain_profile(environ: Mapping[str, str]) -> bool:
-    """True when the AWS config file's profile changes nothing about the request (region at most)."""
-    home = environ.get("HOME") or os.path.expanduser("~")
-    path = os.path.expanduser(environ.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config"))
-    if not os.path.exists(path):
-        return True
-    import configparser  # only when there is a file to read
-
-    # botocore reads AWS_DEFAULT_PROFILE first (its session variable "profile")
-    name = environ.get("AWS_DEFAULT_PROFILE") or environ.get("AWS_PROFILE") or "default"
-    parser = configparser.RawConfigParser()
-    try:
-        parser.read(path, encoding="utf-8")
-    except (configparser.Error, OSError, UnicodeDecodeError):
-        return False
-    section = "default" if name == "default" and parser.has_section("default") else f"profile {name}"
-    if not parser.has_section(section):
-        return True
-    return set(parser.options(section)) <= _HARMLESS_PROFILE_KEYS
 
 
 def _proxied(scheme: str, host: str, environ: Mapping[str, str]) -> bool:
@@ -143,7 +121,7 @@ class EcrJsonClient:
         self,
         endpoint: str,
         region: str,
-        keys: Keys,
+        keys: Keys | Callable[[], Keys],
         *,
         max_attempts: int,
         ca_bundle: str | None = None,
@@ -152,7 +130,7 @@ class EcrJsonClient:
         self._ca_bundle = ca_bundle  # AWS_CA_BUNDLE: as with botocore, the only certificates trusted (else certifi's)
         self._endpoint = endpoint
         self._region = region
-        self._keys = keys
+        self._keys = keys  # or how to get them (an instance role's, read at the first call that signs)
         self._max_attempts = max_attempts
         self._sleep = sleep
 
@@ -202,15 +180,16 @@ class EcrJsonClient:
         secure = parts.scheme == "https"
         port = parts.port or (443 if secure else 80)
         host = str(parts.hostname)
+        keys = self._keys() if callable(self._keys) else self._keys
         headers = sign_post(
             host=host_header(self._endpoint),
             headers={"X-Amz-Target": f"{TARGET_PREFIX}.{operation}", "Content-Type": CONTENT_TYPE},
             body=body,
             region=self._region,
             service="ecr",
-            access_key=self._keys.access_key,
-            secret_key=self._keys.secret_key,
-            session_token=self._keys.session_token,
+            access_key=keys.access_key,
+            secret_key=keys.secret_key,
+            session_token=keys.session_token,
         )
         headers["User-Agent"] = USER_AGENT
         return ENDPOINT.post(host, port, secure, headers, body, self._ca_bundle)

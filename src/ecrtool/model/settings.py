@@ -224,9 +224,15 @@ def _merge(flags: Mapping[str, Any], env: Mapping[str, str]) -> tuple[dict[str, 
 
 
 def describe(
-    settings: Settings, environ: Mapping[str, str], profile_region: Callable[[], str | None]
+    settings: Settings,
+    environ: Mapping[str, str],
+    profile_region: Callable[[], str | None | tuple[str, str]],
+    credentials: tuple[str, str] | None = None,
 ) -> SettingsReport:
-    """Each merged setting's effective value and source, down to what boto3 and docker fall back on."""
+    """Each merged setting's effective value and source, down to what boto3 and docker fall back on.
+
+    PROFILE_REGION gives the region found past the variables, with its source when it says one (the
+    profile, instance metadata); CREDENTIALS, what the commands sign with and where that comes from."""
     from ecrtool.model.results import SettingsReport, SettingValue
 
     rows: list[SettingValue] = []
@@ -238,8 +244,10 @@ def describe(
             if variable:
                 value, source = environ[variable], variable
             else:
-                value = profile_region()
-                source = "the AWS profile (~/.aws/config)" if value else "not set: pass --region or set AWS_REGION"
+                found = profile_region()
+                value, source = found if isinstance(found, tuple) else (found, "the AWS profile (~/.aws/config)")
+                if not value:
+                    source = "not set: pass --region or set AWS_REGION"
         elif value is None and key == "registry_id":
             source = "not set: the caller's account (sts:GetCallerIdentity)"
         elif value is None and key == "docker_host":
@@ -248,6 +256,8 @@ def describe(
             else:
                 value = DEFAULT_SOCKET
         rows.append(SettingValue(key, value, source))
+    if credentials is not None:
+        rows.append(SettingValue("credentials", credentials[0], credentials[1]))
     for name in ("ECRTOOL_REGISTRY", "ECRTOOL_PUBLIC_REGISTRY"):
         if environ.get(name):
             what = "registry" if name == "ECRTOOL_REGISTRY" else "public_registry"

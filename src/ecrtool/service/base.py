@@ -53,7 +53,8 @@ class ServiceBase:
     def _target(self, ref: RepoRef | None = None) -> Target:
         region = self.aws.region((ref.region if ref else None) or self.settings.region)
         account = (ref.account if ref else None) or self.settings.registry_id
-        return Target(region=region, account=account, ecr=Ecr(self.aws.lazy_client("ecr", region), registry_id=account))
+        ecr = Ecr(self.aws.lazy_client("ecr", region), registry_id=account, signed=self.aws.signed_ecr(region))
+        return Target(region=region, account=account, ecr=ecr)
 
     def _uri(self, repo: RepositoryInfo) -> RepositoryInfo:
         if self.settings.registry_override:

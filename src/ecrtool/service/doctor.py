@@ -26,7 +26,7 @@ from ecrtool.model import token_cache
 from ecrtool.model.errors import AuthError, EcrToolError
 from ecrtool.model.refs import registry_host
 from ecrtool.model.results import DoctorCheck, DoctorReport
-from ecrtool.model.settings import describe_host, region_variable
+from ecrtool.model.settings import describe_host
 from ecrtool.registry import probe
 from ecrtool.service.docker_setup import find_helper, installed_helper, root_config_path
 
@@ -118,7 +118,7 @@ class Doctor:
             # the settings say where they found it: the flag, ECRTOOL_REGION or the config file's line
             source = self.settings.sources.get("region") or "--region"
         else:
-            source = region_variable(os.environ) or "the AWS profile"
+            source = self.aws.region_and_source()[1]
         return ok(name, f"{self.region} (from {source})")
 
     def check_credentials(self) -> DoctorCheck:
@@ -133,7 +133,12 @@ class Doctor:
         registry = self.settings.registry_id or self.account
         if self.host is None and registry and self.region:
             self.host = registry_host(registry, self.region)
-        return ok(name, f"{who.get('Arn', '?')} (account {self.account})")
+        try:
+            what, where = self.aws.credentials_source()
+            source = f"{what} ({where}): "
+        except EcrToolError:
+            source = ""
+        return ok(name, f"{source}{who.get('Arn', '?')} (account {self.account})")
 
     def check_token_allowed(self) -> DoctorCheck:
         name = "ecr:GetAuthorizationToken"

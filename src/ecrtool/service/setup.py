@@ -85,12 +85,18 @@ class Setup(ServiceBase):
 
     def settings_report(self) -> SettingsReport:
         """`ecrtool config show`: the effective settings and where each came from."""
+        from ecrtool.aws.session import PROFILE_SOURCE
         from ecrtool.model.settings import describe
 
-        def profile_region() -> str | None:
+        def profile_region() -> tuple[str, str] | None:
             try:
-                return self.aws.region()
+                region, source = self.aws.region_and_source()
             except EcrToolError:
                 return None
+            return region, f"{source} (~/.aws/config)" if source == PROFILE_SOURCE else source
 
-        return describe(self.settings, os.environ, profile_region)
+        try:
+            found = self.aws.credentials_source()
+        except EcrToolError as err:
+            found = ("none", str(err))
+        return describe(self.settings, os.environ, profile_region, credentials=found)

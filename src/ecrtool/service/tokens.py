@@ -112,6 +112,8 @@ class Tokens(ServiceBase):
             if found is None:
                 raise InvalidInput(f"{host} is not an ECR registry: expected ACCOUNT.dkr.ecr.REGION.amazonaws.com")
             region, account = found.region, found.account
-        return self._token(
-            region, account, lambda: Ecr(self.aws.lazy_client("ecr", region), registry_id=account).authorization_token()
-        )
+        def fetch() -> AuthToken:
+            signed = self.aws.signed_ecr(region)
+            return Ecr(self.aws.lazy_client("ecr", region), registry_id=account, signed=signed).authorization_token()
+
+        return self._token(region, account, fetch)
