@@ -108,6 +108,7 @@ class InstanceMetadata:
         self._token: str | None = None
         self._role: str | None = None
         self._document: dict[str, str] | None = None
+        self._unreachable: MetadataUnavailable | None = None  # once it has not answered, it is not waited for again
 
     def role(self) -> str:
         with self._lock:
@@ -191,6 +192,8 @@ class InstanceMetadata:
     def _request(self, method: str, path: str, headers: dict[str, str], *, what: str) -> tuple[int, bytes]:
         from http.client import HTTPConnection, HTTPException
 
+        if self._unreachable is not None:
+            raise self._unreachable
         parts = urlsplit(self._base)
         url = parts.path.rstrip("/") + "/latest/" + path
         conn = HTTPConnection(str(parts.hostname), parts.port or 80, timeout=self._timeout)
@@ -199,13 +202,19 @@ class InstanceMetadata:
             answer = conn.getresponse()
             return answer.status, answer.read()
         except (OSError, HTTPException) as err:
-            raise MetadataUnavailable(
+            self._unreachable = MetadataUnavailable(
                 f"cannot read {what}: instance metadata at {self._base} did not answer within {self._timeout:g} s "
                 f"({type(err).__name__}); {HOP_LIMIT_FIX}; off EC2, set AWS credentials and AWS_REGION "
                 "(or pass --profile and --region)"
-            ) from err
+            )
+            raise self._unreachable from err
         finally:
             conn.close()
+
+
+def identity_name(metadata: InstanceMetadata) -> str:
+    """The token cache's name for an instance role: its name and account, the same across key rotations."""
+    return f"instance-role:{metadata.role()}@{metadata.document().get('accountId', '')}"
 
 
 _INSTANCES: dict[str, InstanceMetadata] = {}

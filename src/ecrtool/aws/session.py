@@ -152,8 +152,7 @@ class AwsSession:
         return f"{method}:{session.profile or 'default'}:" + ",".join(f"{k}={v}" for k, v in sorted(named.items()))
 
     def _instance_identity(self) -> str:
-        metadata = imds.instance(os.environ)
-        return f"instance-role:{metadata.role()}@{metadata.document().get('accountId', '')}"
+        return imds.identity_name(imds.instance(os.environ))
 
     def credentials_source(self) -> tuple[str, str]:
         """Which credentials the commands sign with, and where they come from (`config show`, `doctor`)."""
