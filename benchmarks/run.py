@@ -143,6 +143,7 @@ class Figure:
     versus: Figure | None = None  # no chain of its own: compared with that figure's chain
     chain_name: str = "login chain"  # what the chain is, as a row compared with it says
     before_chain: Callable[[], None] | None = None  # untimed, before each run of the chain
+    env: dict[str, str] | None = None  # both sides' environment, when not the run's (an instance's)
     mine: list[Sample] = field(default_factory=list)
     theirs: list[Sample] = field(default_factory=list)
 
@@ -170,7 +171,7 @@ def measure(figures: list[Figure], runs: int, env: dict[str, str]) -> None:
             if side == "theirs" and figure.before_chain:
                 figure.before_chain()
             steps = (figure.ecrtool if side == "mine" else figure.chain)(n)  # type: ignore[misc]
-            getattr(figure, side).append(run_steps(steps, env))
+            getattr(figure, side).append(run_steps(steps, figure.env or env))
 
 
 # -- the stack and its data ------------------------------------------------------------------------
@@ -319,6 +320,38 @@ def startup_and_login(stack: Stack) -> list[Figure]:
         ),
         Figure("login, cached token", lambda n: [[ECRTOOL, "login"]], lambda n: [chain_login(registry)], 0.15),
     ]
+
+
+def instance_env(stack: Stack, home: Path) -> dict[str, str]:
+    """An EC2 instance's environment: no keys, no region, no profile; the local ECR's instance metadata
+    (`scripts/local-ecr env --instance`) is the only source of credentials."""
+    done = subprocess.run([str(STACK), "env", "--instance"], capture_output=True, text=True, env=stack.base, check=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("export ")]
+    env = dict(shlex.split(line)[1].split("=", 1) for line in lines)
+    home.mkdir(exist_ok=True)
+    return {**env, "HOME": str(home), "DOCKER_CONFIG": str(home / ".docker"), "PATH": stack.base["PATH"]}
+
+
+def on_instance(stack: Stack, env: dict[str, str]) -> list[Figure]:
+    """Login and the credential helper on an instance role, against the same chain on the same role (the
+    aws command reads the role's keys from the same instance metadata; it needs the region named)."""
+    registry, region = stack.registry, "ca-west-1"
+    chain = lambda n: [chain_login(registry, region)]  # noqa: E731
+    helper = str(BIN / "docker-credential-ecrtool")
+    login = Figure("instance role: login, no cached token", lambda n: [[ECRTOOL, "login", "--no-cache"]], chain, 0.4)
+    login.env = env
+    cached = Figure("instance role: login, cached token", lambda n: [[ECRTOOL, "login"]], chain, 0.15)
+    cached.env = env
+    get = Figure(
+        "instance role: docker-credential-ecrtool get, cached token",
+        lambda n: [[["echo", registry], [helper, "get"]]],
+        None,
+        None,
+        60,
+        versus=login,
+    )
+    get.env = env
+    return [login, cached, get]
 
 
 def floors(login: Figure) -> list[Figure]:
@@ -798,6 +831,7 @@ def main(argv: list[str] | None = None) -> int:
             figures += startup_and_login(stack)
             if not args.short:
                 figures += floors(next(f for f in figures if f.name == "login, cached token"))
+            figures += on_instance(stack, instance_env(stack, home / "instance"))
         if "push" in groups:
             figures += pushes(stack, runs + 1, tag=stamp) + retags(stack, env, stamp)
         if "copy" in groups:

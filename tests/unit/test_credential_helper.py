@@ -214,3 +214,46 @@ def restore_logging() -> Any:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture
+def cached(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """A fresh token in the cache for HOST, under the environment's keys: what `get` serves without AWS."""
+    from ecrtool.model import token_cache
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIACACHED")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    key = token_cache.make_key("123456789012", "ca-west-1", "key:AKIACACHED")
+    assert token_cache.store(key, AuthToken("AWS", "from-the-cache", EXPIRES, f"https://{HOST}"))
+    return key
+
+
+def test_get_serves_a_fresh_cached_token_without_asking_aws(asked: Asked, cached: Any) -> None:
+    code, out, _ = helper("get", stdin=HOST)
+    assert code == 0 and json.loads(out)["Secret"] == "from-the-cache"
+    assert asked.calls == []
+
+
+def test_get_on_a_cached_token_loads_no_service_nor_aws_gateway(cached: Any, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import io, sys\n"
+        "from ecrtool.cli.credential_helper import run\n"
+        f"assert run(['get'], io.StringIO({HOST!r}), io.StringIO(), sys.stderr) == 0\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('ecrtool.service.tokens', 'ecrtool.aws.ecr', "
+        "'botocore', 'dataclasses'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_erase_drops_the_cached_token_so_the_next_get_fetches_anew(asked: Asked, cached: Any) -> None:
+    assert helper("erase", stdin=HOST) == (0, "", "")
+    code, out, _ = helper("get", stdin=HOST)
+    assert code == 0 and json.loads(out)["Secret"] == "s3cret-token"
+    assert asked.calls == [(HOST, None, None)]

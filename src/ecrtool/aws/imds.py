@@ -18,13 +18,13 @@ import json
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ecrtool.model.errors import AuthError
+from ecrtool.model.value import Value
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
 if TYPE_CHECKING:
     from ecrtool.aws.signed import Keys
 
@@ -56,11 +56,18 @@ class MetadataUnavailable(AuthError):
     """Instance metadata did not answer, or refused: no instance role to take credentials or a region from."""
 
 
-@dataclass(frozen=True)
-class RoleCredentials:
+class RoleCredentials(Value):
+    """The instance role's current keys (a Value: the credential helper's path has no time for dataclasses)."""
+
+    __slots__ = ("role", "keys", "expiration")
     role: str
     keys: Keys
     expiration: datetime | None
+
+    def __init__(self, role: str, keys: Keys, expiration: datetime | None) -> None:
+        self.role = role
+        self.keys = keys
+        self.expiration = expiration
 
 
 def disabled(environ: Mapping[str, str]) -> bool:

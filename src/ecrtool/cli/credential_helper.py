@@ -3,7 +3,8 @@
     echo 123456789012.dkr.ecr.ca-west-1.amazonaws.com | docker-credential-ecrtool get
 
 Verbs: get (server URL on stdin, credentials JSON on stdout), list (the registries served, as JSON),
-store and erase (accepted and ignored: tokens come from AWS, not from `docker login`), version.
+erase (`docker logout HOST`: drops the cached token, so a refused one is replaced at the next get),
+store (accepted and ignored: tokens come from AWS, not from `docker login`), version.
 An error is one line on stderr and a non-zero exit; a registry this helper does not serve gets the
 protocol's not-found message on stdout, so docker goes on without credentials. ECRTOOL_DEBUG=1 logs
 the AWS calls (secrets redacted) and shows tracebacks.
@@ -50,7 +51,9 @@ def run(args: Sequence[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> i
             stdout.write(json.dumps(credhelper.get(payload)) + "\n")
         elif verb == "list":
             stdout.write(json.dumps(credhelper.served()) + "\n")
-        # store and erase: nothing to keep; succeeding lets `docker login`/`logout` carry on
+        elif verb == "erase":
+            credhelper.erase(payload)  # `docker logout HOST`: the cached token goes, the next get fetches anew
+        # store: nothing to keep (tokens come from AWS); succeeding lets `docker login` carry on
         return EXIT_OK
     except credhelper.NotServed:
         stdout.write(credhelper.NOT_FOUND_MESSAGE + "\n")

@@ -15,8 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from ecrtool.docker import config as dockerconfig
-from ecrtool.docker.config import HELPER
+from ecrtool.model.auth import AuthToken
 from ecrtool.model.config import load_config, registry_profile
 from ecrtool.model.errors import EcrToolError, InvalidInput
 from ecrtool.model.refs import PUBLIC_HOST, parse_ecr_host
@@ -50,8 +49,6 @@ def serves(host: str, settings: Settings) -> bool:
 
 def get(server_url: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Answer `get`: the credentials for the registry named on stdin."""
-    from ecrtool.service.tokens import Tokens
-
     env = dict(os.environ if environ is None else environ)
     host = normalize(server_url)
     if not host:
@@ -65,8 +62,54 @@ def get(server_url: str, environ: Mapping[str, str] | None = None) -> dict[str, 
     # the settings keep ECRTOOL_REGISTRY's spelling; compare and fetch with it
     if settings.registry_override and host == settings.registry_override.lower():
         host = settings.registry_override
-    token = Tokens(settings).registry_token(host)
+    token = cached_token(host, settings, env)
+    if token is None:
+        from ecrtool.service.tokens import Tokens  # AWS's gateway and the service: only to fetch a token
+
+        token = Tokens(settings).registry_token(host)
     return {"ServerURL": server_url.strip(), "Username": token.username, "Secret": token.password}
+
+
+def erase(server_url: str, environ: Mapping[str, str] | None = None) -> None:
+    """Answer `erase` (docker runs it for `docker logout HOST`): drop the cached token for that registry,
+    so the next `get` fetches a fresh one, the way out when a registry refuses a token before its time."""
+    from ecrtool.model import token_cache
+
+    env = dict(os.environ if environ is None else environ)
+    host = normalize(server_url)
+    settings = Settings.build(environ=env)
+    found = parse_ecr_host(host)
+    identity = _identity(settings, env) if found else None
+    if found and identity:
+        token_cache.forget(token_cache.make_key(found.account, found.region, identity, environ=env))
+
+
+def _identity(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    """The token cache's name for the caller when it is known without botocore: keys, or an instance role."""
+    from ecrtool.aws import imds
+    from ecrtool.model import token_cache
+
+    identity = token_cache.environment_identity(environ, settings.profile)
+    if identity is None and imds.instance_role_applies(environ, settings.profile):
+        try:
+            identity = imds.identity_name(imds.instance(environ))
+        except EcrToolError:
+            return None  # Tokens says why
+    return identity
+
+
+def cached_token(host: str, settings: Settings, environ: Mapping[str, str]) -> AuthToken | None:
+    """The fresh cached token for an ECR registry HOST, found as Tokens.registry_token finds it, without
+    loading the service (docker runs this before every pull); None when that needs more than the cache."""
+    from ecrtool.model import token_cache
+
+    found = parse_ecr_host(host)
+    if found is None or settings.no_cache or (settings.registry_override and host == settings.registry_override):
+        return None
+    identity = _identity(settings, environ)
+    if identity is None:
+        return None
+    return token_cache.load(token_cache.make_key(found.account, found.region, identity, environ=environ))
 
 
 def served(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -74,6 +117,9 @@ def served(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if environ is None else environ)
     settings = Settings.build(environ=env)
     hosts: set[str] = set()
+    from ecrtool.docker import config as dockerconfig  # `list` only: `get` runs before every pull
+    from ecrtool.docker.config import HELPER
+
     helpers = dockerconfig.load(dockerconfig.config_path(env)).get("credHelpers") or {}
     if isinstance(helpers, dict):
         hosts.update(str(host) for host, helper in helpers.items() if helper == HELPER)
