@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 
-from ecrtool.aws import config_file, imds
 from ecrtool.docker import config as dockerconfig
 from ecrtool.docker.engine_api import EngineApi
 from ecrtool.model import token_cache
@@ -67,8 +66,12 @@ def cached_login(settings: Settings) -> tuple[str, AuthToken, str] | None:
     # AwsSession.region's order, short of the AWS config file, which only botocore reads
     region = settings.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     identity = token_cache.environment_identity(os.environ, settings.profile)
-    if identity is None and imds.instance_role_applies(os.environ, settings.profile):
+    if identity is None:
         # an instance role, as AwsSession names it; its region too when nothing else names one
+        from ecrtool.aws import config_file, imds
+
+        if not imds.instance_role_applies(os.environ, settings.profile):
+            return None
         if not region and config_file.exists(os.environ):
             return None
         metadata = imds.instance(os.environ)
