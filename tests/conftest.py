@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,122 @@ BIN = Path(sys.executable).parent
 
 ACCOUNT = "123456789012"
 REGION = "ca-west-1"
+
+
+# -- never the host's instance metadata (issue 17) --------------------------------------------------------
+# 169.254.169.254 (fd00:ec2::254 over IPv6, and the container-credentials addresses beside it) can be this
+# machine's own metadata service, no part of the project: nothing in the suite may reach it. Every child
+# process inherits AWS_EC2_METADATA_DISABLED unless the local ECR's stand-in is named
+# (scripts/local-ecr env --instance), and this process refuses to connect there at all (metadata_guard).
+if not os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT"):
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def install_metadata_guard(record: str | None = None) -> Any:
+    """Refuse every connection to, or lookup of, an instance metadata address in this process before a
+    packet leaves: note it (`attempts`; a line in the file RECORD if given) and raise `error`. The wrappers
+    call `originals` (looked up on each call); `uninstall` puts them back. Self-contained: its source goes
+    into a sitecustomize.py that guards child processes (test_no_host_metadata)."""
+    import ipaddress
+    import os
+    import socket
+    import sys
+    import types
+
+    metadata = ("169.254.169.254", "fd00:ec2::254", "169.254.170.2", "169.254.170.23", "fd00:ec2::23")
+    blocked = {ipaddress.ip_address(address) for address in metadata}
+
+    class MetadataAccessBlocked(RuntimeError):
+        """Not an OSError, which a client would take for an unreachable host and quietly go on from."""
+
+    originals = {
+        "connect": socket.socket.connect,
+        "connect_ex": socket.socket.connect_ex,
+        "create_connection": socket.create_connection,
+        "getaddrinfo": socket.getaddrinfo,
+    }
+    guard = types.SimpleNamespace(error=MetadataAccessBlocked, attempts=[], record=record, originals=originals)
+
+    def reaches(host: object, resolve: bool = True) -> bool:
+        """HOST is a metadata address in any form connect() takes (2852039166 and 0xa9.0xfe.0xa9.0xfe too,
+        as inet_aton reads them), or (RESOLVE) a name that resolves to one."""
+        text = (host.decode(errors="replace") if isinstance(host, bytes) else str(host)).strip("[]").split("%")[0]
+        try:
+            found = ipaddress.ip_address(text)
+        except ValueError:
+            try:
+                found = ipaddress.ip_address(socket.inet_aton(text))
+            except (OSError, ValueError):
+                try:
+                    return resolve and any(reaches(info[4][0]) for info in originals["getaddrinfo"](text, None))
+                except (OSError, UnicodeError):
+                    return False
+        return (found.ipv4_mapped or found if found.version == 6 else found) in blocked
+
+    def refuse(name: str, host: object) -> None:
+        guard.attempts.append(f"{name} {host}")
+        if guard.record:
+            with open(guard.record, "a") as handle:
+                handle.write(f"{os.getpid()} {sys.argv!r}: {name} {host}\n")
+        raise MetadataAccessBlocked(
+            f"{name} {host} refused: it may be this machine's own instance metadata service; "
+            "name the local ECR's stand-in instead (scripts/local-ecr env --instance)"
+        )
+
+    def guarded(name: str, host_of: Any, resolve: bool) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            host = host_of(*args, **kwargs)
+            if host not in (None, "") and reaches(host, resolve):
+                refuse(name, host)
+            return guard.originals[name](*args, **kwargs)
+
+        return wrapper
+
+    def inet(sock: socket.socket, address: Any, *_: Any) -> Any:
+        return address[0] if sock.family in (socket.AF_INET, socket.AF_INET6) else None
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        infos = guard.originals["getaddrinfo"](host, *args, **kwargs)  # a lookup sends nothing to HOST
+        for info in infos:
+            if reaches(info[4][0], resolve=False):
+                refuse("getaddrinfo", f"{host} ({info[4][0]})")
+        return infos
+
+    guard.wrappers = {
+        # connect() resolves a name itself, out of getaddrinfo's sight; create_connection goes through it
+        "connect": guarded("connect", inet, resolve=True),
+        "connect_ex": guarded("connect_ex", inet, resolve=True),
+        "create_connection": guarded("create_connection", lambda address, *_, **__: address[0], resolve=False),
+        "getaddrinfo": getaddrinfo,
+    }
+
+    def put(functions: dict[str, Any]) -> None:
+        socket.socket.connect = functions["connect"]  # type: ignore[method-assign]
+        socket.socket.connect_ex = functions["connect_ex"]  # type: ignore[method-assign]
+        socket.create_connection = functions["create_connection"]
+        socket.getaddrinfo = functions["getaddrinfo"]
+
+    put(guard.wrappers)
+    guard.uninstall = lambda: put(originals)
+    return guard
+
+
+@pytest.fixture(scope="session", autouse=True)
+def metadata_guard() -> Iterator[Any]:
+    """The guard for the whole session: an in-process call to instance metadata fails loudly, and the
+    session ends in an error naming any attempt that a library swallowed."""
+    guard = install_metadata_guard()
+    yield guard
+    guard.uninstall()
+    assert not guard.attempts, f"the suite tried to reach instance metadata: {guard.attempts}"
+
+
+@pytest.fixture
+def metadata_guard_source() -> str:
+    """install_metadata_guard's source, for a sitecustomize.py that guards child processes."""
+    import inspect
+
+    return inspect.getsource(install_metadata_guard)
 
 
 @dataclass
