@@ -161,3 +161,23 @@ def test_a_credentials_file_or_a_role_profile_leaves_the_choice_to_botocore(tmp_
     (aws / "credentials").write_text("[default]\naws_access_key_id = AKIA\n")
     assert not imds.instance_role_applies(base, None)
     assert imds.instance_role_applies({**base, "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}, None)
+
+
+def test_without_a_region_keys_elsewhere_make_it_invalid_input_and_none_make_it_the_metadatas_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ecrtool.aws.session import AwsSession
+    from ecrtool.model.errors import AuthError, InvalidInput
+
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_EC2_METADATA_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9/")  # nothing listens there
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    with pytest.raises(InvalidInput, match="^no AWS region: pass --region.*; on EC2, cannot read"):
+        AwsSession().region()
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    with pytest.raises(AuthError, match="^cannot read the instance identity document.*hop-limit 2") as found:
+        AwsSession().region()
+    assert not isinstance(found.value, InvalidInput)

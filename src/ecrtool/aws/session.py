@@ -66,11 +66,15 @@ class AwsSession:
             region = self._boto_session().get_config_variable("region")
             if region:
                 return str(region), PROFILE_SOURCE
+        missing = "no AWS region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or set region in ~/.aws/config"
         if not imds.disabled(os.environ):
-            return imds.instance(os.environ).region(), "instance metadata (placement/region)"
-        raise InvalidInput(
-            "no AWS region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or set region in ~/.aws/config"
-        )
+            try:
+                return imds.instance(os.environ).region(), "instance metadata (placement/region)"
+            except imds.MetadataUnavailable as err:
+                if self._profile is None and self._instance_role():
+                    raise  # no credentials either: the metadata is what is missing (exit 1, its fix)
+                raise InvalidInput(f"{missing}; on EC2, {err}") from err
+        raise InvalidInput(missing)
 
     def client(self, service: str, region: str | None = None) -> Any:
         name = self.region(region)
