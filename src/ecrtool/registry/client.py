@@ -12,22 +12,31 @@ plain http for a registry on this machine. Authentication: Basic on every reques
 AWS + token password), else the challenge's: Bearer (a token from the realm, with Basic credentials
 when there are some, else anonymously) or Basic. Failures become the project's errors, naming the
 side (source or destination) and the registry.
+
+What ECR does on the wire, met here: a token expired or revoked is answered 403 DENIED with no challenge
+(renewed once, as a 401's); blobs are redirected to S3, which refuses a request carrying our Authorization
+(up to five hops followed, credentials only to this registry, never from https down to http); throttling
+is answered 429 or 503 (asked again after a pause, bounded). Whatever is asked for by digest is checked
+against it: a manifest's bytes, and a blob's while it streams.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable
 from http.client import HTTPConnection, HTTPException, HTTPResponse, HTTPSConnection
-from typing import Any, BinaryIO, Protocol
-from urllib.parse import quote, urlencode, urlsplit
+from typing import Any, BinaryIO, Protocol, cast
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from ecrtool.model import tls
 from ecrtool.model.errors import AuthError, EcrToolError, NotFound, RegistryError
-from ecrtool.model.manifests import ACCEPTED, Descriptor, Manifest, parse_manifest
+from ecrtool.model.manifests import ACCEPTED, Descriptor, Manifest, digest_of, parse_manifest
 from ecrtool.model.refs import is_loopback
 from ecrtool.registry.probe import why
 
@@ -36,6 +45,10 @@ log = logging.getLogger("ecrtool.registry")
 TIMEOUT = 60.0
 BLOCK = 256 * 1024  # how much of a blob is read and sent at a time
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+HOPS = 5  # redirects followed for one request, as browsers and curl's defaults bound them
+_BUSY = frozenset({429, 503})  # ECR's TOOMANYREQUESTS, and a registry or its balancer overloaded
+ATTEMPTS = 5  # of one request a busy registry keeps refusing
+PATIENCE = 30.0  # seconds waited in all for a busy registry before its refusal is reported
 _DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 Progress = Callable[[int], None]
 
@@ -70,6 +83,7 @@ class RegistryClient:
         basic: tuple[str, str] | None = None,
         preemptive: bool = False,
         renew: Callable[[tuple[str, str]], tuple[str, str]] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.host = host
         self.side = side
@@ -79,6 +93,7 @@ class RegistryClient:
         # revoked); once a client
         self._renew = renew
         self._renewed = False
+        self._sleep = sleep
         self._secure = not is_loopback(host)
         self._local = threading.local()
         self._tokens: dict[str, str] = {}  # repository -> the Bearer token its last challenge gave
@@ -96,7 +111,10 @@ class RegistryClient:
         if reply.status == 404:
             return None
         self._check(reply, data, f"reading the manifest {repository}:{reference}", (200,))
-        return parse_manifest(data, reply.getheader("Content-Type"), f"{self.host}/{repository}@{reference}")
+        found = parse_manifest(data, reply.getheader("Content-Type"), f"{self.host}/{repository}@{reference}")
+        if ":" in reference:
+            self._verify(reference, _digest(reference, data), f"the manifest {repository}@{reference}")
+        return found
 
     def manifest_digest(self, repository: str, reference: str) -> str | None:
         """The digest of the manifest REFERENCE names (HEAD), None when there is none."""
@@ -106,6 +124,8 @@ class RegistryClient:
         self._check(reply, data, f"looking up {repository}:{reference}", (200,))
         digest = reply.getheader("Docker-Content-Digest")
         if digest:
+            if ":" in reference:
+                self._verify(reference, digest, f"the manifest {repository}@{reference}")
             return digest
         found = self.get_manifest(repository, reference)
         return found.digest if found else None
@@ -149,25 +169,26 @@ class RegistryClient:
         """The blob's content as a stream (read it through, then close it) and its length when sent."""
         path = f"/v2/{repository}/blobs/{digest}"
         reply, data = self._call("GET", path, repository, stream=True)
-        if reply.status in _REDIRECTS and reply.getheader("Location"):
-            # ECR serves layers from S3: follow to the signed URL, which wants no credentials of ours
-            reply.read()
-            reply = self._follow(reply.getheader("Location") or "", repository)
+        reply = self._follow(reply, f"{'https' if self._secure else 'http'}://{self.host}{path}", repository)
         if reply.status != 200:
             data = reply.read()
             reply.close()
             if reply.status == 404:
                 raise NotFound(f"{self.label} has no blob {digest} in {repository}")
             self._check(reply, data, f"reading the blob {digest} of {repository}", (200,))
-        length = reply.getheader("Content-Length")
-        return reply, int(length) if length and length.isdigit() else None
+        header = reply.getheader("Content-Length")
+        length = int(header) if header and header.isdigit() else None
+        stream = _Digested(reply, digest, length, f"{self.label}'s blob {digest} of {repository}")
+        return cast(BinaryIO, stream), length
 
     def finish_upload(self, repository: str, location: str, digest: str, body: Readable, size: int) -> None:
         """PUT the whole blob at LOCATION in one request with its length, streamed from BODY."""
         parts = urlsplit(location)
         path = (parts.path or "/") + "?" + (parts.query + "&" if parts.query else "") + urlencode({"digest": digest})
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
-        reply, data = self._call("PUT", path, repository, body=body, headers=headers)
+        # the last block is held back unless the bytes match DIGEST: a wrong blob's upload is never completed
+        checked = _Digested(body, digest, size, f"the blob {digest} sent to {self.label}")
+        reply, data = self._call("PUT", path, repository, body=checked, headers=headers)
         self._check(reply, data, f"uploading the blob {digest} to {repository}", (201, 204))
 
     # -- referrers ---------------------------------------------------------------------------------
@@ -196,23 +217,50 @@ class RegistryClient:
         accept: tuple[str, ...] = (),
         stream: bool = False,
     ) -> tuple[HTTPResponse, bytes]:
-        """One request, answering an authentication challenge once; the reply and, unless STREAM, its body."""
+        """One request, answering an authentication challenge (or ECR's 403 DENIED) once and a busy registry
+        a few times; the reply and, unless STREAM, its body. A streamed body cannot be sent twice, so a
+        request with one is sent once."""
         sent = dict(headers or {})
         if accept:
             sent["Accept"] = ", ".join(accept)
         if method in ("PUT", "POST") and body is not None and isinstance(body, bytes):
             sent["Content-Length"] = str(len(body))
-        for attempt in (1, 2):
+        again = body is None or isinstance(body, bytes)
+        refused = ""  # the first refusal, once its challenge was met
+        attempt, waited = 1, 0.0
+        while True:
             authorization = self._authorization(repository)
             if authorization:
                 sent["Authorization"] = authorization
             reply = self._send(method, path, body, sent)
-            if reply.status == 401 and attempt == 1 and (isinstance(body, bytes) or body is None):
+            if not again:
+                break
+            if reply.status in (401, 403):
                 challenge = reply.getheader("WWW-Authenticate") or ""
-                data = reply.read()
+                data = self._read(reply)
+                code, _ = _error_of(data)
+                if reply.status == 403 and code != "DENIED":
+                    return reply, data
+                if refused:
+                    raise AuthError(
+                        f"{self.label} refused {method} {path} ({refused}), and again with fresh credentials"
+                        f" ({_detail(reply.status, data)}): check the credentials for it"
+                    )
+                if reply.status == 403:
+                    # ECR's answer to a token expired or revoked, without a challenge: renewed as a 401's
+                    challenge = "Basic" if self._preemptive else ""
                 if self._answer(challenge, repository, authorization):
+                    refused = _detail(reply.status, data)
                     continue
                 return reply, data
+            if reply.status in _BUSY:
+                pause = _pause(reply.getheader("Retry-After"), attempt, waited)
+                if pause is not None:
+                    self._read(reply)
+                    log.debug("%s answered %s: asking again in %.1f s", self.host, reply.status, pause)
+                    self._sleep(pause)
+                    attempt, waited = attempt + 1, waited + pause
+                    continue
             break
         if stream:
             return reply, b""
@@ -271,20 +319,33 @@ class RegistryClient:
             conn.close()
             self._local.conn = None
 
-    def _follow(self, location: str, repository: str) -> HTTPResponse:
-        parts = urlsplit(location)
-        if not parts.netloc or parts.netloc == self.host:
-            reply, _ = self._call(
-                "GET", parts.path + (f"?{parts.query}" if parts.query else ""), repository, stream=True
-            )
-            return reply
-        conn = self._open(parts.netloc, parts.scheme == "https")
-        try:
-            conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
-            return conn.getresponse()
-        except (OSError, HTTPException) as err:
-            conn.close()
-            raise self._unreachable(err, parts.netloc) from err
+    def _follow(self, reply: HTTPResponse, url: str, repository: str) -> HTTPResponse:
+        """The reply REPLY (to URL) redirects to, HOPS at most, with credentials only for this registry."""
+        foreign: HTTPConnection | None = None
+        for _ in range(HOPS + 1):
+            location = reply.getheader("Location")
+            if reply.status not in _REDIRECTS or not location:
+                return reply
+            self._read(reply)
+            url = redirect_target(url, location, self.label)
+            parts = urlsplit(url)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            if foreign is not None:
+                foreign.close()
+                foreign = None
+            if parts.netloc == self.host and (parts.scheme == "https") == self._secure:
+                reply, _ = self._call("GET", target, repository, stream=True)
+                continue
+            # ECR serves layers from S3's signed URLs, which refuse a request also carrying our Authorization
+            foreign = self._open(parts.netloc, parts.scheme == "https")
+            try:
+                foreign.request("GET", target)
+                reply = foreign.getresponse()
+            except (OSError, HTTPException) as err:
+                foreign.close()
+                raise self._unreachable(err, parts.netloc) from err
+        reply.close()
+        raise RegistryError(f"{self.label} redirected more than {HOPS} times, last to {url}: report it to its operator")
 
     # -- authentication ----------------------------------------------------------------------------
 
@@ -365,13 +426,22 @@ class RegistryClient:
     def _check(self, reply: HTTPResponse, data: bytes, doing: str, ok: tuple[int, ...]) -> None:
         if reply.status in ok:
             return
-        code, message = _error_of(data)
-        detail = f"{reply.status} {code}: {message}".strip().rstrip(":") if code or message else str(reply.status)
+        code, _ = _error_of(data)
+        detail = _detail(reply.status, data)
         if reply.status in (401, 403) or code in ("UNAUTHORIZED", "DENIED"):
             raise AuthError(f"{self.label} refused {doing} ({detail}): check the credentials for it")
         if reply.status == 404 or code in ("NAME_UNKNOWN", "MANIFEST_UNKNOWN", "BLOB_UNKNOWN"):
             raise NotFound(f"{self.label}: {doing}: {detail}")
+        if reply.status in _BUSY:
+            detail += ", still after waiting: run the same copy again later, with fewer jobs (-j)"
         raise RegistryRefusal(f"{self.label} failed {doing}: {detail}", reply.status, code)
+
+    def _verify(self, asked: str, found: str, what: str) -> None:
+        if found != asked:
+            raise RegistryError(
+                f"{self.label} answered {what} with the digest {found}, not {asked}: it is not to be trusted"
+                " for this image; copy from another registry or report it to its operator"
+            )
 
     def _unreachable(self, err: BaseException, host: str | None = None) -> RegistryError:
         reason = why(err, host or self.host, TIMEOUT) if isinstance(err, OSError) else (str(err) or type(err).__name__)
@@ -379,6 +449,77 @@ class RegistryClient:
             f"{self.side} registry {host or self.host} stopped answering ({reason}): check that it is up and"
             " reachable, then run the same copy again (what arrived is not copied twice)"
         )
+
+
+class _Digested:
+    """A blob's bytes as they are read, checked against DIGEST when the last of them (SIZE, or the end)
+    is read: a mismatch raises instead of handing the last block on."""
+
+    def __init__(self, stream: Readable, digest: str, size: int | None, what: str) -> None:
+        self.stream, self.digest, self.size, self.what = stream, digest, size, what
+        algorithm, _, _ = digest.partition(":")
+        # a digest of another algorithm than these is not checked: registries use sha256
+        self.hash = hashlib.new(algorithm) if algorithm in ("sha256", "sha512") else None
+        self.done = 0
+
+    def read(self, amount: int = -1, /) -> bytes:
+        # HTTPResponse reads all of itself for None, but takes -1 for a length it never reaches
+        data = self.stream.read(amount) if amount >= 0 else self.stream.read()
+        if self.hash is None:
+            return data
+        self.hash.update(data)
+        self.done += len(data)
+        if (not data and amount != 0) or (self.size is not None and self.done >= self.size and data):
+            found = f"{self.hash.name}:{self.hash.hexdigest()}"
+            self.hash = None
+            if found != self.digest:
+                raise RegistryError(
+                    f"{self.what}: its {self.done} bytes have the digest {found}, not {self.digest};"
+                    " nothing was written: run the same copy again, and if it recurs report the source"
+                )
+        return data
+
+    def close(self) -> None:
+        close = getattr(self.stream, "close", None)
+        if close is not None:
+            close()
+
+
+def redirect_target(url: str, location: str, who: str) -> str:
+    """Where LOCATION (a redirect's, maybe relative) sends a request made to URL; never from https to http."""
+    target = urljoin(url, location)
+    scheme = urlsplit(target).scheme
+    if scheme not in ("https", "http") or (urlsplit(url).scheme == "https" and scheme != "https"):
+        raise RegistryError(
+            f"{who} redirected {url} to {target}, which would leave https: refused; report it to its operator"
+        )
+    return target
+
+
+def _pause(retry_after: str | None, attempt: int, waited: float) -> float | None:
+    """Seconds to wait before the next of ATTEMPTS (its Retry-After, else doubling from half a second, with
+    up to a quarter more so that threads refused together do not come back together); None when the
+    attempts or the PATIENCE are spent."""
+    given = (retry_after or "").strip()
+    base = float(given) if given.isdigit() else 0.5 * 2 ** (attempt - 1)
+    pause = base + random.uniform(0, base / 4)
+    if attempt >= ATTEMPTS or waited + pause > PATIENCE:
+        return None
+    return pause
+
+
+def _digest(reference: str, data: bytes) -> str:
+    """DATA's digest by REFERENCE's algorithm (REFERENCE itself when hashlib does not know it)."""
+    algorithm, _, _ = reference.partition(":")
+    if algorithm not in ("sha256", "sha512"):
+        return reference
+    return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}" if algorithm != "sha256" else digest_of(data)
+
+
+def _detail(status: int, data: bytes) -> str:
+    """A refusal as its status, error code and message."""
+    code, message = _error_of(data)
+    return f"{status} {code}: {message}".strip().rstrip(":") if code or message else str(status)
 
 
 def _basic(user: str, password: str) -> str:

@@ -1,0 +1,373 @@
+"""The registry client on the wire, against a recording server on 127.0.0.1: what each request carries,
+and how the client meets ECR's answers — 403 DENIED for a dead token, redirects to S3, throttling, and
+bytes that do not match the digest they were asked for by."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from ecrtool.model.errors import AuthError, RegistryError
+from ecrtool.model.manifests import OCI_MANIFEST, digest_of, parse_manifest
+from ecrtool.registry.client import ATTEMPTS, HOPS, PATIENCE, RegistryClient, RegistryRefusal, redirect_target
+
+EXPIRED = "Your authorization token has expired. Reauthenticate and try again."
+
+
+@dataclass
+class Request:
+    """One request as the server read it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    complete: bool  # all of the body its Content-Length announced arrived
+
+
+Answer = tuple[int, dict[str, str], bytes]
+
+
+@dataclass
+class Recorder:
+    """A registry that records every request and answers as ANSWER says."""
+
+    answer: Callable[[Request], Answer]
+    requests: list[Request] = field(default_factory=list)
+    host: str = ""
+
+    def paths(self) -> list[str]:
+        return [f"{r.method} {r.path}" for r in self.requests]
+
+
+def _serve(recorder: Recorder) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _any(self) -> None:
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            wanted = int(headers.get("content-length", "0") or 0)
+            body = self.rfile.read(wanted) if wanted else b""
+            if headers.get("transfer-encoding", "").lower() == "chunked":
+                body = self._chunks()
+            request = Request(self.command, self.path, headers, body, len(body) == wanted or not wanted)
+            recorder.requests.append(request)
+            if not request.complete:
+                self.close_connection = True
+                return
+            status, extra, payload = recorder.answer(request)
+            self.send_response(status)
+            for key, value in extra.items():
+                self.send_header(key, value)
+            if "Content-Length" not in extra:
+                self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        def _chunks(self) -> bytes:
+            found = b""
+            while True:
+                size = int(self.rfile.readline().strip() or b"0", 16)
+                found += self.rfile.read(size)
+                self.rfile.readline()
+                if not size:
+                    return found
+
+        do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = _any
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    recorder.host = f"127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Callable[[Request], Answer]], Recorder]]:
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(answer: Callable[[Request], Answer]) -> Recorder:
+        recorder = Recorder(answer)
+        servers.append(_serve(recorder))
+        return recorder
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _basic(password: str) -> str:
+    return "Basic " + base64.b64encode(f"AWS:{password}".encode()).decode()
+
+
+def _error(code: str, message: str) -> bytes:
+    return json.dumps({"errors": [{"code": code, "message": message}]}).encode()
+
+
+def _client(recorder: Recorder, **kwargs: object) -> RegistryClient:
+    options: dict[str, object] = {"side": "destination", "basic": ("AWS", "old"), "preemptive": True}
+    options.update(kwargs)
+    return RegistryClient(recorder.host, **options)  # type: ignore[arg-type]
+
+
+MANIFEST = json.dumps(
+    {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + "c" * 64, "size": 2},
+        "layers": [],
+    },
+    indent=3,  # not as json.dumps would write it: the bytes must travel unchanged
+).encode()
+
+
+def _manifest_answer(request: Request) -> Answer:
+    return 200, {"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": digest_of(MANIFEST)}, MANIFEST
+
+
+# -- a dead token: 403 DENIED ------------------------------------------------------------------------------
+
+
+def test_a_403_denied_renews_the_credentials_once_and_asks_again(serve: Callable[..., Recorder]) -> None:
+    def answer(request: Request) -> Answer:
+        if request.headers.get("authorization") != _basic("new"):
+            return 403, {"Content-Type": "application/json"}, _error("DENIED", EXPIRED)
+        return _manifest_answer(request)
+
+    recorder = serve(answer)
+    renewed: list[tuple[str, str]] = []
+
+    def renew(refused: tuple[str, str]) -> tuple[str, str]:
+        renewed.append(refused)
+        return "AWS", "new"
+
+    found = _client(recorder, renew=renew).get_manifest("app", "v1")
+
+    assert found is not None and found.data == MANIFEST
+    assert renewed == [("AWS", "old")]
+    assert [r.headers["authorization"] for r in recorder.requests] == [_basic("old"), _basic("new")]
+
+
+def test_a_second_denial_is_an_error_naming_both(serve: Callable[..., Recorder]) -> None:
+    messages = iter([EXPIRED, "The fresh token was refused as well."])
+    recorder = serve(lambda request: (403, {}, _error("DENIED", next(messages))))
+
+    with pytest.raises(AuthError) as caught:
+        _client(recorder, renew=lambda refused: ("AWS", "new")).get_manifest("app", "v1")
+
+    assert EXPIRED in str(caught.value) and "The fresh token was refused as well." in str(caught.value)
+    assert len(recorder.requests) == 2
+
+
+def test_a_403_other_than_denied_is_not_renewed(serve: Callable[..., Recorder]) -> None:
+    recorder = serve(lambda request: (403, {}, _error("FORBIDDEN", "not allowed by the repository policy")))
+    renewed: list[tuple[str, str]] = []
+
+    with pytest.raises(AuthError, match="repository policy"):
+        _client(recorder, renew=lambda refused: renewed.append(refused) or ("AWS", "new")).get_manifest("app", "v1")
+
+    assert renewed == [] and len(recorder.requests) == 1
+
+
+# -- redirects ---------------------------------------------------------------------------------------------
+
+BLOB = b"layer bytes " * 1000
+BLOB_DIGEST = digest_of(BLOB)
+
+
+def test_a_blob_redirected_to_another_host_is_fetched_without_our_authorization(
+    serve: Callable[..., Recorder],
+) -> None:
+    bucket = serve(lambda request: (200, {"Content-Type": "application/octet-stream"}, BLOB))
+    registry = serve(lambda request: (307, {"Location": f"http://{bucket.host}/layer?X-Amz-Signature=abc"}, b""))
+
+    stream, length = _client(registry).open_blob("app", BLOB_DIGEST)
+    try:
+        assert stream.read() == BLOB and length == len(BLOB)
+    finally:
+        stream.close()
+
+    assert registry.requests[0].headers["authorization"] == _basic("old")
+    assert bucket.paths() == ["GET /layer?X-Amz-Signature=abc"]
+    assert "authorization" not in bucket.requests[0].headers
+
+
+def _hops(count: int) -> Callable[[Request], Answer]:
+    def answer(request: Request) -> Answer:
+        done = int(request.path.rsplit("/", 1)[-1]) if request.path.startswith("/hop/") else 0
+        if done < count:
+            return 307, {"Location": f"/hop/{done + 1}"}, b""
+        return 200, {}, BLOB
+
+    return answer
+
+
+def test_five_redirects_are_followed(serve: Callable[..., Recorder]) -> None:
+    recorder = serve(_hops(HOPS))
+
+    stream, _ = _client(recorder).open_blob("app", BLOB_DIGEST)
+    assert stream.read() == BLOB
+    stream.close()
+
+    assert len(recorder.requests) == HOPS + 1
+    assert all(r.headers.get("authorization") == _basic("old") for r in recorder.requests)  # the same registry
+
+
+def test_a_sixth_redirect_is_an_error(serve: Callable[..., Recorder]) -> None:
+    recorder = serve(_hops(HOPS + 1))
+
+    with pytest.raises(RegistryError, match=f"more than {HOPS} times"):
+        _client(recorder).open_blob("app", BLOB_DIGEST)
+
+
+def test_a_redirect_never_goes_from_https_to_http() -> None:
+    with pytest.raises(RegistryError, match="leave https"):
+        redirect_target("https://r.example/v2/app/blobs/x", "http://bucket.example/layer", "the registry")
+    assert (
+        redirect_target("https://r.example/v2/a/blobs/x", "https://b.example/l?s=1", "r") == "https://b.example/l?s=1"
+    )
+    assert redirect_target("https://r.example/v2/a/blobs/x", "/elsewhere", "r") == "https://r.example/elsewhere"
+    assert redirect_target("http://127.0.0.1:5000/v2/a", "https://b.example/l", "r") == "https://b.example/l"
+
+
+# -- a busy registry: 429, 503 ------------------------------------------------------------------------------
+
+
+def test_a_429_is_waited_out_as_retry_after_says(serve: Callable[..., Recorder]) -> None:
+    answers = iter([(429, {"Retry-After": "2"}, _error("TOOMANYREQUESTS", "slow down")), (201, {}, b"")])
+    recorder = serve(lambda request: next(answers))
+    slept: list[float] = []
+    manifest = parse_manifest(MANIFEST, OCI_MANIFEST, "test")
+
+    _client(recorder, sleep=slept.append).put_manifest("app", "v1", manifest)
+
+    assert len(slept) == 1 and 2 <= slept[0] <= PATIENCE
+    assert [r.body for r in recorder.requests] == [MANIFEST, MANIFEST]
+
+
+def test_a_registry_busy_for_ever_is_an_error_after_the_bound(serve: Callable[..., Recorder]) -> None:
+    recorder = serve(lambda request: (503, {}, _error("UNAVAILABLE", "busy")))
+    slept: list[float] = []
+
+    with pytest.raises(RegistryRefusal) as caught:
+        _client(recorder, sleep=slept.append).get_manifest("app", "v1")
+
+    assert caught.value.status == 503 and "run the same copy again later" in str(caught.value)
+    assert len(recorder.requests) == ATTEMPTS and len(slept) == ATTEMPTS - 1
+    assert sum(slept) <= PATIENCE
+
+
+def test_a_retry_after_beyond_the_patience_is_not_waited(serve: Callable[..., Recorder]) -> None:
+    recorder = serve(lambda request: (429, {"Retry-After": str(int(PATIENCE) + 1)}, b""))
+    slept: list[float] = []
+
+    with pytest.raises(RegistryRefusal):
+        _client(recorder, sleep=slept.append).get_manifest("app", "v1")
+
+    assert slept == [] and len(recorder.requests) == 1
+
+
+def test_a_streamed_blob_put_is_sent_once_even_when_busy(serve: Callable[..., Recorder]) -> None:
+    recorder = serve(lambda request: (429, {"Retry-After": "1"}, b""))
+    slept: list[float] = []
+
+    with pytest.raises(RegistryRefusal):
+        _client(recorder, sleep=slept.append).finish_upload("app", "/upload/1", BLOB_DIGEST, _Stream(BLOB), len(BLOB))
+
+    assert slept == [] and [r.method for r in recorder.requests] == ["PUT"]  # its body cannot be read twice
+
+
+# -- what was asked for by digest ----------------------------------------------------------------------------
+
+
+def test_a_manifest_asked_for_by_digest_must_have_it(serve: Callable[..., Recorder]) -> None:
+    recorder = serve(_manifest_answer)
+    asked = "sha256:" + "a" * 64
+
+    with pytest.raises(RegistryError) as caught:
+        _client(recorder).get_manifest("app", asked)
+
+    assert asked in str(caught.value) and digest_of(MANIFEST) in str(caught.value)
+    assert _client(recorder).get_manifest("app", digest_of(MANIFEST)) is not None
+
+
+def test_a_manifest_digest_looked_up_by_digest_must_be_it(serve: Callable[..., Recorder]) -> None:
+    recorder = serve(_manifest_answer)
+
+    with pytest.raises(RegistryError, match=digest_of(MANIFEST)):
+        _client(recorder).manifest_digest("app", "sha256:" + "a" * 64)
+
+
+def test_a_blob_whose_bytes_do_not_match_fails_as_it_is_read(serve: Callable[..., Recorder]) -> None:
+    recorder = serve(lambda request: (200, {}, BLOB + b"!"))
+    asked = digest_of(BLOB + b"?")
+
+    stream, length = _client(recorder).open_blob("app", asked)
+    with pytest.raises(RegistryError) as caught:
+        while stream.read(4096):
+            pass
+    stream.close()
+
+    assert asked in str(caught.value) and digest_of(BLOB + b"!") in str(caught.value)
+
+
+class _Stream:
+    """A source's stream: read block by block, once."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.at = data, 0
+
+    def read(self, amount: int = -1, /) -> bytes:
+        end = len(self.data) if amount < 0 else self.at + amount
+        found, self.at = self.data[self.at : end], min(end, len(self.data))
+        return found
+
+
+def test_an_upload_whose_bytes_do_not_match_is_never_completed(serve: Callable[..., Recorder]) -> None:
+    recorder = serve(lambda request: (201, {}, b""))
+    wrong = b"x" * len(BLOB)
+
+    with pytest.raises(RegistryError, match=BLOB_DIGEST):
+        _client(recorder).finish_upload("app", "/upload/1", BLOB_DIGEST, _Stream(wrong), len(wrong))
+
+    assert all(not r.complete for r in recorder.requests if r.method == "PUT")
+
+
+# -- what each request carries (issue 18, item 3) ----------------------------------------------------------
+
+
+def test_a_blob_put_carries_exactly_its_length_and_no_transfer_encoding(serve: Callable[..., Recorder]) -> None:
+    recorder = serve(lambda request: (201, {}, b""))
+
+    _client(recorder).finish_upload("app", "/v2/app/blobs/uploads/u1?state=s", BLOB_DIGEST, _Stream(BLOB), len(BLOB))
+
+    (put,) = recorder.requests
+    assert put.method == "PUT" and put.complete and put.body == BLOB
+    assert put.headers["content-length"] == str(len(BLOB)) and "transfer-encoding" not in put.headers
+    query = parse_qs(urlsplit(put.path).query)
+    assert query == {"state": ["s"], "digest": [BLOB_DIGEST]}
+
+
+def test_a_manifest_put_carries_the_source_bytes_and_media_type_unchanged(serve: Callable[..., Recorder]) -> None:
+    recorder = serve(lambda request: (201, {}, b""))
+    manifest = parse_manifest(MANIFEST, OCI_MANIFEST, "test")
+
+    _client(recorder).put_manifest("app", "v1", manifest)
+
+    (put,) = recorder.requests
+    assert put.path == "/v2/app/manifests/v1" and put.body == MANIFEST
+    assert put.headers["content-type"] == OCI_MANIFEST
+    assert hashlib.sha256(put.body).hexdigest() == manifest.digest.split(":")[1]
