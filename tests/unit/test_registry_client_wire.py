@@ -16,8 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from ecrtool.model.errors import AuthError, RegistryError
-from ecrtool.model.manifests import OCI_MANIFEST, digest_of, parse_manifest
+from ecrtool.model.manifests import OCI_INDEX, OCI_MANIFEST, digest_of, parse_manifest
 from ecrtool.registry.client import ATTEMPTS, HOPS, PATIENCE, RegistryClient, RegistryRefusal, redirect_target
+from ecrtool.service.copy_plan import ImageCopy
 
 EXPIRED = "Your authorization token has expired. Reauthenticate and try again."
 
@@ -371,3 +372,114 @@ def test_a_manifest_put_carries_the_source_bytes_and_media_type_unchanged(serve:
     assert put.path == "/v2/app/manifests/v1" and put.body == MANIFEST
     assert put.headers["content-type"] == OCI_MANIFEST
     assert hashlib.sha256(put.body).hexdigest() == manifest.digest.split(":")[1]
+
+
+class _Registry:
+    """Just enough of a registry, in memory, for a copy: it declines every mount, as ECR does without
+    BLOB_MOUNTING, answering 202 with an upload session."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[tuple[str, str], bytes] = {}
+        self.manifests: dict[tuple[str, str], tuple[str, bytes]] = {}
+
+    def __call__(self, request: Request) -> Answer:
+        parts = urlsplit(request.path)
+        _, _, repo, kind, rest = parts.path.split("/", 4)
+        if kind == "manifests" and request.method == "PUT":
+            self.manifests[(repo, rest)] = (request.headers["content-type"], request.body)
+            self.manifests[(repo, digest_of(request.body))] = (request.headers["content-type"], request.body)
+            return 201, {"Docker-Content-Digest": digest_of(request.body)}, b""
+        if kind == "manifests":
+            if (repo, rest) not in self.manifests:
+                return 404, {}, _error("MANIFEST_UNKNOWN", "no such manifest")
+            media_type, data = self.manifests[(repo, rest)]
+            return 200, {"Content-Type": media_type, "Docker-Content-Digest": digest_of(data)}, data
+        if request.method == "POST":
+            return 202, {"Location": f"/v2/{repo}/blobs/uploads/session"}, b""
+        if request.method == "PUT":
+            digest = parse_qs(parts.query)["digest"][0]
+            self.blobs[(repo, digest)] = request.body
+            return 201, {}, b""
+        if (repo, rest) not in self.blobs:
+            return 404, {}, _error("BLOB_UNKNOWN", "no such blob")
+        return 200, {}, self.blobs[(repo, rest)]
+
+
+def test_a_declined_mount_is_uploaded_not_counted_as_mounted(serve: Callable[..., Recorder]) -> None:
+    registry = _Registry()
+    config, layer = b"{}", BLOB
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest_of(config), "size": 2},
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": BLOB_DIGEST, "size": len(layer)}
+            ],
+        }
+    ).encode()
+    registry.blobs.update({("src", digest_of(config)): config, ("src", BLOB_DIGEST): layer})
+    recorder = serve(registry)
+    client = _client(recorder)
+    copy = ImageCopy(client, "src", client, "dst")
+
+    copy.run(parse_manifest(manifest, OCI_MANIFEST, "test"), "v1")
+
+    assert copy.tally.blobs_mounted == 0 and copy.tally.blobs_copied == 2
+    mounts = [r for r in recorder.requests if r.method == "POST"]
+    assert len(mounts) == 2 and all("mount=" in r.path for r in mounts)
+    assert registry.blobs[("dst", BLOB_DIGEST)] == layer and registry.blobs[("dst", digest_of(config))] == config
+    assert registry.manifests[("dst", "v1")] == (OCI_MANIFEST, manifest)
+
+
+def _image(registry: _Registry, config: bytes) -> tuple[bytes, bytes]:
+    """An index of one image whose config names CONFIG's digest, the image in src: the index and the image."""
+    child = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest_of(config), "size": 2},
+            "layers": [],
+        }
+    ).encode()
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [{"mediaType": OCI_MANIFEST, "digest": digest_of(child), "size": len(child)}],
+        }
+    ).encode()
+    registry.manifests[("src", digest_of(child))] = (OCI_MANIFEST, child)
+    return index, child
+
+
+def test_an_index_children_are_put_by_digest_and_only_the_index_gets_the_tag(
+    serve: Callable[..., Recorder],
+) -> None:
+    registry = _Registry()
+    index, child = _image(registry, b"{}")
+    registry.blobs[("src", digest_of(b"{}"))] = b"{}"
+    recorder = serve(registry)
+    client = _client(recorder)
+
+    ImageCopy(client, "src", client, "dst").run(parse_manifest(index, OCI_INDEX, "test"), "v1")
+
+    puts = [r.path for r in recorder.requests if r.method == "PUT" and "/manifests/" in r.path]
+    assert puts == [f"/v2/dst/manifests/{digest_of(child)}", "/v2/dst/manifests/v1"]
+    assert registry.manifests[("dst", "v1")] == (OCI_INDEX, index)
+
+
+def test_a_source_blob_that_does_not_match_its_digest_ends_the_copy_before_any_manifest(
+    serve: Callable[..., Recorder],
+) -> None:
+    registry = _Registry()
+    index, _ = _image(registry, b"{}")
+    registry.blobs[("src", digest_of(b"{}"))] = b"[]"  # a mirror serving other bytes than asked for
+    recorder = serve(registry)
+    client = _client(recorder)
+
+    with pytest.raises(RegistryError, match=digest_of(b"[]")):
+        ImageCopy(client, "src", client, "dst").run(parse_manifest(index, OCI_INDEX, "test"), "v1")
+
+    assert ("dst", digest_of(b"{}")) not in registry.blobs
+    assert not [r for r in recorder.requests if r.method == "PUT" and "/manifests/" in r.path]
