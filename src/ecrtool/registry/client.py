@@ -178,7 +178,10 @@ class RegistryClient:
             self._check(reply, data, f"reading the blob {digest} of {repository}", (200,))
         header = reply.getheader("Content-Length")
         length = int(header) if header and header.isdigit() else None
-        stream = _Digested(reply, digest, length, f"{self.label}'s blob {digest} of {repository}")
+        def cut_short(done: int) -> RegistryError:
+            return self._unreachable(ConnectionError(f"the blob {digest} ended after {done} of {length} bytes"))
+
+        stream = _Digested(reply, digest, length, f"{self.label}'s blob {digest} of {repository}", cut_short)
         return cast(BinaryIO, stream), length
 
     def finish_upload(self, repository: str, location: str, digest: str, body: Readable, size: int) -> None:
@@ -455,8 +458,16 @@ class _Digested:
     """A blob's bytes as they are read, checked against DIGEST when the last of them (SIZE, or the end)
     is read: a mismatch raises instead of handing the last block on."""
 
-    def __init__(self, stream: Readable, digest: str, size: int | None, what: str) -> None:
+    def __init__(
+        self,
+        stream: Readable,
+        digest: str,
+        size: int | None,
+        what: str,
+        cut_short: Callable[[int], BaseException] | None = None,
+    ) -> None:
         self.stream, self.digest, self.size, self.what = stream, digest, size, what
+        self.cut_short = cut_short  # what an end before SIZE means: its sender stopped answering
         algorithm, _, _ = digest.partition(":")
         # a digest of another algorithm than these is not checked: registries use sha256
         self.hash = hashlib.new(algorithm) if algorithm in ("sha256", "sha512") else None
@@ -469,6 +480,8 @@ class _Digested:
             return data
         self.hash.update(data)
         self.done += len(data)
+        if not data and amount != 0 and self.cut_short is not None and self.size is not None and self.done < self.size:
+            raise self.cut_short(self.done)
         if (not data and amount != 0) or (self.size is not None and self.done >= self.size and data):
             found = f"{self.hash.name}:{self.hash.hexdigest()}"
             self.hash = None
