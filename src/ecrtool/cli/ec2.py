@@ -38,7 +38,14 @@ def ec2() -> None:
 @click.option(
     "--install",
     metavar="SPEC",
-    help="What pip installs on the instance (default: this ecrtool's version; a git+https URL works).",
+    help="What pip installs on the instance: a wheel URL with #sha256=HASH (checked there), "
+    "git+https://HOST/REPO@COMMIT, or a requirement with --index-url. Default: what this ecrtool was "
+    "installed from (its install record); an editable or local install has to name one.",
+)
+@click.option(
+    "--index-url",
+    metavar="URL",
+    help="The package index pip uses on the instance, for --install's requirement and its dependencies.",
 )
 @click.option("--file", "file_name", metavar="PATH", help="Write the script to PATH instead of stdout.")
 @click.option(
@@ -64,6 +71,7 @@ def user_data(
     remove: bool,
     restart: str | None,
     install: str | None,
+    index_url: str | None,
     file_name: str | None,
     launch_command: bool,
     launch_template: str | None,
@@ -76,6 +84,11 @@ def user_data(
     docker needs no sudo there. The container runs detached, or with --service under systemd. Run
     options (-p, -e, -v, --name, --restart, and a COMMAND after --) are passed to `ecrtool run` on the
     instance. The script says which ECR rights the instance's role needs.
+
+    User data is readable by any process on the instance (instance metadata,
+    http://169.254.169.254/latest/user-data): keep secrets in SSM Parameter Store or Secrets Manager,
+    not in -e. -e values reach the container through a root-only (0600) file, never a command line.
+    --file is written readable by you alone (0600).
     """
     from ecrtool.service.setup import Setup
 
@@ -95,12 +108,30 @@ def user_data(
             "remove": remove,
         },
         install=install,
+        index_url=index_url,
         launch_template=launch_template,
         instance_profile=instance_profile,
         file_name=file_name or "user-data.sh",
     )
     if file_name:
-        with open(file_name, "w", encoding="utf-8") as handle:
-            handle.write(result.script)
-        os.chmod(file_name, 0o644)
+        _write_private(file_name, result.script)
     a.render.user_data(result, launch_command=launch_command, to_file=file_name)
+
+
+def _write_private(path: str, text: str) -> None:
+    """PATH holds TEXT, readable by its owner alone from the first byte: made 0600 beside it, then renamed."""
+    from ecrtool.model.errors import InvalidInput
+
+    folder = os.path.dirname(os.path.abspath(path))
+    temp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(temp, path)
+        except BaseException:
+            os.unlink(temp)
+            raise
+    except OSError as err:
+        raise InvalidInput(f"--file {path}: cannot write it: {err.strerror or err}") from None

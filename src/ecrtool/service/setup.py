@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ecrtool.docker import config as dockerconfig
-from ecrtool.model.errors import EcrToolError, InvalidInput
+from ecrtool.model.errors import EcrToolError
 from ecrtool.model.refs import PUBLIC_HOST, parse_repo_ref, registry_host, validate_account, validate_region
 from ecrtool.model.results import ConfigureDockerResult, DoctorReport, SettingsReport, UserData
 from ecrtool.service.base import ServiceBase
@@ -52,35 +52,36 @@ class Setup(ServiceBase):
         service: bool,
         run: dict[str, Any],
         install: str | None = None,
+        index_url: str | None = None,
         launch_template: str | None = None,
         instance_profile: str | None = None,
         file_name: str = "user-data.sh",
     ) -> UserData:
-        """`ecrtool ec2 user-data`: the script an instance runs at first boot to run REF. No AWS call."""
+        """`ecrtool ec2 user-data`: the script an instance runs at first boot to run REF. No AWS call.
+
+        Without INSTALL, the instance installs what this ecrtool was installed from (its install record).
+        """
         from ecrtool.service import userdata
 
         ref = parse_repo_ref(ref_text, self.settings.registry_override, public=True)
-        region = self.settings.region or ref.region
-        if region is None and not ref.public:
-            try:
-                region = self.aws.region()  # AWS_REGION or the profile's: read locally
-            except InvalidInput:
-                raise InvalidInput(
-                    "the user data needs the instance's region: pass --region, or a full reference "
-                    "(ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG)"
-                ) from None
+        # the registry's region as given here; else none, and the instance uses its own (instance metadata).
+        # Never this machine's instance metadata or AWS profile: they say where the script is made, not run.
+        region = (
+            self.settings.region or ref.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        )
         return userdata.generate(
             ref_text=ref_text,
             os_name=os_name,
             region=region,
             registry_id=self.settings.registry_id,
-            run=userdata.check_run_args(ref, service=service, **run),
+            run=userdata.RunOptions(**run),
             service=service,
-            spec=install,
+            install=install,
+            index_url=index_url,
             launch_template=launch_template,
             instance_profile=instance_profile,
             file_name=file_name,
-            public=ref.public,
+            registry_override=self.settings.registry_override,
         )
 
     def settings_report(self) -> SettingsReport:
