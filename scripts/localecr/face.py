@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from . import body as request_body
 from .tokens import EXPIRED, Tokens
 
-_BLOCK = 64 * 1024
 _PATH = re.compile(
     r"^/v2/(?P<name>[a-z0-9]+(?:[._/-][a-z0-9]+)*?)/(?P<kind>blobs|manifests|tags|referrers)(?P<rest>/.*)?$"
 )
@@ -128,10 +128,7 @@ class Face:
         target = f"/v2/{scope.internal(repository)}/{match['kind']}{match['rest'] or ''}"
         if query:
             target += "?" + urllib.parse.urlencode(query)
-        streamed = body is None and (
-            "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-            or int(request.headers.get("Content-Length") or 0) > 0
-        )
+        streamed = body is None and request_body.has_body(request.headers)
         if (request.command == "PUT" and not streamed) or (request.command == "POST" and "mount" in url.query):
             # What links a blob or a manifest into a repository, one at a time per repository: the
             # docker-registry's filesystem storage can lose a link that concurrent pushes of the same
@@ -206,15 +203,9 @@ class Face:
         headers["Authorization"] = self._internal_auth()
         headers["Connection"] = "close"
         if body is None:
-            chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-            length = request.headers.get("Content-Length")
-            if chunked:
-                headers.pop("Transfer-Encoding", None)
-                body = request.body()  # http.client sends an iterator chunked, as it came in
-            elif length and int(length) > 0:
-                body = request.body()
-            else:
-                body = None
+            if request_body.chunked(request.headers):
+                headers.pop("Transfer-Encoding", None)  # http.client sends an iterator chunked, as it came in
+            body = request.body() if request_body.has_body(request.headers) else None
         else:
             headers.pop("Transfer-Encoding", None)
             headers["Content-Length"] = str(len(body)) if isinstance(body, bytes) else headers.get("Content-Length", "")
@@ -247,7 +238,7 @@ class Face:
             request.end_headers()
             if request.command != "HEAD":
                 sent = 0
-                while block := resp.read(_BLOCK):
+                while block := resp.read(request_body.BLOCK):
                     request.wfile.write(block)
                     sent += len(block)
                 length = resp.getheader("Content-Length")

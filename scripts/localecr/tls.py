@@ -45,6 +45,7 @@ def ensure(state: State, names: list[str]) -> None:
         _write(state.ca_key, _key_pem(key))
         _write(state.ca_cert, cert.public_bytes(serialization.Encoding.PEM))
     ca_key = serialization.load_pem_private_key(state.ca_key.read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)  # made above, as it always is
     ca_cert = x509.load_pem_x509_certificate(state.ca_cert.read_bytes())
     if not _covers(state.server_cert, names):
         key = ec.generate_private_key(ec.SECP256R1())

@@ -1,0 +1,78 @@
+"""The bridge's own endpoints on its plain API port (``/_bridge/*``): the registry's notifications, and
+what tests read and steer (call counts, faults, image scans, passwords, instance metadata, health)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .answer import Answer, json_answer
+from .face import Scope
+from .registry import MANIFEST_TYPES
+from .state import ACCOUNT_ID, REGION
+
+if TYPE_CHECKING:
+    from .bridge import Bridge
+
+log = logging.getLogger("localecr.bridge")
+
+
+def control(bridge: Bridge, command: str, path: str, read: Callable[[], bytes]) -> Answer:
+    """Answer COMMAND PATH; READ gives the request's whole body."""
+
+    def doc() -> Any:
+        return json.loads(read() or b"{}")
+
+    if path == "/_bridge/events" and command == "POST":
+        events(bridge, read())
+        return Answer(200)
+    if path == "/_bridge/stats" and command == "GET":
+        return json_answer(200, bridge.stats())
+    if path == "/_bridge/reset-stats" and command == "POST":
+        bridge.reset_stats()
+        return json_answer(200, {})
+    if path == "/_bridge/faults" and command == "POST":
+        bridge.set_faults(doc())
+        return json_answer(200, {"deny": bridge.faults.get("deny") or []})
+    if path == "/_bridge/scans" and command == "POST":
+        return json_answer(200, bridge.scans.configure(doc()))
+    if path == "/_bridge/rotate-password" and command == "POST":
+        bridge.rotate_password()
+        return json_answer(200, {})
+    if path == "/_bridge/token" and command == "POST":
+        # a registry password for tests that talk to the registry directly (as docker login would)
+        wanted = doc()
+        scope = Scope(str(wanted.get("account") or ACCOUNT_ID), str(wanted.get("region") or REGION))
+        password, expires = bridge.tokens.issue(scope.account, scope.region)
+        return json_answer(200, {"username": "AWS", "password": password, "expiresAt": expires})
+    if path == "/_bridge/imds" and command == "POST":
+        try:
+            return json_answer(200, bridge.instance.control(doc()))
+        except ValueError as err:
+            return json_answer(400, {"error": str(err)})
+    if path == "/_bridge/health" and command == "GET":
+        health = bridge.health()
+        return json_answer(200 if all(health.values()) else 503, health)
+    return json_answer(404, {"error": f"no {command} {path}"})
+
+
+def events(bridge: Bridge, body: bytes) -> None:
+    """Registry notifications; always answered 200, or the registry would resend forever."""
+    try:
+        found = json.loads(body).get("events", [])
+    except ValueError:
+        log.warning("notification that is not JSON ignored")
+        return
+    for event in found:
+        target = event.get("target", {})
+        if event.get("action") != "push" or target.get("mediaType") not in MANIFEST_TYPES:
+            continue
+        if not target.get("tag"):
+            continue  # by digest only: an index's children, recorded with the index (mirror.py)
+        try:
+            bridge.mirror.on_push(target["repository"], target["tag"], target["digest"])
+        except Exception:
+            log.exception("notification for %s:%s not recorded", target.get("repository"), target.get("tag"))
+        bridge.pushed()
