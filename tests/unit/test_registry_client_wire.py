@@ -15,9 +15,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ecrtool.model.errors import AuthError, RegistryError
+from ecrtool.model.errors import AuthError, NotFound, RegistryError
 from ecrtool.model.manifests import OCI_INDEX, OCI_MANIFEST, digest_of, parse_manifest
-from ecrtool.registry.client import ATTEMPTS, HOPS, PATIENCE, RegistryClient, RegistryRefusal, redirect_target
+from ecrtool.registry.client import (
+    ATTEMPTS,
+    HOPS,
+    PATIENCE,
+    RegistryClient,
+    RegistryRefusal,
+    next_link,
+    redirect_target,
+)
 from ecrtool.service.copy_plan import ImageCopy
 
 EXPIRED = "Your authorization token has expired. Reauthenticate and try again."
@@ -483,3 +491,161 @@ def test_a_source_blob_that_does_not_match_its_digest_ends_the_copy_before_any_m
 
     assert ("dst", digest_of(b"{}")) not in registry.blobs
     assert not [r for r in recorder.requests if r.method == "PUT" and "/manifests/" in r.path]
+
+
+# -- referrers ----------------------------------------------------------------------------------------------
+
+SUBJECT = digest_of(MANIFEST)
+
+
+def _signature(number: int) -> bytes:
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": "application/vnd.dev.cosign.simplesigning.v1+json",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": digest_of(b"{}"), "size": 2},
+            "layers": [],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": SUBJECT, "size": len(MANIFEST)},
+            "annotations": {"number": str(number)},
+        }
+    ).encode()
+
+
+def _page(*manifests: bytes) -> bytes:
+    items = [{"mediaType": OCI_MANIFEST, "digest": digest_of(m), "size": len(m)} for m in manifests]
+    return json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": items}).encode()
+
+
+def _copy_with_referrers(recorder: Recorder) -> ImageCopy:
+    client = _client(recorder, sleep=lambda seconds: None)
+    copy = ImageCopy(client, "src", client, "dst", referrers=True)
+    copy.run(parse_manifest(MANIFEST, OCI_MANIFEST, "test"), "v1")
+    return copy
+
+
+@pytest.mark.parametrize(("status", "code"), [(500, "INTERNAL"), (502, ""), (503, ""), (429, "TOOMANYREQUESTS")])
+def test_a_failing_referrers_api_is_an_error_not_no_referrers(
+    serve: Callable[..., Recorder], status: int, code: str
+) -> None:
+    registry = _Registry()
+    registry.manifests[("dst", "v1")] = (OCI_MANIFEST, MANIFEST)  # the image is there: only the referrers remain
+
+    def answer(request: Request) -> Answer:
+        if "/referrers/" in request.path:
+            return status, {"Content-Type": "application/json"}, _error(code, "the referrers are not to be had")
+        return registry(request)
+
+    recorder = serve(answer)
+
+    with pytest.raises(RegistryRefusal, match=f"listing the referrers of {SUBJECT} in src: {status}") as caught:
+        _copy_with_referrers(recorder)
+
+    assert caught.value.status == status
+    assert not [r for r in recorder.requests if "/manifests/sha256-" in r.path]  # no fallback to the tag scheme
+    if status in (429, 503):  # asked again after a pause, as long as the bounds allow, before giving up
+        assert len([r for r in recorder.requests if "/referrers/" in r.path]) == ATTEMPTS
+
+
+def test_a_registry_without_the_referrers_api_falls_back_to_the_tag_scheme(serve: Callable[..., Recorder]) -> None:
+    registry = _Registry()
+    signature = _signature(1)
+    registry.manifests[("src", digest_of(signature))] = (OCI_MANIFEST, signature)
+    registry.manifests[("src", SUBJECT.replace(":", "-"))] = (OCI_INDEX, _page(signature))
+    registry.blobs[("src", digest_of(b"{}"))] = b"{}"
+
+    def answer(request: Request) -> Answer:
+        if "/referrers/" in request.path:
+            return 404, {"Content-Type": "text/plain"}, b"404 page not found"
+        return registry(request)
+
+    recorder = serve(answer)
+    registry.manifests[("dst", "v1")] = (OCI_MANIFEST, MANIFEST)
+
+    copy = _copy_with_referrers(recorder)
+
+    assert copy.tally.referrers == 1
+    assert registry.manifests[("dst", digest_of(signature))] == (OCI_MANIFEST, signature)
+    listed = parse_manifest(registry.manifests[("dst", SUBJECT.replace(":", "-"))][1], OCI_INDEX, "test")
+    assert [child.digest for child in listed.children] == [digest_of(signature)]
+
+
+def test_the_referrers_are_read_page_by_page_as_the_link_header_says(serve: Callable[..., Recorder]) -> None:
+    signatures = [_signature(n) for n in range(3)]
+
+    def answer(request: Request) -> Answer:
+        query = parse_qs(urlsplit(request.path).query)
+        if "last" not in query:
+            link = f'</v2/src/referrers/{SUBJECT}?n=2&last={digest_of(signatures[1])}>; rel="next"'
+            return 200, {"Content-Type": OCI_INDEX, "Link": link}, _page(*signatures[:2])
+        assert query == {"n": ["2"], "last": [digest_of(signatures[1])]}
+        return 200, {"Content-Type": OCI_INDEX}, _page(signatures[2])
+
+    recorder = serve(answer)
+
+    found = _client(recorder).referrers("src", SUBJECT)
+
+    assert found is not None and [item.digest for item in found] == [digest_of(s) for s in signatures]
+    assert len(recorder.requests) == 2
+    assert all(r.headers["accept"] == OCI_INDEX for r in recorder.requests)
+
+
+def test_a_next_page_that_is_a_404_is_an_error_not_the_end(serve: Callable[..., Recorder]) -> None:
+    def answer(request: Request) -> Answer:
+        if "last=" not in request.path:
+            link = f'<http://{recorder.host}/v2/src/referrers/{SUBJECT}?last=x>; rel="next"'
+            return 200, {"Content-Type": OCI_INDEX, "Link": link}, _page(_signature(0))
+        return 404, {}, _error("NAME_UNKNOWN", "gone")
+
+    recorder = serve(answer)
+
+    with pytest.raises(NotFound, match="gone"):
+        _client(recorder).referrers("src", SUBJECT)
+
+
+def test_a_next_page_on_another_host_or_the_same_page_again_is_refused(serve: Callable[..., Recorder]) -> None:
+    elsewhere = serve(lambda request: (200, {"Content-Type": OCI_INDEX}, _page()))
+    links = iter([f'<http://{elsewhere.host}/v2/src/referrers/{SUBJECT}>; rel="next"', '<?last=a>; rel="next"'])
+    recorder = serve(lambda request: (200, {"Content-Type": OCI_INDEX, "Link": next(links)}, _page()))
+
+    with pytest.raises(RegistryError, match="another registry"):
+        _client(recorder).referrers("src", SUBJECT)
+    assert elsewhere.requests == []
+
+    looping = serve(lambda request: (200, {"Content-Type": OCI_INDEX, "Link": f"<{request.path}>; rel=next"}, _page()))
+    with pytest.raises(RegistryError, match="kept paging"):
+        _client(looping).referrers("src", SUBJECT)
+    assert len(looping.requests) == 1
+
+
+def test_next_link_reads_rfc_8288() -> None:
+    assert next_link('</v2/a/referrers/d?last=x>; rel="next"') == "/v2/a/referrers/d?last=x"
+    assert next_link('<https://r/a?b=1,2>; rel="prev", <https://r/a?n=3>; rel=next') == "https://r/a?n=3"
+    assert next_link('<https://r/a>; rel="prev"') is None
+    assert next_link(None) is None
+
+
+# -- Bearer tokens ------------------------------------------------------------------------------------------
+
+
+def test_an_anonymous_bearer_token_is_fetched_from_the_realm_as_the_public_gallery_asks(
+    serve: Callable[..., Recorder],
+) -> None:
+    tokens = serve(lambda request: (200, {"Content-Type": "application/json"}, b'{"token": "anonymous"}'))
+
+    def answer(request: Request) -> Answer:
+        if request.headers.get("authorization") != "Bearer anonymous":
+            challenge = f'Bearer realm="http://{tokens.host}/token/",service="public.ecr.aws",scope="aws"'
+            return 401, {"WWW-Authenticate": challenge}, _error("UNAUTHORIZED", "authentication required")
+        return _manifest_answer(request)
+
+    gallery = serve(answer)
+
+    found = RegistryClient(gallery.host, side="source").get_manifest("team/app", "v1")
+
+    assert found is not None and found.data == MANIFEST
+    (asked,) = tokens.requests
+    assert "authorization" not in asked.headers
+    assert urlsplit(asked.path).path == "/token/"
+    assert parse_qs(urlsplit(asked.path).query) == {"service": ["public.ecr.aws"], "scope": ["aws"]}
+    assert [r.headers.get("authorization") for r in gallery.requests] == [None, "Bearer anonymous"]

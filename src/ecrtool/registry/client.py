@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from ecrtool.model import tls
 from ecrtool.model.errors import AuthError, EcrToolError, NotFound, RegistryError
-from ecrtool.model.manifests import ACCEPTED, Descriptor, Manifest, digest_of, parse_manifest
+from ecrtool.model.manifests import ACCEPTED, OCI_INDEX, Descriptor, Manifest, digest_of, parse_manifest
 from ecrtool.model.refs import is_loopback
 from ecrtool.registry.probe import why
 
@@ -48,6 +49,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 HOPS = 5  # redirects followed for one request, as browsers and curl's defaults bound them
 _BUSY = frozenset({429, 503})  # ECR's TOOMANYREQUESTS, and a registry or its balancer overloaded
 ATTEMPTS = 5  # of one request a busy registry keeps refusing
+PAGES = 1000  # of referrers followed by their Link headers: a registry paging for ever is an error
 PATIENCE = 30.0  # seconds waited in all for a busy registry before its refusal is reported
 _DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 Progress = Callable[[int], None]
@@ -197,15 +199,43 @@ class RegistryClient:
     # -- referrers ---------------------------------------------------------------------------------
 
     def referrers(self, repository: str, digest: str) -> list[Descriptor] | None:
-        """The manifests whose subject is DIGEST, by the referrers API; None when the registry has none."""
-        reply, data = self._call("GET", f"/v2/{repository}/referrers/{digest}", repository, accept=(ACCEPTED[0],))
-        kind = (reply.getheader("Content-Type") or "").split(";")[0].strip()
-        if reply.status != 200 or kind != ACCEPTED[0]:
-            if reply.status in (401, 403):
-                self._check(reply, data, f"listing the referrers of {digest}", (200,))
-            return None
-        found = parse_manifest(data, kind, f"the referrers of {self.host}/{repository}@{digest}")
-        return list(found.children)
+        """The manifests whose subject is DIGEST, by the referrers API, every page of it (each page's Link
+        header names the next, as the OCI distribution spec says); None when the registry has no referrers
+        API (404, the spec's answer for it: the caller falls back to the `sha256-<hex>` tag). Any other
+        failure, a 5xx or a 429 still there after the pauses, is an error: the referrers are not known to be
+        none."""
+        path = f"/v2/{repository}/referrers/{digest}"
+        doing = f"listing the referrers of {digest} in {repository}"
+        found: list[Descriptor] = []
+        asked: set[str] = set()
+        while True:
+            asked.add(path)
+            reply, data = self._call("GET", path, repository, accept=(OCI_INDEX,))
+            if reply.status == 404 and len(asked) == 1:
+                return None
+            self._check(reply, data, doing, (200,))
+            where = f"the referrers of {self.host}/{repository}@{digest}"
+            page = parse_manifest(data, reply.getheader("Content-Type"), where)
+            if not page.is_index:
+                raise RegistryError(
+                    f"{self.label} answered {doing} with a {page.media_type}, not an index: report it to its operator"
+                )
+            found.extend(page.children)
+            following = next_link(reply.getheader("Link"))
+            if following is None:
+                return found
+            base = f"{'https' if self._secure else 'http'}://{self.host}{path}"
+            url = redirect_target(base, following, self.label)
+            parts = urlsplit(url)
+            if parts.netloc != self.host or (parts.scheme == "https") != self._secure:
+                raise RegistryError(
+                    f"{self.label} sent the next page of {doing} to another registry, {url}: report it to its operator"
+                )
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            if path in asked or len(asked) >= PAGES:
+                raise RegistryError(
+                    f"{self.label} kept paging {doing} ({len(asked)} pages, then {url}): report it to its operator"
+                )
 
     # -- the exchange ------------------------------------------------------------------------------
 
@@ -507,6 +537,17 @@ def redirect_target(url: str, location: str, who: str) -> str:
             f"{who} redirected {url} to {target}, which would leave https: refused; report it to its operator"
         )
     return target
+
+
+def next_link(header: str | None) -> str | None:
+    """The URL a Link header gives as rel="next" (RFC 8288, as the referrers and tag lists page), if any."""
+    for item in re.findall(r"<([^>]*)>([^<]*)", header or ""):
+        target, params = item
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "rel" and "next" in value.strip().strip('"').lower().split():
+                return target
+    return None
 
 
 def _pause(retry_after: str | None, attempt: int, waited: float) -> float | None:
