@@ -48,3 +48,29 @@ def test_help_shows_how_to_copy_to_another_region(invoke: Any) -> None:
     result = invoke("copy", "--help")
     assert result.exit_code == 0
     assert "ecrtool copy trees:viruses --to-region us-east-1" in result.stdout
+
+
+def test_a_public_gallery_source_is_read_from_its_registry_anonymously(
+    invoke: Any, aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`copy public.ecr.aws/ALIAS/REPO` is a copy from a registry like any other (README's promise), from
+    ECRTOOL_PUBLIC_REGISTRY's host where it stands in, with no credentials of ours."""
+    built: list[tuple[str, Any]] = []
+
+    class Registry:
+        def __init__(self, host: str, **options: Any) -> None:
+            built.append((host, options.get("basic")))
+            self.host = host
+
+        def get_manifest(self, repository: str, reference: str) -> None:
+            built.append((f"{self.host}/{repository}:{reference}", None))
+
+    monkeypatch.setattr("ecrtool.service.copy.RegistryClient", Registry)
+    monkeypatch.setenv("ECRTOOL_PUBLIC_REGISTRY", "127.0.0.1:5999")
+    monkeypatch.setenv("DOCKER_CONFIG", "/nonexistent")
+
+    result = invoke("copy", "public.ecr.aws/team/app:v1", "other:v1")
+
+    assert result.exit_code == 1, result.output
+    assert "source image 127.0.0.1:5999/team/app:v1 not found" in result.stderr
+    assert ("127.0.0.1:5999", None) in built and ("127.0.0.1:5999/team/app:v1", None) in built

@@ -3,9 +3,10 @@
 Every reference is read before anything is asked of AWS or a registry. Each ECR side gets its
 registry token through the service's token machinery, as the identity the config file names for
 that registry (`[registries."HOST"] profile = ...`) or the command's own; another registry's side
-uses the credentials Docker's config holds for it, else goes anonymously. The copy itself
-(copy_plan.ImageCopy) moves blobs and manifests byte for byte, so every destination's digest is the
-source's.
+uses the credentials Docker's config holds for it, else goes anonymously; the public gallery
+(`public.ecr.aws/ALIAS/REPO`, or ECRTOOL_PUBLIC_REGISTRY's host standing in for it) is such a registry.
+The copy itself (copy_plan.ImageCopy) moves blobs and manifests byte for byte, so every destination's
+digest is the source's.
 
 Destinations go at once, one thread each: each gets its token (and with --create, creates its
 repository) while the source's manifest is read, and copies as soon as that is in. A repository
@@ -27,6 +28,7 @@ from ecrtool.model.errors import AlreadyExists, AuthError, EcrToolError, Invalid
 from ecrtool.model.manifests import Manifest
 from ecrtool.model.refs import (
     DOCKER_HUB,
+    PUBLIC_HOST,
     ImageRef,
     RepoRef,
     is_generic_reference,
@@ -150,7 +152,13 @@ class Copies(Tokens):
         override = self.settings.registry_override
         if is_generic_reference(text, override):
             return parse_image_ref(text)
-        return parse_repo_ref(text, override)
+        ref = parse_repo_ref(text, override, public=True)
+        if ref.public:
+            # the public gallery is a registry like any other to a copy: a Bearer challenge, met with an
+            # anonymous token from its token endpoint (or with what `ecrtool login --public` stored)
+            host = self.settings.public_registry_override or PUBLIC_HOST
+            return ImageRef(host, ref.repository, ref.tag, ref.digest)
+        return ref
 
     def _destinations(
         self,
