@@ -6,7 +6,7 @@ docker-registry, which only the bridge reaches (with a password of its own). Her
 checked as ECR checks it, then passed on with its names rewritten both ways:
 
 - basic auth, user AWS and a password from GetAuthorizationToken for this account and region
-  (tokens.py); anything else is ECR's 401;
+  (tokens.py); without credentials ECR's 401 and its challenge, with others its 403 DENIED;
 - a repository the ECR API does not have is ECR's `name unknown`;
 - a tag of an immutable repository cannot move to another image: ECR's `tag invalid`.
 """
@@ -145,17 +145,19 @@ class Face:
     # -- ECR's checks ------------------------------------------------------------------------------
 
     def _auth(self, header: str, scope: Scope, public_base: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
-        challenge = ("WWW-Authenticate", f'Basic realm="{public_base}/",service="ecr.amazonaws.com"')
+        """None when the request may go on; else ECR's refusal: 401 with the Basic challenge when no
+        credentials came, 403 DENIED without a challenge for any that did not open this registry (ECR
+        gives an expired, revoked or foreign token the one "expired" text: soci-snapshotter#1148)."""
         kind, _, value = header.partition(" ")
         if kind.lower() != "basic" or not value:
+            challenge = ("WWW-Authenticate", f'Basic realm="{public_base}/",service="ecr.amazonaws.com"')
             return 401, [challenge, ("Content-Type", "text/plain; charset=utf-8")], b"Not Authorized\n"
         try:
             user, _, password = base64.b64decode(value).decode().partition(":")
         except ValueError:
             user, password = "", ""
         if user != "AWS" or not self.tokens.check(password, scope.account, scope.region).ok:
-            status, headers, body = _error(401, "DENIED", EXPIRED)
-            return status, [challenge, *headers], body
+            return _error(403, "DENIED", EXPIRED, detail=False)
         return None
 
     def _immutable_refusal(
@@ -255,8 +257,14 @@ def _public_location(value: str, prefix: str, public_base: str) -> str:
     return public_base + urllib.parse.urlunsplit(("", "", path, parts.query, ""))
 
 
-def _error(status: int, code: str, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
-    body = json.dumps({"errors": [{"code": code, "message": message, "detail": None}]}).encode()
+def _error(
+    status: int, code: str, message: str, *, detail: bool = True
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The registry's error document; ECR's DENIED has no detail."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if detail:
+        error["detail"] = None
+    body = json.dumps({"errors": [error]}).encode()
     return status, [("Content-Type", "application/json; charset=utf-8")], body
 
 

@@ -81,7 +81,7 @@ def test_tags_are_never_read_as_none_from_a_registry_that_refuses(private_stack:
         def password(self) -> str:
             return "not-the-password"
 
-    with pytest.raises(AssertionError, match=f"tags of {repo}: HTTP 401"):
+    with pytest.raises(AssertionError, match=f"tags of {repo}: HTTP 403"):
         registry_tags(WrongPassword(), repo)
 
 
