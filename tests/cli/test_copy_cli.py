@@ -74,3 +74,27 @@ def test_a_public_gallery_source_is_read_from_its_registry_anonymously(
     assert result.exit_code == 1, result.output
     assert "source image 127.0.0.1:5999/team/app:v1 not found" in result.stderr
     assert ("127.0.0.1:5999", None) in built and ("127.0.0.1:5999/team/app:v1", None) in built
+
+
+def test_an_identity_token_in_the_docker_config_goes_to_the_client_as_a_refresh_token(
+    invoke: Any, aws: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    (tmp_path / "config.json").write_text('{"auths": {"registry.example": {"identitytoken": "refresh-me"}}}')
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    built: list[dict[str, Any]] = []
+
+    class Registry:
+        def __init__(self, host: str, **options: Any) -> None:
+            built.append({"host": host, **options})
+            self.host = host
+
+        def get_manifest(self, repository: str, reference: str) -> None:
+            return None
+
+    monkeypatch.setattr("ecrtool.service.copy.RegistryClient", Registry)
+
+    result = invoke("copy", "registry.example/team/app:v1", "other:v1")
+
+    assert result.exit_code == 1 and "source image registry.example/team/app:v1 not found" in result.stderr
+    (source,) = [options for options in built if options["host"] == "registry.example"]
+    assert source["refresh_token"] == "refresh-me"

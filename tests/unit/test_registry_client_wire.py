@@ -649,3 +649,67 @@ def test_an_anonymous_bearer_token_is_fetched_from_the_realm_as_the_public_galle
     assert urlsplit(asked.path).path == "/token/"
     assert parse_qs(urlsplit(asked.path).query) == {"service": ["public.ecr.aws"], "scope": ["aws"]}
     assert [r.headers.get("authorization") for r in gallery.requests] == [None, "Bearer anonymous"]
+
+
+def _bearer_registry(serve: Callable[..., Recorder], realm: str) -> Recorder:
+    def answer(request: Request) -> Answer:
+        if request.headers.get("authorization") != "Bearer fresh":
+            challenge = f'Bearer realm="{realm}",service="registry.example",scope="repository:team/app:pull"'
+            return 401, {"WWW-Authenticate": challenge}, _error("UNAUTHORIZED", "authentication required")
+        return _manifest_answer(request)
+
+    return serve(answer)
+
+
+def test_an_identity_token_is_traded_at_the_realm_by_the_oauth2_refresh_token_flow(
+    serve: Callable[..., Recorder],
+) -> None:
+    tokens = serve(lambda request: (200, {"Content-Type": "application/json"}, b'{"access_token": "fresh"}'))
+    registry = _bearer_registry(serve, f"http://{tokens.host}/oauth2/token")
+
+    client = RegistryClient(registry.host, side="source", basic=("<token>", "refresh-me"), refresh_token="refresh-me")
+    found = client.get_manifest("team/app", "v1")
+
+    assert found is not None and found.data == MANIFEST
+    (asked,) = tokens.requests
+    assert asked.method == "POST" and asked.path == "/oauth2/token"
+    assert asked.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert "authorization" not in asked.headers  # the token goes in the form, never as a Basic password
+    assert parse_qs(asked.body.decode()) == {
+        "grant_type": ["refresh_token"],
+        "refresh_token": ["refresh-me"],
+        "service": ["registry.example"],
+        "scope": ["repository:team/app:pull"],
+        "client_id": ["ecrtool"],
+    }
+    assert [r.headers.get("authorization") for r in registry.requests] == [None, "Bearer fresh"]
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_realm_without_oauth2_is_asked_by_get_with_basic(serve: Callable[..., Recorder], status: int) -> None:
+    def answer(request: Request) -> Answer:
+        if request.method == "POST":
+            return status, {}, b""
+        return 200, {"Content-Type": "application/json"}, b'{"token": "fresh"}'
+
+    tokens = serve(answer)
+    registry = _bearer_registry(serve, f"http://{tokens.host}/token")
+
+    client = RegistryClient(registry.host, side="source", basic=("<token>", "refresh-me"), refresh_token="refresh-me")
+    assert client.get_manifest("team/app", "v1") is not None
+
+    post, get = tokens.requests
+    assert post.method == "POST" and get.method == "GET"
+    assert get.headers["authorization"] == "Basic " + base64.b64encode(b"<token>:refresh-me").decode()
+    wanted = {"service": ["registry.example"], "scope": ["repository:team/app:pull"]}
+    assert parse_qs(urlsplit(get.path).query) == wanted
+
+
+def test_a_refused_identity_token_says_so(serve: Callable[..., Recorder]) -> None:
+    tokens = serve(lambda request: (401, {}, b'{"error": "invalid_grant"}'))
+    registry = _bearer_registry(serve, f"http://{tokens.host}/oauth2/token")
+
+    client = RegistryClient(registry.host, side="source", basic=("<token>", "stale"), refresh_token="stale")
+    with pytest.raises(AuthError, match="identity token in your Docker config .401.: log in with `docker login"):
+        client.get_manifest("team/app", "v1")
+    assert [r.method for r in tokens.requests] == ["POST"]

@@ -8,10 +8,12 @@ with a Content-Length (ECR mishandles chunked PATCH uploads) and Basic authentic
 — and none streams a blob from one registry into another without holding it.
 
 One connection per thread and registry, kept alive; https trusting what botocore trusts (model/tls),
-plain http for a registry on this machine. Authentication: Basic on every request when given (ECR's
-AWS + token password), else the challenge's: Bearer (a token from the realm, with Basic credentials
-when there are some, else anonymously) or Basic. Failures become the project's errors, naming the
-side (source or destination) and the registry.
+plain http for a registry on this machine. Authentication: Basic on every request when given
+(ECR's AWS + token password), else the challenge's: Bearer or Basic. A Bearer token comes from the
+challenge's realm: for a Docker config's identity token by the OAuth2 refresh-token POST (falling back to
+the GET where the realm answers 404 or 405), else by the GET, with Basic credentials when there are some,
+else anonymously. Failures become the project's errors, naming the side (source or destination) and the
+registry.
 
 What ECR does on the wire, met here: a token expired or revoked is answered 403 DENIED with no challenge
 (renewed once, as a 401's); blobs are redirected to S3, which refuses a request carrying our Authorization
@@ -33,7 +35,7 @@ import time
 from collections.abc import Callable
 from http.client import HTTPConnection, HTTPException, HTTPResponse, HTTPSConnection
 from typing import Any, BinaryIO, Protocol, cast
-from urllib.parse import quote, urlencode, urljoin, urlsplit
+from urllib.parse import SplitResult, quote, urlencode, urljoin, urlsplit
 
 from ecrtool.model import tls
 from ecrtool.model.errors import AuthError, EcrToolError, NotFound, RegistryError
@@ -51,6 +53,7 @@ _BUSY = frozenset({429, 503})  # ECR's TOOMANYREQUESTS, and a registry or its ba
 ATTEMPTS = 5  # of one request a busy registry keeps refusing
 PAGES = 1000  # of referrers followed by their Link headers: a registry paging for ever is an error
 PATIENCE = 30.0  # seconds waited in all for a busy registry before its refusal is reported
+CLIENT_ID = "ecrtool"  # who asks a token service for a token, as its OAuth2 flow wants it named
 _DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 Progress = Callable[[int], None]
 
@@ -86,10 +89,13 @@ class RegistryClient:
         preemptive: bool = False,
         renew: Callable[[tuple[str, str]], tuple[str, str]] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        refresh_token: str | None = None,
     ) -> None:
         self.host = host
         self.side = side
         self._basic = basic
+        # a Docker config's identitytoken: an OAuth2 refresh token, traded for a Bearer token at the realm
+        self._refresh_token = refresh_token
         self._preemptive = preemptive and basic is not None  # ECR: Basic on every request
         # ECR: fresh credentials, given the refused ones, when the registry refuses ours (a cached token since
         # revoked); once a client
@@ -423,22 +429,26 @@ class RegistryClient:
         realm = params.pop("realm", "")
         if not realm.startswith(("https://", "http://")):
             return False
-        query = urlencode({key: value for key, value in params.items() if key in ("service", "scope")})
+        wanted = {key: value for key, value in params.items() if key in ("service", "scope")}
         parts = urlsplit(realm)
-        conn = self._open(parts.netloc, parts.scheme == "https")
-        headers = {"Authorization": _basic(*self._basic)} if self._basic else {}
-        try:
-            conn.request(
-                "GET", (parts.path or "/") + (f"?{parts.query}&" if parts.query else "?") + query, headers=headers
-            )
-            reply = conn.getresponse()
-            data = reply.read()
-        except (OSError, HTTPException) as err:
-            raise self._unreachable(err, parts.netloc) from err
-        finally:
-            conn.close()
+        reply, data = (None, b"")
+        if self._refresh_token:
+            # the token spec's OAuth2 flow for a refresh token (distribution's docs/spec/auth/oauth.md)
+            form = urlencode({"grant_type": "refresh_token", "refresh_token": self._refresh_token, **wanted,
+                              "client_id": CLIENT_ID})  # fmt: skip
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            reply, data = self._ask_realm(parts, "POST", path, form.encode(), headers)
+        if reply is None or reply.status in (404, 405):
+            # no OAuth2 at this realm: the token spec's GET, with Basic credentials when there are some
+            query = urlencode(wanted)
+            path = (parts.path or "/") + (f"?{parts.query}&" if parts.query else "?") + query
+            headers = {"Authorization": _basic(*self._basic)} if self._basic else {}
+            reply, data = self._ask_realm(parts, "GET", path, None, headers)
         if reply.status != 200:
             who = "with the credentials in your Docker config" if self._basic else "anonymously"
+            if self._refresh_token:
+                who = "for the identity token in your Docker config"
             raise AuthError(
                 f"{self.label} gave no token for {repository} {who} ({reply.status}): log in with"
                 f" `docker login {self.host}`, then copy again"
@@ -453,6 +463,19 @@ class RegistryClient:
         with self._lock:
             self._tokens[repository] = f"Bearer {token}"
         return True
+
+    def _ask_realm(
+        self, parts: SplitResult, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[HTTPResponse, bytes]:
+        conn = self._open(parts.netloc, parts.scheme == "https")
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            reply = conn.getresponse()
+            return reply, reply.read()
+        except (OSError, HTTPException) as err:
+            raise self._unreachable(err, parts.netloc) from err
+        finally:
+            conn.close()
 
     # -- errors ------------------------------------------------------------------------------------
 

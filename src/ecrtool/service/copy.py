@@ -22,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from ecrtool.docker.config import stored_credentials
+from ecrtool.docker.config import TOKEN_USERNAME, stored_credentials
 from ecrtool.model.config import load_config, registry_profile
 from ecrtool.model.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound
 from ecrtool.model.manifests import Manifest
@@ -271,7 +271,9 @@ class Copies(Tokens):
         if isinstance(src, ImageRef):
             credentials = stored_credentials("docker.io" if src.host == DOCKER_HUB else src.host)
             basic = (credentials.username, credentials.password) if credentials else None
-            client = RegistryClient(src.host, side="source", basic=basic)
+            # an identitytoken is a refresh token for the registry's token service, not a password
+            token = credentials.password if credentials and credentials.username == TOKEN_USERNAME else None
+            client = RegistryClient(src.host, side="source", basic=basic, refresh_token=token)
             manifest = client.get_manifest(src.repository, src.reference)
             if manifest is None:
                 raise NotFound(f"source image {src} not found: check the repository and the tag or digest")
