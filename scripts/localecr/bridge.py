@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import base64
 import logging
+import os
 import socket
 import threading
 import time
@@ -24,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from . import imds
+from . import imds, s3
 from .answer import Answer, ecr_error
 from .face import Face, Scope
 from .handler import BridgeServer
@@ -50,6 +51,11 @@ class Bridge:
         self._clients_lock = threading.Lock()
         self.mirror = Mirror(self.ecr, self.registry)
         self.face = Face(self.tokens, self, ports.internal, self.registry.auth_header)
+        # blob GETs go to ECR's layer bucket on the TLS front; a plain stack has no names to send them to
+        ttl = s3.ttl_of(os.environ.get("LOCAL_ECR_S3_URL_TTL"))
+        self.layers = s3.Layers(state.secret(), ports.internal, self.registry.auth_header, ttl)
+        if not state.plain:
+            self.face.layers = self.layers
         self._state = state
         self._stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()

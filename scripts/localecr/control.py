@@ -52,6 +52,11 @@ def control(bridge: Bridge, command: str, path: str, read: Callable[[], bytes]) 
             return json_answer(200, bridge.instance.control(doc()))
         except ValueError as err:
             return json_answer(400, {"error": str(err)})
+    if path == "/_bridge/s3" and command == "POST":
+        try:
+            return json_answer(200, bridge.layers.control(doc()))
+        except ValueError as err:
+            return json_answer(400, {"error": str(err)})
     if path == "/_bridge/health" and command == "GET":
         health = bridge.health()
         return json_answer(200 if all(health.values()) else 503, health)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from . import body as request_body
+from .s3 import Layers
 from .tokens import EXPIRED, Tokens
 
 _PATH = re.compile(
@@ -92,6 +93,7 @@ class Face:
     ) -> None:
         self.tokens = tokens
         self.repositories = repositories
+        self.layers: Layers | None = None  # the S3 face blob GETs are redirected to (not on a plain stack)
         self.internal_port = internal_port
         self._internal_auth = internal_auth
         self._locks: dict[str, threading.Lock] = {}
@@ -123,6 +125,17 @@ class Face:
             refusal = self._immutable_refusal(scope, repository, reference, body)
             if refusal is not None:
                 return _send(request, *refusal)
+        if (
+            match["kind"] == "blobs"
+            and request.command == "GET"
+            and _DIGEST.match(reference)
+            and self.layers is not None
+            and public_base.startswith("https://")
+            and self._internal_status("HEAD", f"/v2/{scope.internal(repository)}/blobs/{reference}") == 200
+        ):
+            # ECR's blobs come from S3: a presigned URL on the region's layer bucket (s3.py)
+            where = self.layers.presign(scope.account, scope.region, repository, reference)
+            return _send(request, 307, [("Location", where), ("Content-Type", "text/html; charset=utf-8")], b"")
         query = urllib.parse.parse_qsl(url.query, keep_blank_values=True)
         query = [(k, scope.internal(v) if k == "from" else v) for k, v in query]
         target = f"/v2/{scope.internal(repository)}/{match['kind']}{match['rest'] or ''}"
@@ -173,6 +186,16 @@ class Face:
             "because the repository is immutable."
         )
         return _error(400, "TAG_INVALID", message)
+
+    def _internal_status(self, method: str, path: str) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", self.internal_port, timeout=30)
+        try:
+            conn.request(method, path, headers={"Authorization": self._internal_auth()})
+            resp = conn.getresponse()
+            resp.read()
+            return resp.status
+        finally:
+            conn.close()
 
     def _head_digest(self, scope: Scope, repository: str, tag: str) -> str | None:
         conn = http.client.HTTPConnection("127.0.0.1", self.internal_port, timeout=30)
@@ -257,9 +280,7 @@ def _public_location(value: str, prefix: str, public_base: str) -> str:
     return public_base + urllib.parse.urlunsplit(("", "", path, parts.query, ""))
 
 
-def _error(
-    status: int, code: str, message: str, *, detail: bool = True
-) -> tuple[int, list[tuple[str, str]], bytes]:
+def _error(status: int, code: str, message: str, *, detail: bool = True) -> tuple[int, list[tuple[str, str]], bytes]:
     """The registry's error document; ECR's DENIED has no detail."""
     error: dict[str, Any] = {"code": code, "message": message}
     if detail:

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from . import body as request_body
+from . import s3
 from .answer import Answer, ecr_error, json_answer
 from .api import ApiCalls
 from .control import control
@@ -93,6 +94,12 @@ class Handler(ApiCalls, BaseHTTPRequestHandler):
                 self._registry_keep_alive = keep_alive
                 scheme = "https" if self.server.kind == "tls" else "http"
                 self.bridge.face.serve(self, Scope(named["account"], named["region"]), f"{scheme}://{host}")
+                return
+            region = s3.region_of(host) if self.server.kind == "tls" else None
+            if region:
+                action = "s3"
+                self._registry_keep_alive = keep_alive
+                self.bridge.layers.serve(self, region, self._send)
                 return
             if self.server.kind == "http":
                 self._send(json_answer(404, {"error": f"{host or 'this host'} is served over https only"}))

@@ -26,10 +26,11 @@ def registry_host(account: str, region: str) -> str:
 
 
 def names() -> list[str]:
-    """Every name the stack answers to: each account's registry in each region, and the APIs."""
+    """Every name the stack answers to: each account's registry in each region, the APIs, the layer buckets."""
     found = [registry_host(account.account_id, region) for account in ACCOUNTS for region in REGIONS]
     for region in REGIONS:
         found += [f"api.ecr.{region}.amazonaws.com", f"sts.{region}.amazonaws.com"]
+        found.append(f"prod-{region}-starport-layer-bucket.s3.{region}.amazonaws.com")  # blobs' S3 (s3.py)
     return [*found, "sts.amazonaws.com"]
 
 

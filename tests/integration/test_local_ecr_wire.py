@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from xml.etree import ElementTree
 
 import boto3
 import pytest
@@ -142,3 +145,75 @@ def test_a_token_that_does_not_open_the_registry_gets_403_denied_without_a_chall
         assert "WWW-Authenticate" not in reply.headers
         if method == "GET":
             assert reply.json() == {"errors": [{"code": "DENIED", "message": EXPIRED}]}
+
+
+# -- blobs from S3: 307 to a presigned URL on the region's layer bucket ------------------------------
+
+
+def _bucket(region: str = REGION) -> str:
+    return f"prod-{region}-starport-layer-bucket.s3.{region}.amazonaws.com"
+
+
+def _redirect(wire: Wire, repo: str, digest: str) -> str:
+    reply = wire.request("GET", f"/v2/{repo}/blobs/{digest}", allow_redirects=False)
+    assert reply.status_code == 307, reply.text
+    return reply.headers["Location"]
+
+
+def test_a_blob_get_is_a_307_to_a_presigned_url_on_the_regions_layer_bucket(wire: Wire, repo: str) -> None:
+    data = uuid.uuid4().bytes * 1000
+    digest = wire.put_blob(repo, data)
+    where = _redirect(wire, repo, digest)
+    url = urllib.parse.urlsplit(where)
+    assert (url.scheme, url.hostname) == ("https", _bucket())
+    query = dict(urllib.parse.parse_qsl(url.query))
+    assert query["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256" and query["X-Amz-Expires"] == "1200"
+    assert query["X-Amz-SignedHeaders"] == "host" and query["X-Amz-Credential"].endswith(f"/{REGION}/s3/aws4_request")
+    assert {"X-Amz-Date", "X-Amz-Signature"} <= set(query)
+    # the URL alone opens it (no Authorization), with its length; a Range is honoured
+    got = requests.get(where, verify=wire.verify, timeout=30)
+    assert got.status_code == 200 and got.content == data and got.headers["Content-Length"] == str(len(data))
+    part = requests.get(where, headers={"Range": "bytes=0-9"}, verify=wire.verify, timeout=30)
+    assert part.status_code == 206 and part.content == data[:10]
+    # following the redirect, as a client that drops Authorization to another host does, ends in the bytes
+    assert wire.request("GET", f"/v2/{repo}/blobs/{digest}", auth=wire.auth).content == data
+    # HEAD is the registry's own answer, no redirect; a blob the repository lacks is its 404
+    head = wire.request("HEAD", f"/v2/{repo}/blobs/{digest}", allow_redirects=False)
+    assert head.status_code == 200 and head.headers["Content-Length"] == str(len(data))
+    missing = wire.request("GET", f"/v2/{repo}/blobs/{digest_of(b'none')}", allow_redirects=False)
+    assert missing.status_code == 404 and missing.json()["errors"][0]["code"] == "BLOB_UNKNOWN"
+
+
+def test_s3_refuses_the_presigned_url_with_an_authorization_header_too(wire: Wire, repo: str) -> None:
+    where = _redirect(wire, repo, wire.put_blob(repo, b"two auth mechanisms"))
+    refused = requests.get(where, auth=wire.auth, verify=wire.verify, timeout=30)
+    assert refused.status_code == 400 and refused.headers["Content-Type"] == "application/xml"
+    error = ElementTree.fromstring(refused.content)
+    assert error.findtext("Code") == "InvalidArgument"
+    assert error.findtext("Message") == (
+        "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string "
+        "parameter or the Authorization header should be specified"
+    )
+
+
+def test_s3_refuses_an_altered_or_expired_url_with_403(tls_stack: Any, wire: Wire, repo: str) -> None:
+    digest = wire.put_blob(repo, b"short-lived")
+    where = _redirect(wire, repo, digest)
+    other = wire.put_blob(repo, b"another blob")
+    for altered in (where.replace(digest[7:], other[7:]), where.replace("X-Amz-Expires=1200", "X-Amz-Expires=9999")):
+        refused = requests.get(altered, verify=wire.verify, timeout=30)
+        assert refused.status_code == 403
+        assert ElementTree.fromstring(refused.content).findtext("Code") == "SignatureDoesNotMatch"
+    assert requests.head(where, verify=wire.verify, timeout=30).status_code == 403  # signed for a GET
+    tls_stack.control("s3", {"ttl": 1})
+    try:
+        brief = _redirect(wire, repo, digest)
+        assert "X-Amz-Expires=1&" in brief or brief.endswith("X-Amz-Expires=1")
+        time.sleep(2.1)
+        expired = requests.get(brief, verify=wire.verify, timeout=30)
+        assert expired.status_code == 403
+        error = ElementTree.fromstring(expired.content)
+        assert (error.findtext("Code"), error.findtext("Message")) == ("AccessDenied", "Request has expired")
+    finally:
+        tls_stack.control("s3", {"reset": True})
+    assert requests.get(where, verify=wire.verify, timeout=30).content == b"short-lived"  # the first still lasts
