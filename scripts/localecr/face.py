@@ -97,6 +97,7 @@ class Face:
         self.internal_port = internal_port
         self._internal_auth = internal_auth
         self._locks: dict[str, threading.Lock] = {}
+        self._first_ranges: dict[str, str] = {}  # an upload's Range after its first PATCH (_patched)
         self._locks_guard = threading.Lock()
 
     def serve(self, request: Request, scope: Scope, public_base: str) -> None:
@@ -142,6 +143,9 @@ class Face:
         if query:
             target += "?" + urllib.parse.urlencode(query)
         streamed = body is None and request_body.has_body(request.headers)
+        if request.command in ("PUT", "DELETE") and reference.startswith("uploads/"):
+            with self._locks_guard:
+                self._first_ranges.pop(reference, None)  # the upload ends
         if (request.command == "PUT" and not streamed) or (request.command == "POST" and "mount" in url.query):
             # What links a blob or a manifest into a repository, one at a time per repository: the
             # docker-registry's filesystem storage can lose a link that concurrent pushes of the same
@@ -149,7 +153,25 @@ class Face:
             # PUT that streams a blob: a client that dies mid-body would hold the repository's lock.
             with self._lock(scope.internal(repository)):
                 return self._relay(request, scope, target, body, public_base)
+        if request.command == "PATCH" and match["kind"] == "blobs" and reference.startswith("uploads/"):
+            return self._relay(request, scope, target, body, public_base, self._patched(reference))
         self._relay(request, scope, target, body, public_base)
+
+    def _patched(self, upload: str) -> Callable[[int, list[tuple[str, str]]], tuple[int, list[tuple[str, str]]]]:
+        """ECR's answer to a PATCH of UPLOAD: 201, not the spec's 202, and a Range that stays at the end of the
+        first PATCH's bytes, though every PATCH's bytes are kept (aws/containers-roadmap#2831)."""
+
+        def rewrite(status: int, headers: list[tuple[str, str]]) -> tuple[int, list[tuple[str, str]]]:
+            if status != 202:
+                return status, headers
+            with self._locks_guard:
+                if len(self._first_ranges) > 10000:
+                    self._first_ranges.clear()  # uploads never finished
+                found = next((v for k, v in headers if k.lower() == "range"), "")
+                first = self._first_ranges.setdefault(upload, found)
+            return 201, [(k, first if k.lower() == "range" else v) for k, v in headers]
+
+        return rewrite
 
     def _lock(self, name: str) -> threading.Lock:
         with self._locks_guard:
@@ -219,7 +241,13 @@ class Face:
     # -- passing on --------------------------------------------------------------------------------
 
     def _relay(
-        self, request: Request, scope: Scope, target: str, body: bytes | Iterator[bytes] | None, public_base: str
+        self,
+        request: Request,
+        scope: Scope,
+        target: str,
+        body: bytes | Iterator[bytes] | None,
+        public_base: str,
+        rewrite: Callable[[int, list[tuple[str, str]]], tuple[int, list[tuple[str, str]]]] | None = None,
     ) -> None:
         headers: dict[str, str] = {}
         for key, value in request.headers.items():
@@ -252,12 +280,15 @@ class Face:
             prefix = f"{scope.account}/{scope.region}/"
             out = [(k, v) for k, v in resp.getheaders() if k.lower() not in ("connection", "transfer-encoding")]
             out = [(k, _public_location(v, prefix, public_base) if k.lower() == "location" else v) for k, v in out]
+            status = resp.status
+            if rewrite is not None:
+                status, out = rewrite(status, out)
             if resp.status >= 400 or "/tags/list" in target:
                 # small JSON documents that may name the repository: the client's names, not ours
                 data = resp.read().replace(prefix.encode(), b"")
                 out = [(k, str(len(data)) if k.lower() == "content-length" else v) for k, v in out]
-                return _send(request, resp.status, out, data, head=request.command == "HEAD")
-            request.send_response(resp.status)
+                return _send(request, status, out, data, head=request.command == "HEAD")
+            request.send_response(status)
             for key, value in out:
                 request.send_header(key, value)
             request.end_headers()

@@ -217,3 +217,32 @@ def test_s3_refuses_an_altered_or_expired_url_with_403(tls_stack: Any, wire: Wir
     finally:
         tls_stack.control("s3", {"reset": True})
     assert requests.get(where, verify=wire.verify, timeout=30).content == b"short-lived"  # the first still lasts
+
+
+# -- uploads: PATCH answered 201, its Range stuck at the first chunk ------------------------------------
+
+
+def test_a_patch_is_answered_201_and_its_range_stays_at_the_first_chunk(wire: Wire, repo: str) -> None:
+    chunks = [b"\x01" * 1000, b"\x02" * 1000, b"\x03" * 500]
+    data = b"".join(chunks)
+    started = wire.request("POST", f"/v2/{repo}/blobs/uploads/")
+    assert started.status_code == 202
+    where, offset, ranges = wire.location(started), 0, []
+    for chunk in chunks[:2]:
+        headers = {"Content-Type": "application/octet-stream", "Content-Range": f"{offset}-{offset + len(chunk) - 1}"}
+        patched = wire.request("PATCH", where, data=chunk, headers=headers)
+        assert patched.status_code == 201, patched.text  # ECR's, not the distribution spec's 202
+        ranges.append(patched.headers["Range"])
+        where, offset = wire.location(patched), offset + len(chunk)
+    assert ranges == ["0-999", "0-999"]  # stuck at the first PATCH's end, though the bytes are kept
+    done = wire.request("PUT", where, params={"digest": digest_of(data)}, data=chunks[2])
+    assert done.status_code == 201, done.text
+    assert wire.request("GET", f"/v2/{repo}/blobs/{digest_of(data)}").content == data
+
+
+def test_post_then_put_with_the_body_is_one_upload(wire: Wire, repo: str) -> None:
+    data = uuid.uuid4().bytes * 100
+    started = wire.request("POST", f"/v2/{repo}/blobs/uploads/")
+    assert started.status_code == 202 and started.headers["Location"]
+    done = wire.request("PUT", wire.location(started), params={"digest": digest_of(data)}, data=data)
+    assert done.status_code == 201 and done.headers["Docker-Content-Digest"] == digest_of(data)
