@@ -47,9 +47,10 @@ lint: install
 	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/mypy src
 
-# Debian tools the tests use besides the local ECR's: sudo (ecrtool --sudo as a real non-root user)
-# and shellcheck (the EC2 user data, and actionlint's check of workflow scripts).
-TEST_DEBS := sudo shellcheck
+# Debian tools the tests use besides the local ECR's: sudo (ecrtool --sudo as a real non-root user),
+# shellcheck (the EC2 user data, and actionlint's check of workflow scripts), and tinyproxy with socat
+# (ecrtool behind a real proxy, with no other way out: tests/integration/test_wire_proxy.py).
+TEST_DEBS := sudo shellcheck tinyproxy socat
 
 test-tools:
 	@missing=""; for tool in $(TEST_DEBS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \

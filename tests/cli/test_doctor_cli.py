@@ -303,7 +303,7 @@ def resolve_ecr_host(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
 def ecr_named(healthy: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Everything healthy, but the registry is ECR's own name for the caller's account: probed over https."""
     monkeypatch.delenv("ECRTOOL_REGISTRY")
-    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "AWS_CA_BUNDLE", "SSL_CERT_FILE"):
         monkeypatch.delenv(name, raising=False)
     (healthy / ".docker" / "config.json").write_text(json.dumps({"credHelpers": {ECR_HOST: "ecrtool"}}))
     return healthy
@@ -336,7 +336,7 @@ def https_registry(tmp_path: Path, resolve_ecr_host: Callable[[int], None]) -> I
 def test_an_https_registry_under_its_ecr_name_answers(
     invoke: Any, ecr_named: Path, https_registry: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SSL_CERT_FILE", str(https_registry))  # trusted, as ECR's certificate is
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(https_registry))  # trusted, as ECR's certificate is
     result = invoke("doctor", "-o", "json")
     assert result.exit_code == 0, result.output
     found = checks(result.stdout)

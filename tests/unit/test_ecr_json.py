@@ -453,17 +453,25 @@ def test_an_endpoint_url_in_the_environment_is_used(tmp_path: Path) -> None:
         {"AWS_USE_FIPS_ENDPOINT": "true"},
         {"AWS_USE_DUALSTACK_ENDPOINT": "true"},
         {"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"},
-        {"HTTPS_PROXY": "http://proxy:3128"},
-        {"https_proxy": "http://proxy:3128", "NO_PROXY": "example.com"},
     ],
 )
 def test_settings_botocore_acts_on_send_the_call_through_botocore(tmp_path: Path, extra: dict[str, str]) -> None:
     assert ecr_json.endpoint_for("ca-west-1", env(tmp_path, **extra), None) is None
 
 
-def test_a_proxy_bypassed_for_the_endpoint_does_not_matter(tmp_path: Path) -> None:
-    found = env(tmp_path, HTTPS_PROXY="http://proxy:3128", NO_PROXY="localhost,.amazonaws.com")
-    assert ecr_json.endpoint_for("ca-west-1", found, None) == "https://api.ecr.ca-west-1.amazonaws.com"
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"HTTPS_PROXY": "http://proxy:3128"},
+        {"https_proxy": "http://proxy:3128", "NO_PROXY": "example.com"},
+        {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "localhost,.amazonaws.com"},
+    ],
+)
+def test_a_proxy_keeps_the_call_on_the_signed_client_which_goes_through_it(
+    tmp_path: Path, extra: dict[str, str]
+) -> None:
+    # model/proxy opens the signed client's connection through the proxy (tests/unit/test_proxy.py)
+    assert ecr_json.endpoint_for("ca-west-1", env(tmp_path, **extra), None) == "https://api.ecr.ca-west-1.amazonaws.com"
 
 
 def test_other_credentials_go_through_botocore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

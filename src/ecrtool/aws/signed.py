@@ -3,9 +3,10 @@
 Loading botocore and building a client costs more than the login or the push of a known image it
 serves (BENCHMARKS.md), so the calls the ECR gateway sends here (`Ecr._hot`: the token, describing and
 creating a repository, BatchGetImage and PutImage) go out as one signed POST each (http.client, on one
-kept-alive connection per process, trusting the certificates botocore trusts) when nothing needs
+kept-alive connection per process, trusting the certificates botocore trusts, through the proxy
+HTTPS_PROXY/NO_PROXY choose as for botocore's, by model/proxy) when nothing needs
 botocore's machinery: the credentials are the environment's access keys, or the instance role's with
-nothing else configured (AwsSession.signed_ecr), no --profile, no proxy, no FIPS or dual-stack endpoint,
+nothing else configured (AwsSession.signed_ecr), no --profile, no FIPS or dual-stack endpoint,
 and the AWS config file's profile holds nothing but a region. Anything else, and every other call, goes
 through botocore; so does everything when ECRTOOL_AWS_CLIENT=botocore. Retries follow botocore's
 standard mode (ecrtool's 5 attempts).
@@ -23,14 +24,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from http.client import HTTPConnection, HTTPException, HTTPSConnection
+from http.client import HTTPConnection, HTTPException
 from typing import Any
 from urllib.parse import urlsplit
 
 from ecrtool.aws.config_file import plain_profile
 from ecrtool.aws.errors import THROTTLING_CODES, ServiceError, Unreachable
 from ecrtool.aws.sigv4 import sign_post
-from ecrtool.model import tls
+from ecrtool.model import proxy
 from ecrtool.model.tls import default_ca_bundle
 
 log = logging.getLogger("ecrtool.ecr_json")
@@ -95,23 +96,11 @@ def endpoint_for(region: str, environ: Mapping[str, str], profile: str | None) -
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query:
         return None
-    if _proxied(parts.scheme, parts.hostname, environ):
-        return None
     return endpoint.rstrip("/")
 
 
 def _true(value: str | None) -> bool:
     return (value or "").strip().lower() == "true"
-
-
-def _proxied(scheme: str, host: str, environ: Mapping[str, str]) -> bool:
-    if not (environ.get(f"{scheme}_proxy") or environ.get(f"{scheme.upper()}_PROXY")):
-        return False
-    bypass = environ.get("no_proxy") or environ.get("NO_PROXY") or ""
-    for entry in (item.strip().lstrip(".") for item in bypass.split(",")):
-        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
-            return False
-    return True
 
 
 class EcrJsonClient:
@@ -260,10 +249,9 @@ class EndpointConnection:
             if not self._closing_at_exit:
                 atexit.register(self.close)
                 self._closing_at_exit = True
-        if cafile is None:
-            return HTTPConnection(host, port, timeout=CONNECT_TIMEOUT)
-        # as botocore's: the bundle's certificates, and only those (model/tls keeps one context per file)
-        return HTTPSConnection(host, port, timeout=CONNECT_TIMEOUT, context=tls.context(cafile))
+        # as botocore's: the bundle's certificates, and only those; through the environment's proxy when it
+        # names one for the endpoint (model/proxy: the same choice as the registry client's)
+        return proxy.connection(cafile is not None, host, port, timeout=CONNECT_TIMEOUT, cafile=cafile)
 
 
 # what a connection the endpoint closed while idle fails with (RemoteDisconnected is a ConnectionResetError)

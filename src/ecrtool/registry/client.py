@@ -8,7 +8,8 @@ with a Content-Length (ECR mishandles chunked PATCH uploads) and Basic authentic
 — and none streams a blob from one registry into another without holding it.
 
 One connection per thread and registry, kept alive; https trusting what botocore trusts (model/tls),
-plain http for a registry on this machine. Authentication: Basic on every request when given
+plain http for a registry on this machine; through the proxy HTTPS_PROXY/HTTP_PROXY name unless NO_PROXY
+says otherwise (model/proxy), S3's redirects included. Authentication: Basic on every request when given
 (ECR's AWS + token password), else the challenge's: Bearer or Basic. A Bearer token comes from the
 challenge's realm: for a Docker config's identity token by the OAuth2 refresh-token POST (falling back to
 the GET where the realm answers 404 or 405), else by the GET, with Basic credentials when there are some,
@@ -33,11 +34,11 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from http.client import HTTPConnection, HTTPException, HTTPResponse, HTTPSConnection
+from http.client import HTTPConnection, HTTPException, HTTPResponse
 from typing import Any, BinaryIO, Protocol, cast
 from urllib.parse import SplitResult, quote, urlencode, urljoin, urlsplit
 
-from ecrtool.model import tls
+from ecrtool.model import proxy
 from ecrtool.model.errors import AuthError, EcrToolError, NotFound, RegistryError
 from ecrtool.model.manifests import ACCEPTED, OCI_INDEX, Descriptor, Manifest, digest_of, parse_manifest
 from ecrtool.model.refs import is_loopback
@@ -347,10 +348,8 @@ class RegistryClient:
         if not name or not port.isdigit():
             name, port = host, ""
         number = int(port) if port else None
-        if secure:
-            context = tls.context(tls.ca_bundle())
-            return HTTPSConnection(name.strip("[]"), number, timeout=TIMEOUT, context=context, blocksize=BLOCK)
-        return HTTPConnection(name.strip("[]"), number, timeout=TIMEOUT, blocksize=BLOCK)
+        # the environment's proxy (a CONNECT tunnel for https) and model/tls's trust, as every https call has
+        return proxy.connection(secure, name.strip("[]"), number, timeout=TIMEOUT, blocksize=BLOCK)
 
     def _drop(self) -> None:
         conn: HTTPConnection | None = getattr(self._local, "conn", None)

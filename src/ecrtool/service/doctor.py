@@ -12,19 +12,18 @@ import grp
 import os
 import pwd
 import stat
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from http.client import HTTPException
 from typing import TYPE_CHECKING
 
 from ecrtool.aws.ecr import Ecr
 from ecrtool.aws.errors import translate
 from ecrtool.docker import config as dockerconfig
 from ecrtool.docker.config import HELPER, PROGRAM
-from ecrtool.model import token_cache
-from ecrtool.model.errors import AuthError, EcrToolError
-from ecrtool.model.refs import registry_host
+from ecrtool.model import proxy, token_cache
+from ecrtool.model.errors import AuthError, EcrToolError, InvalidInput
+from ecrtool.model.refs import is_loopback, registry_host
 from ecrtool.model.results import DoctorCheck, DoctorReport
 from ecrtool.model.settings import describe_host
 from ecrtool.registry import probe
@@ -43,8 +42,8 @@ ENGINE_FIX = "start the engine (sudo systemctl start docker) or point --docker-h
 CONFIGURE_FIX = "run `ecrtool configure-docker` (and `ecrtool configure-docker --sudo` for `sudo docker`)"
 SUDO_CONFIGURE_FIX = "run `ecrtool configure-docker --sudo`"
 TRUST_FIX = (
-    "if a proxy or firewall inspects TLS, add its CA certificate to the system's trust store (and to SSL_CERT_FILE"
-    " if that is set), then restart the Docker engine; else check the clock"
+    "if a proxy or firewall inspects TLS, add its CA certificate to the bundle ecrtool and botocore trust"
+    " (AWS_CA_BUNDLE) and to the system's trust store, then restart the Docker engine; else check the clock"
 )
 _TIMEOUT = 5
 
@@ -291,15 +290,24 @@ class Doctor:
         name = "registry"
         if self.host is None:
             return skip(name, "the registry is unknown without credentials")
-        scheme = "http" if self.settings.registry_override else "https"
-        url = f"{scheme}://{self.host}/v2/"
+        # as copy's registry client sees it: plain http only on this machine, else https with ecrtool's one
+        # trust (model/tls), through the proxy the environment names (model/proxy)
+        secure = not is_loopback(self.host)
+        url = f"{'https' if secure else 'http'}://{self.host}/v2/"
+        host, port = probe.address(self.host)
+        if not secure and ":" not in self.host.rpartition("]")[2]:
+            port = 80
         try:
-            with urllib.request.urlopen(url, timeout=_TIMEOUT) as reply:
-                status = reply.status
-        except urllib.error.HTTPError as err:
-            status = err.code
-        except (urllib.error.URLError, OSError) as err:
-            reason = getattr(err, "reason", err)
+            conn = proxy.connection(secure, host, port, timeout=_TIMEOUT)
+            try:
+                conn.request("GET", "/v2/")
+                status = conn.getresponse().status
+            finally:
+                conn.close()
+        except InvalidInput as err:
+            return fail(name, str(err), "set HTTPS_PROXY to the proxy's http://HOST:PORT, or unset it")
+        except (OSError, HTTPException) as err:
+            reason = err
             refused = probe.untrusted(reason)
             if refused:
                 return fail(name, f"{url} answers with a certificate not trusted here: {refused}", TRUST_FIX)
