@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 import sys
+import threading
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -235,3 +238,55 @@ def test_quiet_has_no_progress() -> None:
 )
 def test_human_size(size: int | None, text: str) -> None:
     assert human_size(size) == text
+
+
+class _SlowText(io.StringIO):
+    """A stream that writes a character at a time, giving other threads every chance to cut in."""
+
+    def __init__(self, tty: bool = False) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> int:
+        for char in text:
+            super().write(char)
+            time.sleep(0)
+        return len(text)
+
+
+def test_several_destinations_progress_is_drawn_a_whole_line_at_a_time() -> None:
+    err = _SlowText()
+    layers = [f"{n:012x}" for n in range(20)]
+    destinations = [f"r{n}.example/app:v1" for n in range(8)]
+
+    def report(progress: Any, reference: str) -> None:
+        for layer in layers:
+            for status in ("Copying", "Copied"):
+                progress(ProgressEvent("copy", reference, layer, status, 1, 1))
+
+    with Renderer(out=io.StringIO(), err=err).progress() as progress:
+        threads = [threading.Thread(target=report, args=(progress, ref)) for ref in destinations]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    lines = err.getvalue().splitlines()
+    pattern = re.compile(r"^(?:r\d\.example/app:v1 )?[0-9a-f]{12}: (?:Copying|Copied)$")
+    assert [line for line in lines if not pattern.match(line)] == []
+    # each destination's layers are followed on their own: no status is taken for another destination's
+    assert len(lines) == len(destinations) * len(layers) * 2
+    assert any(line.startswith(destinations[-1]) for line in lines)  # once several report, lines name theirs
+
+
+def test_bars_of_several_destinations_each_name_their_own() -> None:
+    err = _SlowText(tty=True)
+    with Renderer(out=io.StringIO(), err=err).progress() as progress:
+        assert progress is not None
+        for reference in ("a.example/app:v1", "b.example/app:v1"):
+            progress(ProgressEvent("copy", reference, "0123456789abcdef", "Copied", 10, 10))
+    drawn = err.getvalue()
+    assert "b.example/app:v1 0123456789ab Copied" in drawn

@@ -142,7 +142,7 @@ class AwsSession:
             return self._instance_identity()
         session = self._boto_session()
         with translate("AWS credentials"):
-            credentials = session.get_credentials()
+            credentials = self._credentials(session)
             if credentials is None:
                 raise AuthError(f"no AWS credentials found: {CREDENTIALS_HINT}")
             method = str(getattr(credentials, "method", "") or "")
@@ -154,6 +154,13 @@ class AwsSession:
         named = {key: str(scoped[key]) for key in _PROFILE_IDENTITY_KEYS if scoped.get(key)}
         named.update({k: v for k, v in os.environ.items() if k in _ROLE_VARIABLES and v})
         return f"{method}:{session.profile or 'default'}:" + ",".join(f"{k}={v}" for k, v in sorted(named.items()))
+
+    def _credentials(self, session: Any) -> Any:
+        """The session's credentials, resolved under the lock: botocore's session is not thread-safe, and a
+        copy's destinations ask for them from their threads (each resolution may read files, call STS or
+        instance metadata, and caches what it found on the session)."""
+        with self._lock:
+            return session.get_credentials()
 
     def _instance_identity(self) -> str:
         return imds.identity_name(imds.instance(os.environ))
@@ -168,7 +175,7 @@ class AwsSession:
             return f"instance role {imds.instance(os.environ).role()}", "instance metadata"
         session = self._boto_session()
         with translate("AWS credentials"):
-            credentials = session.get_credentials()
+            credentials = self._credentials(session)
         if credentials is None:
             raise AuthError(f"no AWS credentials found: {CREDENTIALS_HINT}")
         method = str(getattr(credentials, "method", "") or "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
@@ -349,18 +350,29 @@ class Renderer:
 
 
 class _PlainLines:
-    """Progress without a terminal: one line each time a layer's status changes, no byte counts."""
+    """Progress without a terminal: one line each time a layer's status changes, no byte counts.
+
+    A copy's destinations report from threads of their own, the same layers each: a layer is followed per
+    destination, and once a second destination reports, each line names its own. One lock keeps every
+    line whole and the bookkeeping consistent."""
 
     def __init__(self, err: TextIO) -> None:
         self.err = err
-        self.last: dict[str | None, str] = {}
+        self.last: dict[tuple[str, str | None], str] = {}
+        self.references: set[str] = set()
+        self.lock = threading.Lock()
 
     def update(self, event: ProgressEvent) -> None:
-        if self.last.get(event.layer) == event.status:
-            return
-        self.last[event.layer] = event.status
-        prefix = f"{event.layer}: " if event.layer else ""
-        click.echo(f"{prefix}{event.status}", file=self.err)
+        with self.lock:
+            key = (event.reference, event.layer)
+            if self.last.get(key) == event.status:
+                return
+            self.last[key] = event.status
+            self.references.add(event.reference)
+            prefix = f"{event.layer}: " if event.layer else ""
+            if len(self.references) > 1 and event.layer:
+                prefix = f"{event.reference} {prefix}"
+            click.echo(f"{prefix}{event.status}", file=self.err)
 
 
 _DONE = ("pushed", "layer already exists", "mounted from", "pull complete", "already exists", "copied")
@@ -380,7 +392,8 @@ class _Bars:
             console=Console(file=err),
             transient=False,
         )
-        self.tasks: dict[str, Any] = {}
+        self.tasks: dict[tuple[str, str], Any] = {}
+        self.lock = threading.Lock()  # a copy's destinations report from threads of their own
 
     def __enter__(self) -> _Bars:
         self.progress.start()
@@ -390,13 +403,20 @@ class _Bars:
         self.progress.stop()
 
     def update(self, event: ProgressEvent) -> None:
+        with self.lock:
+            self._update(event)
+
+    def _update(self, event: ProgressEvent) -> None:
         if not event.layer or len(event.layer) < 12 or ":" in event.layer:
             self.progress.console.print(event.status)
             return
-        task = self.tasks.get(event.layer)
+        key = (event.reference, event.layer)
+        task = self.tasks.get(key)
         description = f"{event.layer[:12]} {event.status:<18}"
+        if len({reference for reference, _ in self.tasks} | {event.reference}) > 1:
+            description = f"{event.reference} {description}"  # several destinations: each bar names its own
         if task is None:
-            task = self.tasks[event.layer] = self.progress.add_task(description, total=event.total)
+            task = self.tasks[key] = self.progress.add_task(description, total=event.total)
         done = event.status.lower().startswith(_DONE)
         total = event.total or None
         self.progress.update(
