@@ -18,7 +18,12 @@ from ecrtool.cli.options import global_options
 )
 @click.argument("src")
 @click.argument("dst", required=False)
-@click.option("--create", is_flag=True, help="Create a destination repository that does not exist.")
+@click.option(
+    "--create",
+    is_flag=True,
+    help="Create a destination repository that does not exist, while the source is read (deleted again if the"
+    " source is missing).",
+)
 @click.option("--referrers", is_flag=True, help="Copy the image's OCI referrers too (signatures, SBOMs, attestations).")
 @click.option("-j", "--jobs", type=int, default=4, show_default=True, help="Blobs to copy at once.")
 @click.option(
