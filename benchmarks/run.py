@@ -518,6 +518,28 @@ def copies(stack: Stack, env: dict[str, str], runs: int, tag: str) -> list[Figur
     ]
 
 
+def copy_large(stack: Stack, env: dict[str, str], runs: int, tag: str, size_mb: int) -> Figure:
+    """The skopeo comparison for a large image: run N copies image N, fresh to both sides, into
+    repositories made beforehand, both through the registry's redirects to its layer bucket."""
+    registry = stack.registry
+    east = registry.replace(".ca-west-1.", f".{EAST}.")
+    repo = stack.repo("large-src")
+    for n in range(runs):
+        push_fresh(stack, env, repo, f"{tag}-{n}", f"bench-large-{n}:1", size_mb)
+    skopeo = skopeo_args(stack, env, (registry, east))
+    ecr_east = stack.ecr(EAST)
+    names = {(side, n): stack.repo(f"large-{side}{n}", EAST) for side in "es" for n in range(runs)}
+    for name in names.values():
+        ecr_east.create_repository(repositoryName=name)
+    return Figure(
+        f"copy a fresh 5-layer {size_mb} MB image to another region vs skopeo copy (both into an existing repository)",
+        lambda n: [[ECRTOOL, "copy", f"{repo}:{tag}-{n}", "--to-region", EAST, "--repo", names["e", n], "-q"]],
+        lambda n: [[*skopeo, f"docker://{registry}/{repo}:{tag}-{n}", f"docker://{east}/{names['s', n]}:{tag}"]],
+        0.85,
+        chain_name="skopeo copy",
+    )
+
+
 def push_fresh(stack: Stack, env: dict[str, str], repo: str, tag: str, image: str, size_mb: int) -> str:
     """A newly built 5-layer image pushed to REPO:TAG, then removed from the engine (layers and all)."""
     stack.image(image, "--layers", "5", "--size-mb", str(size_mb))
@@ -858,6 +880,17 @@ def main(argv: list[str] | None = None) -> int:
         if "copy" in groups:
             print("benchmarks: copying a small and a large image...", file=sys.stderr)
             copied = copy_scale(stack, env, copy_sizes, runs, stamp)
+            if not args.short:  # 500 MB a run on each side: the full record only
+                large_runs = 3
+                large = copy_large(stack, env, large_runs + 1, stamp, 500)
+                measure([large], 1, env)  # warm-up on image 0, not counted
+                large.mine.clear()
+                large.theirs.clear()
+                mine, theirs = large.ecrtool, large.chain
+                large.ecrtool = lambda n, step=mine: step(n + 1)  # type: ignore[misc]
+                large.chain = lambda n, step=theirs: step(n + 1)  # type: ignore[misc]
+                measure([large], large_runs, env)
+                figures.append(large)
         if "prune" in groups:
             print("benchmarks: pruning at scale...", file=sys.stderr)
             pruned, pruning = prunes(stack, env, sizes, runs if args.runs else (1 if args.short else 3))
