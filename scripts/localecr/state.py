@@ -176,6 +176,9 @@ class State:
             env.update(AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
             if kind == "instance":
                 env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = f"http://127.0.0.1:{imds}/"
+                # botocore's and ecrtool's wait for an answer (1 s unless set): the stand-in is Python on a
+                # machine the tests keep busy, where an instance's own service answers in a millisecond
+                env["AWS_METADATA_SERVICE_TIMEOUT"] = "5"
             else:
                 env.update(
                     AWS_CONTAINER_CREDENTIALS_FULL_URI=f"http://127.0.0.1:{imds}{CONTAINER_PATH}",

@@ -181,3 +181,21 @@ def test_without_a_region_keys_elsewhere_make_it_invalid_input_and_none_make_it_
     with pytest.raises(AuthError, match="^cannot read the instance identity document.*hop-limit 2") as found:
         AwsSession().region()
     assert not isinstance(found.value, InvalidInput)
+
+
+def test_the_wait_is_botocores_metadata_service_timeout(double: tuple[Double, str]) -> None:
+    state, endpoint = double
+    state.hang = True
+    metadata = imds.InstanceMetadata(
+        {"AWS_EC2_METADATA_SERVICE_ENDPOINT": endpoint, "AWS_METADATA_SERVICE_TIMEOUT": "0.2"}
+    )
+    with pytest.raises(imds.MetadataUnavailable, match="did not answer within 0.2 s"):
+        metadata.role()
+    assert "within 1 s" in str(
+        pytest.raises(
+            imds.MetadataUnavailable,
+            imds.InstanceMetadata(
+                {"AWS_EC2_METADATA_SERVICE_ENDPOINT": endpoint, "AWS_METADATA_SERVICE_TIMEOUT": "x"}
+            ).role,
+        ).value
+    )

@@ -8,8 +8,9 @@ role's credentials. What it reads lives in this process's memory only and is nev
 
 The endpoint is botocore's: AWS_EC2_METADATA_SERVICE_ENDPOINT, else the IPv6 address with
 AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6, else the link-local IPv4 address; AWS_EC2_METADATA_DISABLED=true
-turns it off. Each request waits DEFAULT_TIMEOUT (botocore's 1 s) at most: an instance whose metadata
-does not answer (metadata off, or a container behind a hop limit of 1) is one clear error, not a long wait.
+turns it off. Each request waits botocore's AWS_METADATA_SERVICE_TIMEOUT (1 s unless set) at most: an
+instance whose metadata does not answer (metadata off, or a container behind a hop limit of 1) is one
+clear error, not a long wait.
 """
 
 from __future__ import annotations
@@ -83,6 +84,15 @@ def endpoint(environ: Mapping[str, str]) -> str:
     return _IPV4_ENDPOINT
 
 
+def _timeout(environ: Mapping[str, str]) -> float:
+    """botocore's metadata_service_timeout: AWS_METADATA_SERVICE_TIMEOUT seconds, else 1."""
+    try:
+        seconds = float(environ.get("AWS_METADATA_SERVICE_TIMEOUT") or DEFAULT_TIMEOUT)
+    except ValueError:
+        return DEFAULT_TIMEOUT
+    return seconds if 0 < seconds <= 60 else DEFAULT_TIMEOUT
+
+
 def instance_role_applies(environ: Mapping[str, str], profile: str | None) -> bool:
     """True when botocore's chain would reach the instance role: nothing it reads first is configured."""
     from ecrtool.aws.config_file import plain_profile
@@ -103,14 +113,14 @@ def instance_role_applies(environ: Mapping[str, str], profile: str | None) -> bo
 class InstanceMetadata:
     """One process's view of its instance's metadata, read once and kept in memory."""
 
-    def __init__(self, environ: Mapping[str, str], timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, environ: Mapping[str, str], timeout: float | None = None) -> None:
         self._base = endpoint(environ)
         parts = urlsplit(self._base)
         if parts.scheme != "http" or not parts.hostname:
             raise MetadataUnavailable(
                 f"AWS_EC2_METADATA_SERVICE_ENDPOINT {self._base!r} is not an http:// URL: fix or unset it"
             )
-        self._timeout = timeout
+        self._timeout = timeout if timeout is not None else _timeout(environ)
         self._lock = threading.Lock()
         self._token: str | None = None
         self._role: str | None = None
