@@ -111,6 +111,8 @@ class ApiCalls:
 
         if action == "GetAuthorizationToken":
             return self._authorization_token(forward())
+        if action in ("PutAccountSetting", "GetAccountSetting") and params.get("name") == "BLOB_MOUNTING":
+            return self._blob_mounting(action, params)
         if action in ("StartImageScan", "DescribeImageScanFindings"):
             answer_json = lambda status, doc: json_answer(status, doc, ECR_JSON)  # noqa: E731
             scans = self.bridge.scans
@@ -147,6 +149,18 @@ class ApiCalls:
             if action == "DeleteRepository":
                 self.bridge.forget(self.scope, repo)
         return answer
+
+    def _blob_mounting(self, action: str, params: dict[str, Any]) -> Answer:
+        """The registry's BLOB_MOUNTING setting (moto has no account settings): DISABLED until put, as ECR's."""
+        settings = self.bridge.settings
+        if action == "PutAccountSetting":
+            value = params.get("value")
+            if value not in ("ENABLED", "DISABLED"):
+                message = f"Invalid value '{value}' for setting 'BLOB_MOUNTING'. Valid values are ENABLED, DISABLED"
+                return ecr_error(400, "ValidationException", message)
+            settings.put_account_setting(self.scope, "BLOB_MOUNTING", str(value))
+        value = settings.account_setting(self.scope, "BLOB_MOUNTING") or "DISABLED"
+        return json_answer(200, {"name": "BLOB_MOUNTING", "value": value}, ECR_JSON)
 
     # -- pages, as ECR gives them (moto answers everything at once) -------------------------------
 

@@ -106,6 +106,10 @@ class Bridge:
         reply = self.ecr(scope.account, scope.region).describe_repositories(repositoryNames=[repository])
         return bool(reply["repositories"][0].get("imageTagMutability") == "IMMUTABLE")
 
+    def blob_mounting(self, scope: Scope) -> bool:
+        """Whether SCOPE's registry mounts blobs across its repositories (PutAccountSetting BLOB_MOUNTING)."""
+        return self.settings.account_setting(scope, "BLOB_MOUNTING") == "ENABLED"
+
     def forget(self, scope: Scope, repository: str) -> None:
         self._known.discard((scope, repository))
 

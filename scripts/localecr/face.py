@@ -68,6 +68,8 @@ class Repositories(Protocol):
 
     def immutable(self, scope: Scope, repository: str) -> bool: ...
 
+    def blob_mounting(self, scope: Scope) -> bool: ...
+
 
 class Request(Protocol):
     """What the face needs of the request handler (http.server's BaseHTTPRequestHandler)."""
@@ -138,6 +140,14 @@ class Face:
             where = self.layers.presign(scope.account, scope.region, repository, reference)
             return _send(request, 307, [("Location", where), ("Content-Type", "text/html; charset=utf-8")], b"")
         query = urllib.parse.parse_qsl(url.query, keep_blank_values=True)
+        if (
+            request.command == "POST"
+            and any(k == "mount" for k, _ in query)
+            and not self.repositories.blob_mounting(scope)
+        ):
+            # ECR mounts only with the registry's BLOB_MOUNTING setting ENABLED; otherwise the POST starts an
+            # upload (202, Location), as a declined mount does. `from` names a repository of this registry only.
+            query = [(k, v) for k, v in query if k not in ("mount", "from")]
         query = [(k, scope.internal(v) if k == "from" else v) for k, v in query]
         target = f"/v2/{scope.internal(repository)}/{match['kind']}{match['rest'] or ''}"
         if query:
@@ -146,7 +156,9 @@ class Face:
         if request.command in ("PUT", "DELETE") and reference.startswith("uploads/"):
             with self._locks_guard:
                 self._first_ranges.pop(reference, None)  # the upload ends
-        if (request.command == "PUT" and not streamed) or (request.command == "POST" and "mount" in url.query):
+        if (request.command == "PUT" and not streamed) or (
+            request.command == "POST" and any(k == "mount" for k, _ in query)
+        ):
             # What links a blob or a manifest into a repository, one at a time per repository: the
             # docker-registry's filesystem storage can lose a link that concurrent pushes of the same
             # image commit at once ("digest invalid", "blob unknown"), which ECR never does. Not a

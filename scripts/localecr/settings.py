@@ -1,5 +1,5 @@
-"""What the bridge keeps for the ECR API beside moto: the repositories' settings across restarts
-(ecr-state.json) and the listings it hands out a page at a time."""
+"""What the bridge keeps for the ECR API beside moto: the repositories' settings and the registries'
+account settings across restarts (ecr-state.json), and the listings it hands out a page at a time."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from .face import Scope
+
+_ACCOUNT_SETTINGS = "account-settings"  # beside the ACCOUNT/REGION keys of repositories
 
 
 class Settings:
@@ -28,10 +30,23 @@ class Settings:
         except (OSError, ValueError):
             self._doc = {}
 
+    def account_setting(self, scope: Scope, name: str) -> str | None:
+        """An account setting (PutAccountSetting) of SCOPE's registry; None when it was never put."""
+        with self._lock:
+            return self._doc.get(_ACCOUNT_SETTINGS, {}).get(f"{scope.account}/{scope.region}", {}).get(name)
+
+    def put_account_setting(self, scope: Scope, name: str, value: str) -> None:
+        with self._lock:
+            found = self._doc.setdefault(_ACCOUNT_SETTINGS, {})
+            found.setdefault(f"{scope.account}/{scope.region}", {})[name] = value
+            self._save()
+
     def all(self) -> list[tuple[Scope, str, dict[str, Any]]]:
         with self._lock:
             found = []
             for key, repos in self._doc.items():
+                if key == _ACCOUNT_SETTINGS:
+                    continue
                 account, _, region = key.partition("/")
                 found += [(Scope(account, region), name, dict(saved)) for name, saved in repos.items()]
             return found

@@ -246,3 +246,44 @@ def test_post_then_put_with_the_body_is_one_upload(wire: Wire, repo: str) -> Non
     assert started.status_code == 202 and started.headers["Location"]
     done = wire.request("PUT", wire.location(started), params={"digest": digest_of(data)}, data=data)
     assert done.status_code == 201 and done.headers["Docker-Content-Digest"] == digest_of(data)
+
+
+# -- cross-repository mounts: only with BLOB_MOUNTING enabled, within one registry ----------------------
+
+
+@pytest.fixture
+def mounting(ecr: Any) -> Iterator[Any]:
+    before = ecr.get_account_setting(name="BLOB_MOUNTING")["value"]
+    yield ecr
+    ecr.put_account_setting(name="BLOB_MOUNTING", value=before)
+
+
+def test_a_mount_is_honoured_only_with_blob_mounting_enabled(tls_stack: Any, wire: Wire, mounting: Any) -> None:
+    ecr = mounting
+    source, target = f"wire/{uuid.uuid4().hex[:10]}", f"wire/{uuid.uuid4().hex[:10]}"
+    for name in (source, target):
+        ecr.create_repository(repositoryName=name)
+    try:
+        digest = wire.put_blob(source, uuid.uuid4().bytes * 10)
+        mount = f"/v2/{target}/blobs/uploads/?mount={digest}&from={source}"
+        ecr.put_account_setting(name="BLOB_MOUNTING", value="DISABLED")
+        assert ecr.get_account_setting(name="BLOB_MOUNTING") | {"ResponseMetadata": None} == {
+            "name": "BLOB_MOUNTING",
+            "value": "DISABLED",
+            "ResponseMetadata": None,
+        }
+        declined = wire.request("POST", mount)
+        assert declined.status_code == 202 and "/blobs/uploads/" in declined.headers["Location"]  # an upload
+        assert wire.request("HEAD", f"/v2/{target}/blobs/{digest}").status_code == 404
+        # another region's registry of the same account does not mount from this one, enabled or not
+        east = Wire(tls_stack, region=OTHER_REGION)
+        assert east.request("POST", mount).status_code in (202, 404)
+        ecr.put_account_setting(name="BLOB_MOUNTING", value="ENABLED")
+        mounted = wire.request("POST", mount)
+        assert mounted.status_code == 201 and mounted.headers["Docker-Content-Digest"] == digest
+        assert wire.request("HEAD", f"/v2/{target}/blobs/{digest}").status_code == 200
+        with pytest.raises(ecr.exceptions.ValidationException):
+            ecr.put_account_setting(name="BLOB_MOUNTING", value="SOMETIMES")
+    finally:
+        for name in (source, target):
+            ecr.delete_repository(repositoryName=name, force=True)
