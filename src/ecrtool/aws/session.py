@@ -140,27 +140,29 @@ class AwsSession:
 
         if self._instance_role():
             return self._instance_identity()
-        session = self._boto_session()
+        session, credentials, method = self._found_credentials()
+        if method in STATIC_METHODS:
+            return static_identity(str(credentials.access_key))
+        if method == "iam-role":
+            return self._instance_identity()
         with translate("AWS credentials"):
-            credentials = self._credentials(session)
-            if credentials is None:
-                raise AuthError(f"no AWS credentials found: {CREDENTIALS_HINT}")
-            method = str(getattr(credentials, "method", "") or "")
-            if method in STATIC_METHODS:
-                return static_identity(str(credentials.access_key))
-            if method == "iam-role":
-                return self._instance_identity()
             scoped = session.get_scoped_config() or {}
         named = {key: str(scoped[key]) for key in _PROFILE_IDENTITY_KEYS if scoped.get(key)}
         named.update({k: v for k, v in os.environ.items() if k in _ROLE_VARIABLES and v})
         return f"{method}:{session.profile or 'default'}:" + ",".join(f"{k}={v}" for k, v in sorted(named.items()))
 
-    def _credentials(self, session: Any) -> Any:
-        """The session's credentials, resolved under the lock: botocore's session is not thread-safe, and a
-        copy's destinations ask for them from their threads (each resolution may read files, call STS or
-        instance metadata, and caches what it found on the session)."""
-        with self._lock:
-            return session.get_credentials()
+    def _found_credentials(self) -> tuple[Any, Any, str]:
+        """botocore's session, its credentials and the provider's name; AuthError when it finds none.
+
+        Resolved under the lock: botocore's session is not thread-safe, and a copy's destinations ask from
+        their threads (a resolution may read files, call STS or instance metadata, and caches what it found).
+        """
+        session = self._boto_session()
+        with translate("AWS credentials"), self._lock:
+            credentials = session.get_credentials()
+        if credentials is None:
+            raise AuthError(f"no AWS credentials found: {CREDENTIALS_HINT}")
+        return session, credentials, str(getattr(credentials, "method", "") or "")
 
     def _instance_identity(self) -> str:
         return imds.identity_name(imds.instance(os.environ))
@@ -173,12 +175,7 @@ class AwsSession:
             return "access keys", "AWS_ACCESS_KEY_ID"
         if self._instance_role():
             return f"instance role {imds.instance(os.environ).role()}", "instance metadata"
-        session = self._boto_session()
-        with translate("AWS credentials"):
-            credentials = self._credentials(session)
-        if credentials is None:
-            raise AuthError(f"no AWS credentials found: {CREDENTIALS_HINT}")
-        method = str(getattr(credentials, "method", "") or "")
+        session, _, method = self._found_credentials()
         if method == "iam-role":
             return f"instance role {imds.instance(os.environ).role()}", "instance metadata"
         return _METHOD_NAMES.get(method, method), f"profile {session.profile or 'default'}"
