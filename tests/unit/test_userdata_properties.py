@@ -273,24 +273,20 @@ def systemd_split(line: str) -> list[str]:
 
 
 def _specifiers(word: str) -> str:
-    out, i = [], 0
-    while i < len(word):
-        if word[i] == "%":
-            assert word[i + 1 : i + 2] == "%", f"a specifier %{word[i + 1 : i + 2]} in {word!r}"
-            out.append("%")
-            i += 2
-        else:
-            out.append(word[i])
-            i += 1
-    return "".join(out)
+    return _undoubled(word, "%", "a specifier")
 
 
 def _variables(word: str) -> str:
+    return _undoubled(word, "$", "a variable")
+
+
+def _undoubled(word: str, sign: str, what: str) -> str:
+    """WORD with each doubled SIGN read as one, as systemd reads %% and $$; a single one fails the test."""
     out, i = [], 0
     while i < len(word):
-        if word[i] == "$":
-            assert word[i + 1 : i + 2] == "$", f"a variable ${word[i + 1 : i + 2]}… in {word!r}"
-            out.append("$")
+        if word[i] == sign:
+            assert word[i + 1 : i + 2] == sign, f"{what} {sign}{word[i + 1 : i + 2]} in {word!r}"
+            out.append(sign)
             i += 2
         else:
             out.append(word[i])
