@@ -170,14 +170,15 @@ def test_a_403_denied_renews_the_credentials_once_and_asks_again(serve: Callable
     assert [r.headers["authorization"] for r in recorder.requests] == [_basic("old"), _basic("new")]
 
 
-def test_a_second_denial_is_an_error_naming_both(serve: Callable[..., Recorder]) -> None:
+def test_a_second_denial_is_an_error_saying_what_was_refused(serve: Callable[..., Recorder]) -> None:
     messages = iter([EXPIRED, "The fresh token was refused as well."])
     recorder = serve(lambda request: (403, {}, _error("DENIED", next(messages))))
 
     with pytest.raises(AuthError) as caught:
         _client(recorder, renew=lambda refused: ("AWS", "new")).get_manifest("app", "v1")
 
-    assert EXPIRED in str(caught.value) and "The fresh token was refused as well." in str(caught.value)
+    assert "refused reading the manifest" in str(caught.value)
+    assert "The fresh token was refused as well." in str(caught.value)
     assert len(recorder.requests) == 2
 
 

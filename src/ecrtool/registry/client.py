@@ -266,7 +266,7 @@ class RegistryClient:
         if method in ("PUT", "POST") and body is not None and isinstance(body, bytes):
             sent["Content-Length"] = str(len(body))
         again = body is None or isinstance(body, bytes)
-        refused = ""  # the first refusal, once its challenge was met
+        refused = ""  # the first refusal, once its challenge was met (or its token renewed)
         attempt, waited = 1, 0.0
         while True:
             authorization = self._authorization(repository)
@@ -282,10 +282,7 @@ class RegistryClient:
                 if reply.status == 403 and code != "DENIED":
                     return reply, data
                 if refused:
-                    raise AuthError(
-                        f"{self.label} refused {method} {path} ({refused}), and again with fresh credentials"
-                        f" ({_detail(reply.status, data)}): check the credentials for it"
-                    )
+                    return reply, data  # refused again with fresh credentials: the caller says what it was doing
                 if reply.status == 403:
                     # ECR's answer to a token expired or revoked, without a challenge: renewed as a 401's
                     challenge = "Basic" if self._preemptive else ""
