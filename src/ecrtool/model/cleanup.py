@@ -2,8 +2,10 @@
 
 A cleanup's selection is model.retention's (`select`); here are the results around it and the one rule
 of deletion ECR imposes: a manifest another live manifest names (an index's child) cannot go first.
-ECR refuses to delete a child of a live index (failureCode ImageReferencedByManifestList), so what names
-goes before what is named: indexes before their children, referrers before their subjects.
+ECR refuses to delete a child of a live index (failureCode ImageReferencedByManifestList), so an index
+goes before its children. Referrers go the other way, *after* their subject: ECR does not refuse either
+order, but deleting the image first means a delete that fails leaves a kept image still signed, never a
+kept image stripped of its signature (`goes_first`, `delete_order`).
 """
 
 from __future__ import annotations
