@@ -21,6 +21,8 @@ SIGNATURE = "application/vnd.dev.cosign.artifact.sig.v1+json"
 DAYS = {"v1": 60, "v2": 1, "multi": 40, "old-multi": 38, "amd64": 50, "arm64": 50, "riscv": 50, "sig": 1,
         "orphan-sig": 45, "loose": 35}
 
+IMAGE_KEYS = {"repository", "digest", "tags", "size_bytes", "pushed_at", "media_type", "platforms", "last_pulled_at"}
+
 
 def put(aws: Any, doc: dict[str, Any], tag: str | None = None) -> str:
     text = json.dumps(doc)
@@ -140,7 +142,7 @@ def test_json_stays_a_list_of_images_without_a_total(invoke: Any, repo: dict[str
     data = json.loads(result.stdout)
     assert [item["digest"] for item in data] == [repo["old-multi"], repo["orphan-sig"]]
     assert data[0]["size_bytes"] == 1_300_000 and data[0]["platforms"] == ["linux/amd64", "linux/riscv64"]
-    assert all(set(item) == {"repository", "digest", "tags", "size_bytes", "pushed_at", "media_type", "platforms"}
+    assert all(set(item) == IMAGE_KEYS
                for item in data)
     assert result.stderr == ""
 

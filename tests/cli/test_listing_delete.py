@@ -10,6 +10,8 @@ import pytest
 
 HOST = "123456789012.dkr.ecr.ca-west-1.amazonaws.com"
 
+IMAGE_KEYS = {"repository", "digest", "tags", "size_bytes", "pushed_at", "media_type", "platforms", "last_pulled_at"}
+
 
 @pytest.fixture
 def trees(aws: Any, put_image: Any) -> dict[str, str]:
@@ -41,7 +43,7 @@ def test_images_json(invoke: Any, trees: Any) -> None:
     data = json.loads(result.stdout)
     assert {item["digest"]: item["tags"] for item in data} == {trees["v1"]: ["v1"], trees["v2"]: ["v2"]}
     for item in data:
-        assert set(item) == {"repository", "digest", "tags", "size_bytes", "pushed_at", "media_type", "platforms"}
+        assert set(item) == IMAGE_KEYS
         assert item["repository"] == "trees"
         assert isinstance(item["pushed_at"], str)
 

@@ -59,8 +59,22 @@ def pages(stub: Stubber, details: list[dict[str, Any]]) -> int:
     return count
 
 
+def rereads(stub: Stubber, digests: list[str], changed: dict[str, dict[str, Any]] | None = None) -> None:
+    """The DescribeImages by id prune makes before each delete: DIGESTS as they are now (no new tag, no
+    pull), but for CHANGED (digest -> the fields that changed)."""
+    changed = changed or {}
+    details = [{"imageDigest": d, "imageTags": [], **changed.get(d, {})} for d in digests]
+    stub.add_response(
+        "describe_images",
+        {"imageDetails": details},
+        {"repositoryName": "trees", "imageIds": [{"imageDigest": d} for d in digests]},
+    )
+
+
 def deletes(stub: Stubber, digests: list[str], failed: dict[str, str] | None = None) -> None:
-    """One BatchDeleteImage of DIGESTS (in that order), FAILED (digest -> code) refused."""
+    """One BatchDeleteImage of DIGESTS (in that order), FAILED (digest -> code) refused, after the re-read
+    of DIGESTS that finds them unchanged."""
+    rereads(stub, digests)
     failed = failed or {}
     reply: dict[str, Any] = {
         "failures": [
@@ -89,7 +103,7 @@ def test_250_images_take_3_listing_pages_and_3_deletes_of_at_most_100(invoke: An
     doc = json.loads(result.stdout)
     assert list(doc) == [
         "repository", "source", "dry_run", "examined", "selected", "selected_bytes", "deleted", "deleted_bytes",
-        "delete_calls", "images", "failures",
+        "delete_calls", "spared", "images", "failures", "spared_images",
     ]  # fmt: skip
     assert {k: doc[k] for k in ("selected", "deleted", "delete_calls", "examined", "dry_run")} == {
         "selected": 240,
@@ -326,6 +340,7 @@ def test_a_delete_call_that_fails_midway_reports_what_went_and_what_did_not(invo
     pages(ecr, details)
     gone = sorted(digest(n) for n in range(1, 151))
     deletes(ecr, gone[:100])
+    rereads(ecr, gone[100:])
     ecr.add_client_error("batch_delete_image", "ServerException", "ECR is having a bad day", http_status_code=500)
 
     result = invoke("prune", "trees", "--keep", "1", "--yes", "-o", "json")

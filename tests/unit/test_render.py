@@ -119,6 +119,7 @@ def test_json_of_lists() -> None:
             "pushed_at": "2026-01-02T03:04:05+00:00",
             "media_type": "application/vnd.oci.image.manifest.v1+json",
             "platforms": [],
+            "last_pulled_at": None,
         }
     ]
     repos = json.loads(rendered("repositories", [REPO])[0])

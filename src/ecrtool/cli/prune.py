@@ -58,7 +58,9 @@ def prune(
     images pushed longer ago than DURATION (--older-than), as an ECR lifecycle policy of those rules
     would. A multi-platform image and its signatures are one thing: an index's children and an image's
     referrers (signatures, SBOMs, attestations) go with it and stay with it, so nothing a kept image
-    needs is ever deleted. Deletes by digest, 100 a call, indexes before their children.
+    needs is ever deleted. Deletes by digest, 100 a call, indexes before their children. Just before
+    each call the batch is read again (DescribeImages by id, which never counts as a pull): an image
+    tagged or pulled since it was selected is spared, not deleted, and reported with what goes with it.
 
     Without --yes it prints what it would delete and deletes nothing (exit 0); with --yes, what went,
     the count and the bytes freed (exit 1 if any deletion failed).

@@ -4,11 +4,15 @@ stable JSON document for scripts, digests alone with --quiet.
 The JSON document of a selection (prune, lifecycle preview):
 
     {"repository": "trees", "source": "flags", "dry_run": true, "examined": 12,
-     "selected": 3, "selected_bytes": 123, "deleted": 0, "deleted_bytes": 0, "delete_calls": 0,
+     "selected": 3, "selected_bytes": 123, "deleted": 0, "deleted_bytes": 0, "delete_calls": 0, "spared": 0,
      "images": [{"digest": "sha256:...", "tags": ["v1"], "size_bytes": 41, "pushed_at": "2026-...",
                  "media_type": "...", "reason": "beyond the newest 5 tagged", "rule": 1,
-                 "status": "selected" | "deleted" | "failed"}, ...],
-     "failures": [{"digest": "sha256:...", "code": "ImageReferencedByManifestList", "reason": "..."}]}
+                 "status": "selected" | "deleted" | "spared" | "failed"}, ...],
+     "failures": [{"digest": "sha256:...", "code": "ImageReferencedByManifestList", "reason": "..."}],
+     "spared_images": [{"digest": "sha256:...", "reason": "tagged prod since it was selected"}]}
+
+`spared_images` (prune --yes) lists the selected images read again before their delete and kept: tagged or
+pulled since the listing, gone already, or going with one that was.
 
 It goes out an image at a time: thousands never sit in memory as one document.
 """
@@ -36,7 +40,7 @@ def cleanup(render: Renderer, result: CleanupResult, *, preview: bool = False) -
         _cleanup_json(render, result)
     elif render.quiet:
         for expiry in result.selected:
-            if result.status(expiry.image.digest) != "failed":
+            if result.status(expiry.image.digest) in ("selected", "deleted"):
                 render.line(expiry.image.digest)
     else:
         _cleanup_text(render, result, preview)
@@ -61,7 +65,8 @@ def _cleanup_text(render: Renderer, result: CleanupResult, preview: bool) -> Non
         row = [", ".join(image.tags) or "<untagged>", short_digest(image.digest), human_size(image.size_bytes)]
         row += [when(image.pushed_at), expiry.reason]
         if not result.dry_run:
-            row.append(result.status(image.digest))
+            status = result.status(image.digest)
+            row.append(f"spared: {result.spared[image.digest]}" if status == "spared" else status)
         rows.append(row)
     verb = "would expire" if preview else ("selected" if result.dry_run else "to delete")
     render.table(f"{result.repository}: {count} of {result.examined} image(s) {verb}", headers, rows)
@@ -72,7 +77,12 @@ def _cleanup_text(render: Renderer, result: CleanupResult, preview: bool) -> Non
         render.line(f"dry run: pass --yes to delete these {count} image(s) ({size}); nothing was deleted")
     else:
         failed = f"; {len(result.failures)} failed" if result.failures else ""
-        render.line(f"deleted {len(result.deleted)} image(s), {human_size(result.deleted_bytes)} freed{failed}")
+        spared = (
+            f"; {len(result.spared)} spared (tagged or pulled since they were selected)" if result.spared else ""
+        )
+        render.line(
+            f"deleted {len(result.deleted)} image(s), {human_size(result.deleted_bytes)} freed{failed}{spared}"
+        )
 
 
 def _image_doc(expiry: Expiry, status: str) -> dict[str, Any]:
@@ -100,6 +110,7 @@ def _cleanup_json(render: Renderer, result: CleanupResult) -> None:
         "deleted": len(result.deleted),
         "deleted_bytes": result.deleted_bytes,
         "delete_calls": result.delete_calls,
+        "spared": len(result.spared),
     }
     out = render.out
     click.echo(json.dumps(head, indent=2)[:-2] + ',\n  "images": [', file=out, nl=False)
@@ -109,8 +120,10 @@ def _cleanup_json(render: Renderer, result: CleanupResult) -> None:
     failures = [
         {"digest": f.image.digest or f.image.tag, "code": f.code, "reason": f.reason} for f in result.failures
     ]
+    spared = [{"digest": digest, "reason": reason} for digest, reason in result.spared.items()]
     closing = "\n  ]" if result.selected else "]"
-    click.echo(f'{closing},\n  "failures": ' + json.dumps(failures, indent=2).replace("\n", "\n  ") + "\n}", file=out)
+    click.echo(f'{closing},\n  "failures": ' + json.dumps(failures, indent=2).replace("\n", "\n  "), file=out, nl=False)
+    click.echo(',\n  "spared_images": ' + json.dumps(spared, indent=2).replace("\n", "\n  ") + "\n}", file=out)
 
 
 def policy(render: Renderer, info: LifecyclePolicyInfo, *, was_set: bool = False) -> None:

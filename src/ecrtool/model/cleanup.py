@@ -50,12 +50,17 @@ class CleanupResult:
     deleted_bytes: int = 0
     failures: list[DeleteFailure] = field(default_factory=list)
     delete_calls: int = 0
+    # digest -> why it stayed: read again before its delete, it had gained a tag or a pull since the
+    # listing (or was gone already), or it goes with one that had
+    spared: dict[str, str] = field(default_factory=dict)
 
     def status(self, digest: str) -> str:
-        """What became of a selected image: selected (a dry run), deleted, or failed."""
+        """What became of a selected image: selected (a dry run), deleted, spared, or failed."""
         if self.dry_run:
             return "selected"
-        return "deleted" if digest in self.deleted else "failed"
+        if digest in self.deleted:
+            return "deleted"
+        return "spared" if digest in self.spared else "failed"
 
 
 def freed_bytes(images: Iterable[StoredImage]) -> int:

@@ -33,6 +33,8 @@ class ImageInfo:
     media_type: str | None = None
     # an image index's platforms (os/architecture[/variant]), as its manifest lists them; () for an image
     platforms: tuple[str, ...] = ()
+    # DescribeImages' lastRecordedPullTime: None when never pulled (or the answer has no such field)
+    last_pulled_at: datetime | None = None
 
 
 @dataclass(frozen=True)

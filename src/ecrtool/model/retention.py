@@ -37,6 +37,7 @@ class StoredImage:
     media_type: str | None = None
     children: tuple[str, ...] = ()  # the manifests an index names
     subject: str | None = None  # the image this one refers to (a signature, SBOM or attestation)
+    last_pulled_at: datetime | None = None  # DescribeImages' lastRecordedPullTime; None: never pulled
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from ecrtool.model.errors import EcrToolError, InvalidInput, NotFound
 from ecrtool.model.indexes import is_index
 from ecrtool.model.lifecycle import lifecycle_policy, parse_policy, policy_json, prune_policy, validate_for_ecr
 from ecrtool.model.refs import RepoRef, chunks, parse_repo_ref
-from ecrtool.model.results import DeleteFailure, ImageId
-from ecrtool.model.retention import Policy, StoredImage, select
+from ecrtool.model.results import DeleteFailure, ImageId, ImageInfo
+from ecrtool.model.retention import Policy, StoredImage, select, short_digest
 from ecrtool.service.base import ServiceBase, Target
 
 # what a tag prefix may hold (a tag's characters), and a --keep-tag glob (those and fnmatch's * ? [ ] !)
@@ -160,12 +160,18 @@ class Cleanup(ServiceBase):
 
     def _delete(self, target: Target, result: CleanupResult) -> CleanupResult:
         """Delete RESULT's selection by digest, in rounds ECR accepts (model.cleanup.delete_order), at most 100
-        a call. A manifest named by one that could not be deleted is left alone: it is still in use."""
+        a call. A manifest named by one that could not be deleted is left alone: it is still in use.
+
+        Before each call the batch is read again (DescribeImages by id, which never counts as a pull): an
+        image that gained a tag or was pulled since the listing is spared, not deleted, and so is what
+        depends on it (its index's children, its referrers); one already gone is left out."""
         images = [expiry.image for expiry in result.selected]
+        planned = {image.digest: image for image in images}
         first = goes_first(images)
         subjects = {image.digest: image.subject for image in images}
         deleted: set[str] = set()
         blocked: set[str] = set()
+        spared: dict[str, str] = {}
         failures: list[DeleteFailure] = []
         calls = 0
         rounds = delete_order(images)
@@ -173,25 +179,35 @@ class Cleanup(ServiceBase):
             going = []
             for digest in batch:
                 stuck = sorted(first.get(digest, set()) & blocked)
-                if stuck:
-                    blocked.add(digest)
-                    why = (
-                        f"it refers to {stuck[0]}, which was not deleted"
-                        if subjects.get(digest) == stuck[0]
-                        else f"{stuck[0]}, which names it, was not deleted"
-                    )
-                    failures.append(DeleteFailure(ImageId(digest=digest), "Kept", why))
-                else:
+                if not stuck:
                     going.append(digest)
+                    continue
+                blocked.add(digest)
+                held = [up for up in stuck if up in spared]
+                if held:
+                    spared[digest] = f"goes with {short_digest(held[0])}, which was spared"
+                    continue
+                why = (
+                    f"it refers to {stuck[0]}, which was not deleted"
+                    if subjects.get(digest) == stuck[0]
+                    else f"{stuck[0]}, which names it, was not deleted"
+                )
+                failures.append(DeleteFailure(ImageId(digest=digest), "Kept", why))
             stopped: EcrToolError | None = None
             for start in range(0, len(going), 100):  # BatchDeleteImage's limit
                 chunk = going[start : start + 100]
                 try:
+                    changed = _changed(planned, chunk, target.ecr.images_by_digest(result.repository, chunk))
+                    spared.update(changed)
+                    blocked.update(changed)
+                    chunk = [digest for digest in chunk if digest not in changed]
+                    if not chunk:
+                        continue
                     _, failed, made = target.ecr.batch_delete(result.repository, [{"imageDigest": d} for d in chunk])
                 except EcrToolError as err:
                     stopped = err  # what went is reported, and what did not, with the reason
                     # this chunk, the round's later ones and the later rounds: the earlier ones went or were refused
-                    untried = going[start:] + [d for later in rounds[number + 1 :] for d in later]
+                    untried = chunk + going[start + 100 :] + [d for later in rounds[number + 1 :] for d in later]
                     failures.extend(DeleteFailure(ImageId(digest=d), "NotDeleted", str(err)) for d in untried)
                     break
                 calls += made
@@ -210,7 +226,28 @@ class Cleanup(ServiceBase):
             deleted_bytes=freed_bytes(image for image in images if image.digest in deleted),
             failures=failures,
             delete_calls=calls,
+            spared=spared,
         )
+
+
+def _changed(planned: dict[str, StoredImage], chunk: list[str], now: list[ImageInfo]) -> dict[str, str]:
+    """Of CHUNK, the digests planned to go, those that must stay now that they were read again (NOW), and
+    why: gone already, tagged since the listing, or pulled since (a lastRecordedPullTime later than the
+    one the listing showed)."""
+    seen = {info.digest: info for info in now}
+    changed: dict[str, str] = {}
+    for digest in chunk:
+        info, before = seen.get(digest), planned[digest]
+        if info is None:
+            changed[digest] = "no longer in the repository"
+            continue
+        gained = sorted(set(info.tags) - set(before.tags))
+        pulled = info.last_pulled_at
+        if gained:
+            changed[digest] = f"tagged {', '.join(gained)} since it was selected"
+        elif pulled is not None and (before.last_pulled_at is None or pulled > before.last_pulled_at):
+            changed[digest] = f"pulled at {pulled.isoformat(timespec='seconds')}, since it was selected"
+    return changed
 
 
 def _checked(values: Sequence[str], shape: re.Pattern[str], option: str, example: str) -> tuple[str, ...]:
@@ -235,6 +272,7 @@ def stored_images(ecr: Ecr, repository: str, now: datetime) -> list[StoredImage]
                 pushed_at=info.pushed_at or now,
                 size_bytes=info.size_bytes or 0,
                 media_type=info.media_type,
+                last_pulled_at=info.last_pulled_at,
             )
         )
         if not info.tags or is_index(info.media_type):
