@@ -175,6 +175,20 @@ INVALID: dict[str, list[list[str]]] = {
         ["--registry-id", "12345"],
         ["123456789012.dkr.ecr.ca-west-1.amazonaws.com"],
     ],
+    "inspect": [
+        ["Trees:1"],
+        ["trees@sha256:abc"],
+        ["ghcr.io/Owner/App:1"],
+        ["public.ecr.aws/trees"],
+        ["trees:v1", "--raw", "--config"],
+        ["trees:v1", "--region", "mars"],
+    ],
+    "digest": [
+        ["Trees:1"],
+        ["--", "-trees"],
+        ["ghcr.io/owner/app@sha256:abc"],
+        ["trees:v1", "--registry-id", "12"],
+    ],
     "doctor": [
         ["--region", "mars"],
         ["--registry-id", "abc"],

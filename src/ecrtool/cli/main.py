@@ -34,6 +34,8 @@ COMMANDS = {
     "doctor": "doctor",
     "ec2": "ec2",
     "config": "config_show",
+    "inspect": "inspect",
+    "digest": "inspect",
 }
 
 
