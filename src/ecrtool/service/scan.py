@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from ecrtool.aws.ecr import Ecr
 from ecrtool.model.durations import format_duration, parse_duration
@@ -22,6 +22,9 @@ from ecrtool.model.refs import parse_repo_ref
 from ecrtool.service.base import ServiceBase, Target
 
 DEFAULT_TIMEOUT = timedelta(minutes=10)
+# how old a finished scan --fail-on trusts by default: ECR's basic scan may run once a day, so a day-old
+# scan can always be replaced
+DEFAULT_MAX_AGE = timedelta(hours=24)
 # seconds between two looks at a pending scan: soon at first (a small image's scan takes seconds), then
 # every 5 s, as botocore's image_scan_complete waiter polls
 POLL_DELAYS = (1.0, 2.0, 3.0, 5.0)
@@ -39,6 +42,7 @@ class Scans(ServiceBase):
         wait: bool = False,
         timeout: str | None = None,
         fail_on: str | None = None,
+        max_age: str | None = None,
         progress: ScanProgress | None = None,
     ) -> ScanResult:
         """The scan of the image REF_TEXT names (each platform's, for an index), started if it has none.
@@ -46,8 +50,13 @@ class Scans(ServiceBase):
         With WAIT (FAIL_ON implies it) the scans are followed until each is finished, for at most TIMEOUT
         (a duration such as 10m, the default); without it, the status as it is now. A failed scan, or one
         still running at the timeout, is an EcrToolError naming ECR's reason.
+
+        With FAIL_ON (or MAX_AGE given), a finished scan older than MAX_AGE (24h by default) is not used:
+        a new one is started and waited for. A scan whose completion time ECR does not give is used as is.
         """
         level = parse_fail_on(fail_on) if fail_on is not None else None
+        oldest = parse_duration(max_age, "--max-age") if max_age is not None else None
+        oldest = oldest if oldest is not None or level is None else DEFAULT_MAX_AGE
         limit = parse_duration(timeout, "--timeout") if timeout is not None else DEFAULT_TIMEOUT
         ref = parse_repo_ref(ref_text, self.settings.registry_override)
         wait = wait or level is not None
@@ -65,7 +74,7 @@ class Scans(ServiceBase):
         else:
             wanted = [(manifest.digest, None)]
         started = _clock()
-        scans = [self._current(target.ecr, ref.repository, digest, platform) for digest, platform in wanted]
+        scans = [self._current(target.ecr, ref.repository, digest, platform, oldest) for digest, platform in wanted]
         if progress is not None and wait:
             for scan in scans:
                 progress(ScanEvent(_label(ref_text, scan), _said(scan), 0.0))
@@ -103,15 +112,30 @@ class Scans(ServiceBase):
         return found[0]
 
     @staticmethod
-    def _current(ecr: Ecr, repository: str, digest: str, platform: str | None) -> ImageScan:
-        """The image's scan as ECR has it now; one started first when there is none."""
+    def _current(
+        ecr: Ecr, repository: str, digest: str, platform: str | None, oldest: timedelta | None = None
+    ) -> ImageScan:
+        """The image's scan as ECR has it now; one started first when there is none, or when the one there
+        finished longer ago than OLDEST."""
+        stale: timedelta | None = None
         try:
-            return _on(ecr.image_scan(repository, digest), platform)
+            scan = _on(ecr.image_scan(repository, digest), platform)
+            if oldest is None or scan.status != "COMPLETE" or scan.completed_at is None:
+                return scan
+            stale = datetime.now(timezone.utc) - scan.completed_at
+            if stale <= oldest:
+                return scan
         except NoScan:
             pass
         try:
             status = ecr.start_image_scan(repository, digest)
         except ScanQuota:
+            if stale is not None and oldest is not None:
+                raise EcrToolError(
+                    f"the scan of {digest} finished {format_duration(stale)} ago, longer than --max-age "
+                    f"{format_duration(oldest)}, and ECR scans an image at most once a day: give a --max-age "
+                    "of at least that age, or run again once the day is over"
+                ) from None
             # scanned in the last 24 hours after all (another client, a moment ago): its results stand
             return _look(ecr, repository, digest, platform)
         return ImageScan(digest=digest, status=status, platform=platform, started=True)
