@@ -23,6 +23,7 @@ from .mirror import MissingLayers, manifest_digest
 from .registry import MANIFEST_TYPES
 from .scans import page_size
 from .state import ACCOUNT_ID, REGION
+from .throttle import MESSAGE as RATE_EXCEEDED
 
 if TYPE_CHECKING:
     from .bridge import Bridge
@@ -137,6 +138,10 @@ class ApiCalls:
                 )
             return mirror.delete_images(name, forward)
         if action == "PutImage":
+            wait = self.bridge.throttle.take(self.scope.account, self.scope.region)
+            if wait is not None:  # ECR's ThrottlingException, its type in x-amzn-ErrorType too (throttle.py)
+                extra = [("x-amzn-ErrorType", "ThrottlingException"), ("Retry-After", str(wait))]
+                return ecr_error(400, "ThrottlingException", RATE_EXCEEDED, extra)
             return self._put_image(params, name)
         if action == "DeleteRepository":
             answer = mirror.delete_repository(name, forward)

@@ -25,11 +25,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from . import imds, s3
+from . import imds, s3, throttle
 from .answer import Answer, ecr_error
 from .face import Face, Scope
 from .handler import BridgeServer
 from .mirror import Mirror
+from .referrers import Referrers
 from .registry import Registry
 from .scans import Scans
 from .settings import Pages, Settings
@@ -56,6 +57,12 @@ class Bridge:
         self.layers = s3.Layers(state.secret(), ports.internal, self.registry.auth_header, ttl)
         if not state.plain:
             self.face.layers = self.layers
+        self.face.referrers = Referrers(self.registry, os.environ.get("LOCAL_ECR_REFERRERS", "") == "1")
+        # PutImage and the registry's manifest PUTs: one bucket per account and region (throttle.py)
+        rate = throttle.rate_of(os.environ.get("LOCAL_ECR_PUT_RATE"))
+        burst = throttle.rate_of(os.environ.get("LOCAL_ECR_PUT_BURST"), rate * throttle.DEFAULT_BURST_SECONDS)
+        self.throttle = throttle.Throttle(rate, burst)
+        self.face.throttle = self.throttle
         self._state = state
         self._stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()

@@ -57,6 +57,12 @@ def control(bridge: Bridge, command: str, path: str, read: Callable[[], bytes]) 
             return json_answer(200, bridge.layers.control(doc()))
         except ValueError as err:
             return json_answer(400, {"error": str(err)})
+    if path in ("/_bridge/throttle", "/_bridge/referrers") and command == "POST":
+        steered = bridge.throttle if path == "/_bridge/throttle" else bridge.face.referrers
+        try:
+            return json_answer(200, steered.control(doc()) if steered is not None else {})
+        except ValueError as err:
+            return json_answer(400, {"error": str(err)})
     if path == "/_bridge/health" and command == "GET":
         health = bridge.health()
         return json_answer(200 if all(health.values()) else 503, health)

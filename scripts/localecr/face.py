@@ -8,7 +8,10 @@ checked as ECR checks it, then passed on with its names rewritten both ways:
 - basic auth, user AWS and a password from GetAuthorizationToken for this account and region
   (tokens.py); without credentials ECR's 401 and its challenge, with others its 403 DENIED;
 - a repository the ECR API does not have is ECR's `name unknown`;
-- a tag of an immutable repository cannot move to another image: ECR's `tag invalid`.
+- a tag of an immutable repository cannot move to another image: ECR's `tag invalid`;
+- manifest PUTs share ECR's PutImage rate with the API (throttle.py): over it, 429 TOOMANYREQUESTS;
+- the OCI 1.1 referrers API, which the docker-registry lacks, is answered here (referrers.py), and a
+  manifest PUT with a subject is answered with its `OCI-Subject`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from . import body as request_body
+from .referrers import Referrers
 from .s3 import Layers
+from .throttle import MESSAGE as RATE_EXCEEDED
+from .throttle import Throttle
 from .tokens import EXPIRED, Tokens
 
 _PATH = re.compile(
@@ -96,6 +102,8 @@ class Face:
         self.tokens = tokens
         self.repositories = repositories
         self.layers: Layers | None = None  # the S3 face blob GETs are redirected to (not on a plain stack)
+        self.referrers: Referrers | None = None  # the referrers API (referrers.py)
+        self.throttle: Throttle | None = None  # the PutImage rate, shared with the API (throttle.py)
         self.internal_port = internal_port
         self._internal_auth = internal_auth
         self._locks: dict[str, threading.Lock] = {}
@@ -121,10 +129,23 @@ class Face:
             return _send(request, *_error(404, "NAME_UNKNOWN", message))
         body: bytes | Iterator[bytes] | None = None
         reference = (match["rest"] or "").lstrip("/")
+        referrers = self.referrers if self.referrers is not None and self.referrers.enabled else None
+        if match["kind"] == "referrers" and referrers is not None:
+            if request.command not in ("GET", "HEAD"):
+                return _send(request, *_error(405, "UNSUPPORTED", "The operation is unsupported."))
+            if not _DIGEST.match(reference):
+                return _send(request, *_error(400, "DIGEST_INVALID", "provided digest did not match uploaded content"))
+            found = referrers.answer(scope.internal(repository), url.path, reference, url.query)
+            return _send(request, *found, head=request.command == "HEAD")
+        rewrite: Callable[[int, list[tuple[str, str]]], tuple[int, list[tuple[str, str]]]] | None = None
         if match["kind"] == "manifests" and request.command == "PUT":
             body = b"".join(request.body())
             if len(body) > _MANIFEST_LIMIT:
                 return _send(request, *_error(400, "MANIFEST_INVALID", "manifest too large"))
+            wait = self.throttle.take(scope.account, scope.region) if self.throttle is not None else None
+            if wait is not None:
+                status, headers, data = _error(429, "TOOMANYREQUESTS", RATE_EXCEEDED, detail=False)
+                return _send(request, status, [*headers, ("Retry-After", str(wait))], data)
             refusal = self._immutable_refusal(scope, repository, reference, body)
             if refusal is not None:
                 return _send(request, *refusal)
@@ -163,8 +184,10 @@ class Face:
             # docker-registry's filesystem storage can lose a link that concurrent pushes of the same
             # image commit at once ("digest invalid", "blob unknown"), which ECR never does. Not a
             # PUT that streams a blob: a client that dies mid-body would hold the repository's lock.
+            if isinstance(body, bytes) and match["kind"] == "manifests" and referrers is not None:
+                rewrite = _with_subject(body)
             with self._lock(scope.internal(repository)):
-                return self._relay(request, scope, target, body, public_base)
+                return self._relay(request, scope, target, body, public_base, rewrite)
         if request.command == "PATCH" and match["kind"] == "blobs" and reference.startswith("uploads/"):
             return self._relay(request, scope, target, body, public_base, self._patched(reference))
         self._relay(request, scope, target, body, public_base)
@@ -314,6 +337,23 @@ class Face:
                     request.close_connection = True  # the registry went away mid-answer: end it, short
         finally:
             conn.close()
+
+
+def _with_subject(body: bytes) -> Callable[[int, list[tuple[str, str]]], tuple[int, list[tuple[str, str]]]] | None:
+    """For a manifest PUT whose manifest names a subject: the answer, once stored, says it (OCI-Subject),
+    as a registry with the referrers API does (the distribution spec v1.1, "Pushing Manifests with Subject")."""
+    try:
+        doc = json.loads(body)
+        subject = doc.get("subject", {}).get("digest") if isinstance(doc, dict) else None
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(subject, str):
+        return None
+
+    def rewrite(status: int, headers: list[tuple[str, str]]) -> tuple[int, list[tuple[str, str]]]:
+        return status, [*headers, ("OCI-Subject", subject)] if status == 201 else headers
+
+    return rewrite
 
 
 def _public_location(value: str, prefix: str, public_base: str) -> str:

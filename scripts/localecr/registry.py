@@ -116,6 +116,18 @@ class Registry:
             return None
         return digest if _DIGEST.match(digest) else None
 
+    def manifest_digests(self, repo: str) -> list[str]:
+        """Every manifest of ``repo``, tagged or not: the registry's revision links on disk (a manifest
+        deleted by digest loses its link); without the storage, the tagged ones only."""
+        if self._storage is None:
+            return sorted(set(self.tag_digests(repo, self.tags(repo)).values()))
+        revisions = self._storage / "docker/registry/v2/repositories" / repo / "_manifests/revisions/sha256"
+        try:
+            names = [entry.name for entry in revisions.iterdir() if (entry / "link").is_file()]
+        except OSError:
+            return []
+        return sorted(f"sha256:{name}" for name in names if _DIGEST.match(f"sha256:{name}"))
+
     def manifest(self, repo: str, reference: str) -> Manifest | None:
         status, headers, body = self._request(
             "GET", f"/v2/{repo}/manifests/{reference}", headers={"Accept": ",".join(MANIFEST_TYPES)}

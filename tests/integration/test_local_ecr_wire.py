@@ -287,3 +287,131 @@ def test_a_mount_is_honoured_only_with_blob_mounting_enabled(tls_stack: Any, wir
     finally:
         for name in (source, target):
             ecr.delete_repository(repositoryName=name, force=True)
+
+
+# -- the OCI 1.1 referrers API ----------------------------------------------------------------------------
+
+
+def _descriptor(data: bytes, media_type: str = OCI_MANIFEST) -> dict[str, Any]:
+    return {"mediaType": media_type, "digest": digest_of(data), "size": len(data)}
+
+
+@pytest.fixture
+def referrers(tls_stack: Any) -> Iterator[Any]:
+    """The referrers API on (and after the test as `up` left it), setting the page size."""
+    tls_stack.control("referrers", {"enabled": True})
+    yield lambda size: tls_stack.control("referrers", {"page_size": size})
+    tls_stack.control("referrers", {"reset": True})
+
+
+def test_referrers_list_the_manifests_whose_subject_is_the_digest(wire: Wire, repo: str, referrers: Any) -> None:
+    subject = wire.image(repo, "app")
+    signature = "application/vnd.dev.cosign.artifact.sig.v1+json"
+    sbom = "application/spdx+json"
+    # a signature and an SBOM put by digest, each with an artifactType
+    signed = wire.image(repo, "", subject=_descriptor(subject), artifact=signature)
+    typed = wire.image(repo, "", subject=_descriptor(subject), artifact=sbom)
+    doc = json.loads(typed)
+    doc.pop("artifactType")  # the same, but its type is only its config's mediaType, with annotations
+    doc["annotations"] = {"org.opencontainers.image.created": "2024-06-27T00:00:00Z"}
+    described = json.dumps(doc).encode()
+    put = wire.put_manifest(repo, digest_of(described), described)
+    assert put.status_code == 201 and put.headers["OCI-Subject"] == digest_of(subject)  # a PUT with a subject
+    assert "OCI-Subject" not in wire.put_manifest(repo, "plain", wire.image(repo, "other")).headers
+    wire.image(repo, "", subject=_descriptor(signed), artifact=signature)  # refers to the signature, not the app
+
+    reply = wire.request("GET", f"/v2/{repo}/referrers/{digest_of(subject)}")
+    assert reply.status_code == 200 and reply.headers["Content-Type"] == OCI_INDEX
+    assert "OCI-Filters-Applied" not in reply.headers and "Link" not in reply.headers
+    index = reply.json()
+    assert (index["schemaVersion"], index["mediaType"]) == (2, OCI_INDEX)
+    expected = [
+        {**_descriptor(described), "artifactType": sbom, "annotations": doc["annotations"]},
+        {**_descriptor(typed), "artifactType": sbom},
+        {**_descriptor(signed), "artifactType": signature},
+    ]
+    assert sorted(index["manifests"], key=lambda e: e["digest"]) == sorted(expected, key=lambda e: e["digest"])
+    filtered = wire.request("GET", f"/v2/{repo}/referrers/{digest_of(subject)}", params={"artifactType": signature})
+    assert filtered.headers["OCI-Filters-Applied"] == "artifactType"
+    assert [e["digest"] for e in filtered.json()["manifests"]] == [digest_of(signed)]
+    # a digest nothing refers to: an empty index, not a 404; a malformed one: 400
+    none = wire.request("GET", f"/v2/{repo}/referrers/{digest_of(b'nothing')}")
+    assert none.status_code == 200 and none.json()["manifests"] == []
+    assert wire.request("GET", f"/v2/{repo}/referrers/sha256:nope").status_code == 400
+
+
+def test_referrers_page_with_a_link_header(wire: Wire, repo: str, referrers: Any) -> None:
+    subject = wire.image(repo, "app")
+    made = {digest_of(wire.image(repo, "", subject=_descriptor(subject), artifact="application/x.a")) for _ in range(5)}
+    assert referrers(2) == {"enabled": True, "page_size": 2}
+    seen, path, pages = [], f"/v2/{repo}/referrers/{digest_of(subject)}", 0
+    while path:
+        reply = wire.request("GET", path)
+        assert reply.status_code == 200
+        seen += [e["digest"] for e in reply.json()["manifests"]]
+        pages += 1
+        link = reply.headers.get("Link")
+        if link:
+            assert link.endswith('>; rel="next"')
+            path = link[1 : link.index(">")]
+            assert path.startswith(f"/v2/{repo}/referrers/")  # the client's names, not the registry's
+        else:
+            path = ""
+    assert pages == 3 and sorted(seen) == sorted(made) and len(seen) == 5
+    # a filter stays on every page
+    path = f"/v2/{repo}/referrers/{digest_of(subject)}"
+    first = wire.request("GET", path, params={"artifactType": "application/x.a"})
+    assert "artifactType=application%2Fx.a" in first.headers["Link"]
+
+
+# -- throttling: image puts over the rate, per account and region ---------------------------------------
+
+
+@pytest.fixture
+def throttle(tls_stack: Any) -> Iterator[Any]:
+    yield lambda rate: tls_stack.control("throttle", {"rate": rate})
+    tls_stack.control("throttle", {"reset": True})
+
+
+def test_manifest_puts_over_the_rate_get_429_toomanyrequests_with_retry_after(
+    tls_stack: Any, wire: Wire, repo: str, throttle: Any
+) -> None:
+    manifest = wire.image(repo, "first")
+    assert throttle(1) == {"rate": 1.0, "burst": 1.0}
+    answers = [wire.put_manifest(repo, f"t{n}", manifest) for n in range(3)]
+    assert answers[0].status_code == 201
+    refused = answers[-1]
+    assert refused.status_code == 429
+    assert refused.json() == {"errors": [{"code": "TOOMANYREQUESTS", "message": "Rate exceeded"}]}
+    assert refused.headers["Retry-After"] == "1"
+    # the other region's registry of the same account has a bucket of its own
+    east = Wire(tls_stack, region=OTHER_REGION)
+    assert east.request("GET", "/v2/").status_code == 200
+    time.sleep(1.1)
+    assert wire.put_manifest(repo, "later", manifest).status_code == 201  # the bucket refills
+
+
+def test_putimage_over_the_rate_is_a_throttlingexception_sharing_the_registrys_bucket(
+    tls_stack: Any, wire: Wire, repo: str, ecr: Any, throttle: Any
+) -> None:
+    manifest = wire.image(repo, "first").decode()
+    throttle(1)
+    assert wire.put_manifest(repo, "by-registry", manifest.encode()).status_code == 201  # takes the one token
+    reply = requests.post(
+        f"https://api.ecr.{REGION}.amazonaws.com/",
+        data=json.dumps({"repositoryName": repo, "imageManifest": manifest, "imageTag": "by-api"}),
+        headers={
+            "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.PutImage",
+            "Content-Type": "application/x-amz-json-1.1",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20240101/{REGION}/ecr/aws4_request, Signature=x",
+        },
+        verify=wire.verify,
+        timeout=30,
+    )
+    assert reply.status_code == 400
+    assert reply.headers["x-amzn-ErrorType"] == "ThrottlingException" and reply.headers["Retry-After"] == "1"
+    assert reply.json() == {"__type": "ThrottlingException", "message": "Rate exceeded"}
+    time.sleep(1.1)
+    ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag="by-api")  # once refilled, boto3's put lands
+    tags = {i.get("imageTag") for i in ecr.list_images(repositoryName=repo)["imageIds"]}
+    assert {"first", "by-registry", "by-api"} <= tags
