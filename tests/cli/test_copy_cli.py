@@ -19,6 +19,7 @@ def no_registry(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         pytest.fail(f"a registry client for {host} was built for input that should have been refused first")
 
     monkeypatch.setattr("ecrtool.service.copy.RegistryClient", forbidden)
+    monkeypatch.setattr("ecrtool.service.sources.RegistryClient", forbidden)  # another registry's client
     return built
 
 
@@ -66,6 +67,7 @@ def test_a_public_gallery_source_is_read_from_its_registry_anonymously(
             built.append((f"{self.host}/{repository}:{reference}", None))
 
     monkeypatch.setattr("ecrtool.service.copy.RegistryClient", Registry)
+    monkeypatch.setattr("ecrtool.service.sources.RegistryClient", Registry)  # another registry's client
     monkeypatch.setenv("ECRTOOL_PUBLIC_REGISTRY", "127.0.0.1:5999")
     monkeypatch.setenv("DOCKER_CONFIG", "/nonexistent")
 
@@ -92,6 +94,7 @@ def test_an_identity_token_in_the_docker_config_goes_to_the_client_as_a_refresh_
             return None
 
     monkeypatch.setattr("ecrtool.service.copy.RegistryClient", Registry)
+    monkeypatch.setattr("ecrtool.service.sources.RegistryClient", Registry)  # another registry's client
 
     result = invoke("copy", "registry.example/team/app:v1", "other:v1")
 

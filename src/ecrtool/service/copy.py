@@ -22,17 +22,12 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from ecrtool.docker.config import TOKEN_USERNAME, stored_credentials
 from ecrtool.model.config import load_config, registry_profile
 from ecrtool.model.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound
 from ecrtool.model.manifests import Manifest
 from ecrtool.model.refs import (
-    DOCKER_HUB,
-    PUBLIC_HOST,
     ImageRef,
     RepoRef,
-    is_generic_reference,
-    parse_image_ref,
     parse_repo_ref,
     registry_host,
     validate_account,
@@ -43,6 +38,7 @@ from ecrtool.model.results import CopiedImage, CopyResult, Progress, RepositoryI
 from ecrtool.registry.client import RegistryClient
 from ecrtool.service.base import Target
 from ecrtool.service.copy_plan import ImageCopy, first_failure
+from ecrtool.service.sources import parse_source, registry_client
 from ecrtool.service.tokens import Tokens
 
 MAX_JOBS = 32
@@ -111,7 +107,7 @@ class Copies(Tokens):
         """Copy SOURCE to DESTINATION, or to the same repository (or REPO) in each region x account."""
         if not 1 <= jobs <= MAX_JOBS:
             raise InvalidInput(f"invalid -j {jobs}: copy 1 to {MAX_JOBS} blobs at once")
-        src = self._parse_source(source)
+        src = parse_source(source, self.settings)
         targets = self._destinations(src, destination, to_regions, to_accounts, repo)
         stop = threading.Event()
         opened: Future[_Source] = Future()
@@ -147,18 +143,6 @@ class Copies(Tokens):
         )
 
     # -- references --------------------------------------------------------------------------------
-
-    def _parse_source(self, text: str) -> RepoRef | ImageRef:
-        override = self.settings.registry_override
-        if is_generic_reference(text, override):
-            return parse_image_ref(text)
-        ref = parse_repo_ref(text, override, public=True)
-        if ref.public:
-            # the public gallery is a registry like any other to a copy: a Bearer challenge, met with an
-            # anonymous token from its token endpoint (or with what `ecrtool login --public` stored)
-            host = self.settings.public_registry_override or PUBLIC_HOST
-            return ImageRef(host, ref.repository, ref.tag, ref.digest)
-        return ref
 
     def _destinations(
         self,
@@ -269,11 +253,7 @@ class Copies(Tokens):
 
     def _open_source(self, src: RepoRef | ImageRef) -> _Source:
         if isinstance(src, ImageRef):
-            credentials = stored_credentials("docker.io" if src.host == DOCKER_HUB else src.host)
-            basic = (credentials.username, credentials.password) if credentials else None
-            # an identitytoken is a refresh token for the registry's token service, not a password
-            token = credentials.password if credentials and credentials.username == TOKEN_USERNAME else None
-            client = RegistryClient(src.host, side="source", basic=basic, refresh_token=token)
+            client = registry_client(src, "source")
             manifest = client.get_manifest(src.repository, src.reference)
             if manifest is None:
                 raise NotFound(f"source image {src} not found: check the repository and the tag or digest")

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ecrtool.docker.config import TOKEN_USERNAME, stored_credentials
 from ecrtool.model.config import load_config, registry_profile
 from ecrtool.model.errors import NotFound, RegistryError
 from ecrtool.model.indexes import parse_index
@@ -31,16 +30,12 @@ from ecrtool.model.inspection import (
 )
 from ecrtool.model.manifests import Descriptor, Manifest, config_digest, referrers_tag
 from ecrtool.model.refs import (
-    DOCKER_HUB,
-    PUBLIC_HOST,
     ImageRef,
     RepoRef,
-    is_generic_reference,
-    parse_image_ref,
-    parse_repo_ref,
     registry_host,
 )
 from ecrtool.registry.client import RegistryClient
+from ecrtool.service.sources import parse_source, registry_client
 from ecrtool.service.tokens import Tokens
 
 JOBS = 8  # platform manifests and configs read at once
@@ -179,13 +174,10 @@ class Inspections(Tokens):
     def _source(self, text: str) -> _Source:
         """TEXT's registry client and repository, as copy's source: any registry's reference, the public
         gallery's, or an ECR repository's (REPO[:TAG], REPO@sha256:..., or a full ECR reference)."""
-        override = self.settings.registry_override
-        if is_generic_reference(text, override):
-            return self._open_registry(parse_image_ref(text))
-        ref = parse_repo_ref(text, override, public=True)
-        if ref.public:
-            host = self.settings.public_registry_override or PUBLIC_HOST
-            return self._open_registry(ImageRef(host, ref.repository, ref.tag, ref.digest))
+        ref = parse_source(text, self.settings)
+        if isinstance(ref, ImageRef):
+            client = registry_client(ref, "source")
+            return _Source(client, ref.repository, ref.reference, str(ref), _Missing(str(ref)))
         speaker = self._speaker(ref)
         target = speaker._target(ref)
         auth = speaker._auth(target)
@@ -208,14 +200,6 @@ class Inspections(Tokens):
             shown,
             _Missing(shown, lambda: str(speaker._explain_missing(target, ref, wanted))),
         )
-
-    def _open_registry(self, ref: ImageRef) -> _Source:
-        credentials = stored_credentials("docker.io" if ref.host == DOCKER_HUB else ref.host)
-        basic = (credentials.username, credentials.password) if credentials else None
-        # an identitytoken is a refresh token for the registry's token service, not a password
-        token = credentials.password if credentials and credentials.username == TOKEN_USERNAME else None
-        client = RegistryClient(ref.host, side="source", basic=basic, refresh_token=token)
-        return _Source(client, ref.repository, ref.reference, str(ref), _Missing(str(ref)))
 
     def _speaker(self, ref: RepoRef) -> Tokens:
         """The service that speaks for REF's registry: as the profile the config file names for it, else this one."""
