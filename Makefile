@@ -50,7 +50,7 @@ lint: install
 # Debian tools the tests use besides the local ECR's: sudo (ecrtool --sudo as a real non-root user),
 # shellcheck (the EC2 user data, and actionlint's check of workflow scripts), and tinyproxy with socat
 # (ecrtool behind a real proxy, with no other way out: tests/integration/test_wire_proxy.py).
-TEST_DEBS := sudo shellcheck tinyproxy socat
+TEST_DEBS := sudo shellcheck tinyproxy socat skopeo
 
 test-tools:
 	@missing=""; for tool in $(TEST_DEBS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \

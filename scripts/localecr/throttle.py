@@ -38,6 +38,7 @@ class Throttle:
     def __init__(self, rate: float = DEFAULT_RATE, burst: float | None = None) -> None:
         self.initial = (rate, burst if burst is not None else rate * DEFAULT_BURST_SECONDS)
         self.rate, self.burst = self.initial
+        self.refused = 0  # puts refused since the rate was last set
         self._buckets: dict[tuple[str, str], tuple[float, float]] = {}  # key -> (tokens, when)
         self._lock = threading.Lock()
 
@@ -52,15 +53,19 @@ class Throttle:
                 self._buckets[(account, region)] = (tokens - 1.0, now)
                 return None
             self._buckets[(account, region)] = (tokens, now)
+            self.refused += 1
             return max(1, math.ceil((1.0 - tokens) / self.rate))
 
     def control(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """``{"rate": N[, "burst": M]}`` or ``{"reset": true}``; either starts every bucket full."""
+        """``{"rate": N[, "burst": M]}`` or ``{"reset": true}``, either starting every bucket full and the
+        count of refusals at 0; ``{}`` only reads them."""
         with self._lock:
             if doc.get("reset"):
                 self.rate, self.burst = self.initial
             elif "rate" in doc:
                 self.rate = rate_of(doc["rate"])
                 self.burst = rate_of(doc.get("burst"), self.rate)
-            self._buckets.clear()
-            return {"rate": self.rate, "burst": self.burst}
+            if doc.get("reset") or "rate" in doc:
+                self._buckets.clear()
+                self.refused = 0
+            return {"rate": self.rate, "burst": self.burst, "refused": self.refused}

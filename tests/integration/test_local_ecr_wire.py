@@ -377,13 +377,14 @@ def test_manifest_puts_over_the_rate_get_429_toomanyrequests_with_retry_after(
     tls_stack: Any, wire: Wire, repo: str, throttle: Any
 ) -> None:
     manifest = wire.image(repo, "first")
-    assert throttle(1) == {"rate": 1.0, "burst": 1.0}
+    assert throttle(1) == {"rate": 1.0, "burst": 1.0, "refused": 0}
     answers = [wire.put_manifest(repo, f"t{n}", manifest) for n in range(3)]
     assert answers[0].status_code == 201
     refused = answers[-1]
     assert refused.status_code == 429
     assert refused.json() == {"errors": [{"code": "TOOMANYREQUESTS", "message": "Rate exceeded"}]}
     assert refused.headers["Retry-After"] == "1"
+    assert tls_stack.control("throttle", {})["refused"] >= 1
     # the other region's registry of the same account has a bucket of its own
     east = Wire(tls_stack, region=OTHER_REGION)
     assert east.request("GET", "/v2/").status_code == 200
