@@ -138,6 +138,9 @@ class ApiCalls:
                 )
             return mirror.delete_images(name, forward)
         if action == "PutImage":
+            refusal = _put_image_limits(params)
+            if refusal is not None:
+                return refusal
             wait = self.bridge.throttle.take(self.scope.account, self.scope.region)
             if wait is not None:  # ECR's ThrottlingException, its type in x-amzn-ErrorType too (throttle.py)
                 extra = [("x-amzn-ErrorType", "ThrottlingException"), ("Retry-After", str(wait))]
@@ -258,6 +261,29 @@ class ApiCalls:
             if self.command != "HEAD":
                 while block := resp.read(request_body.BLOCK):
                     self.wfile.write(block)
+
+
+def _put_image_limits(params: dict[str, Any]) -> Answer | None:
+    """ECR's limits on PutImage (its API reference): a tag of 1..300 characters, a manifest of at most
+    4 MiB (4194304 characters); moto checks neither."""
+    for key, most in (("imageTag", 300), ("imageManifest", 4 * 1024 * 1024)):
+        value = params.get(key)
+        if value is not None and len(str(value)) > most:
+            constraint = f"Member must have length less than or equal to {most}"
+        elif key == "imageTag" and value is not None and not str(value):
+            constraint = "Member must have length greater than or equal to 1"
+        elif key == "imageTag" and value is not None and len(str(value)) > 128:
+            # ECR takes it; the docker-registry behind the stand-in cannot hold it: said plainly, before moto has it
+            message = "local-ecr: its registry (distribution) holds tags of at most 128 characters; ECR takes 300"
+            return ecr_error(400, "InvalidParameterException", message)
+        else:
+            continue
+        return ecr_error(
+            400,
+            "InvalidParameterException",
+            f"Invalid parameter at '{key}' failed to satisfy constraint: '{constraint}'",
+        )
+    return None
 
 
 def _access_denied(action: str, body: bytes, scope: Scope) -> Answer:

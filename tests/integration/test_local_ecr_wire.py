@@ -416,3 +416,30 @@ def test_putimage_over_the_rate_is_a_throttlingexception_sharing_the_registrys_b
     ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag="by-api")  # once refilled, boto3's put lands
     tags = {i.get("imageTag") for i in ecr.list_images(repositoryName=repo)["imageIds"]}
     assert {"first", "by-registry", "by-api"} <= tags
+
+
+# -- ECR's limits on an image put ---------------------------------------------------------------------------
+
+
+def test_putimage_refuses_a_tag_over_300_characters_and_a_manifest_over_4_mib(wire: Wire, repo: str, ecr: Any) -> None:
+    manifest = wire.image(repo, "first").decode()
+    for params, field, constraint in (
+        ({"imageTag": "a" * 301}, "imageTag", "Member must have length less than or equal to 300"),
+        (
+            {"imageTag": "big", "imageManifest": manifest + " " * (4 * 1024 * 1024)},
+            "imageManifest",
+            "Member must have length less than or equal to 4194304",
+        ),
+    ):
+        with pytest.raises(ecr.exceptions.InvalidParameterException) as refused:
+            ecr.put_image(repositoryName=repo, **{"imageManifest": manifest, **params})
+        assert refused.value.response["Error"]["Message"] == (
+            f"Invalid parameter at '{field}' failed to satisfy constraint: '{constraint}'"
+        )
+    # 129..300 characters: ECR takes them, the stand-in's docker-registry cannot (README's table says so)
+    with pytest.raises(ecr.exceptions.InvalidParameterException, match="at most 128 characters"):
+        ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag="a" * 129)
+    assert wire.put_manifest(repo, "a" * 129, manifest.encode()).status_code == 404  # the registry's own answer
+    # the registry refuses a manifest over 4 MiB too
+    big = wire.put_manifest(repo, "big", manifest.encode() + b" " * (4 * 1024 * 1024))
+    assert big.status_code == 400 and big.json()["errors"][0]["code"] == "MANIFEST_INVALID"
