@@ -157,12 +157,6 @@ def log_size(tls_stack: Any) -> int:
 # -- ecrtool: a copy of 20 images with -j 16 to two regions, against 2 puts a second --------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ecrtool's registry client gives a 429 up after 5 attempts (registry/client.py ATTEMPTS), each "
-    "paused by the Retry-After of 1 s: 20 copies contending for 2 puts a second lose 5 times in a row "
-    "(measured: 10 of 20 copies fail at 20 at once, 1 of 20 at 4 at once); its PATIENCE (30 s) is never reached",
-)
 def test_copy_of_twenty_images_to_two_regions_all_land_under_a_limit_of_two_a_second(
     tls_stack: Any, ecrtool: Run, repos: Callable[..., str], throttle: Callable[..., dict[str, Any]]
 ) -> None:

@@ -19,6 +19,7 @@ from ecrtool.model.errors import AuthError, NotFound, RegistryError
 from ecrtool.model.manifests import OCI_INDEX, OCI_MANIFEST, digest_of, parse_manifest
 from ecrtool.registry.client import (
     ATTEMPTS,
+    THROTTLED_ATTEMPTS,
     HOPS,
     PATIENCE,
     RegistryClient,
@@ -545,7 +546,8 @@ def test_a_failing_referrers_api_is_an_error_not_no_referrers(
     assert caught.value.status == status
     assert not [r for r in recorder.requests if "/manifests/sha256-" in r.path]  # no fallback to the tag scheme
     if status in (429, 503):  # asked again after a pause, as long as the bounds allow, before giving up
-        assert len([r for r in recorder.requests if "/referrers/" in r.path]) == ATTEMPTS
+        asked = len([r for r in recorder.requests if "/referrers/" in r.path])
+        assert asked == ATTEMPTS if status == 503 else 1 < asked <= THROTTLED_ATTEMPTS
 
 
 def test_a_registry_without_the_referrers_api_falls_back_to_the_tag_scheme(serve: Callable[..., Recorder]) -> None:
@@ -714,3 +716,15 @@ def test_a_refused_identity_token_says_so(serve: Callable[..., Recorder]) -> Non
     with pytest.raises(AuthError, match="identity token in your Docker config .401.: log in with `docker login"):
         client.get_manifest("team/app", "v1")
     assert [r.method for r in tokens.requests] == ["POST"]
+
+
+def test_a_throttling_registry_is_waited_out_for_longer_than_a_failing_one(serve: Callable[..., Recorder]) -> None:
+    """ECR paces manifest PUTs: a queue of copies is refused 429 until it drains, more often than a 503's bound."""
+    answers = iter([(429, {"Retry-After": "1"}, b"")] * (ATTEMPTS + 3) + [(201, {}, b"")])
+    recorder = serve(lambda request: next(answers))
+    slept: list[float] = []
+
+    _client(recorder, sleep=slept.append).put_manifest("app", "v1", parse_manifest(MANIFEST, OCI_MANIFEST, "test"))
+
+    assert len(recorder.requests) == ATTEMPTS + 4 and len(slept) == ATTEMPTS + 3
+    assert all(1 <= pause <= 1.25 for pause in slept)  # Retry-After, with a little jitter

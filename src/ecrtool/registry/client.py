@@ -51,9 +51,12 @@ BLOCK = 256 * 1024  # how much of a blob is read and sent at a time
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 HOPS = 5  # redirects followed for one request, as browsers and curl's defaults bound them
 _BUSY = frozenset({429, 503})  # ECR's TOOMANYREQUESTS, and a registry or its balancer overloaded
-ATTEMPTS = 5  # of one request a busy registry keeps refusing
+ATTEMPTS = 5  # of one request a failing registry (503) keeps refusing
+# of one request a throttling registry (429) keeps refusing: ECR paces PutImage per account and region
+# (10 a second), so a copy of many images at once is refused for as long as its queue takes to drain
+THROTTLED_ATTEMPTS = 60
 PAGES = 1000  # of referrers followed by their Link headers: a registry paging for ever is an error
-PATIENCE = 30.0  # seconds waited in all for a busy registry before its refusal is reported
+PATIENCE = 60.0  # seconds one request waits in all for a busy registry before its refusal is reported
 CLIENT_ID = "ecrtool"  # who asks a token service for a token, as its OAuth2 flow wants it named
 _DROPPED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 Progress = Callable[[int], None]
@@ -291,7 +294,7 @@ class RegistryClient:
                     continue
                 return reply, data
             if reply.status in _BUSY:
-                pause = _pause(reply.getheader("Retry-After"), attempt, waited)
+                pause = _pause(reply.getheader("Retry-After"), attempt, waited, throttled=reply.status == 429)
                 if pause is not None:
                     self._read(reply)
                     log.debug("%s answered %s: asking again in %.1f s", self.host, reply.status, pause)
@@ -569,14 +572,14 @@ def next_link(header: str | None) -> str | None:
     return None
 
 
-def _pause(retry_after: str | None, attempt: int, waited: float) -> float | None:
-    """Seconds to wait before the next of ATTEMPTS (its Retry-After, else doubling from half a second, with
-    up to a quarter more so that threads refused together do not come back together); None when the
-    attempts or the PATIENCE are spent."""
+def _pause(retry_after: str | None, attempt: int, waited: float, *, throttled: bool = False) -> float | None:
+    """Seconds to wait before the next attempt (its Retry-After, else doubling from half a second up to 8 s,
+    with up to a quarter more so that threads refused together do not come back together); None when the
+    attempts (ATTEMPTS, or THROTTLED_ATTEMPTS for a 429) or the PATIENCE are spent."""
     given = (retry_after or "").strip()
-    base = float(given) if given.isdigit() else 0.5 * 2 ** (attempt - 1)
+    base = float(given) if given.isdigit() else min(0.5 * 2 ** (attempt - 1), 8.0)
     pause = base + random.uniform(0, base / 4)
-    if attempt >= ATTEMPTS or waited + pause > PATIENCE:
+    if attempt >= (THROTTLED_ATTEMPTS if throttled else ATTEMPTS) or waited + pause > PATIENCE:
         return None
     return pause
 
