@@ -19,9 +19,9 @@ from ecrtool.model.errors import AuthError, NotFound, RegistryError
 from ecrtool.model.manifests import OCI_INDEX, OCI_MANIFEST, digest_of, parse_manifest
 from ecrtool.registry.client import (
     ATTEMPTS,
-    THROTTLED_ATTEMPTS,
     HOPS,
     PATIENCE,
+    THROTTLED_ATTEMPTS,
     RegistryClient,
     RegistryRefusal,
     next_link,
