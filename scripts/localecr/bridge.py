@@ -57,7 +57,8 @@ class Bridge:
         self.layers = s3.Layers(state.secret(), ports.internal, self.registry.auth_header, ttl)
         if not state.plain:
             self.face.layers = self.layers
-        self.face.referrers = Referrers(self.registry, os.environ.get("LOCAL_ECR_REFERRERS", "") == "1")
+        # ECR serves the referrers API; LOCAL_ECR_REFERRERS=0 at `up` leaves a registry without one
+        self.face.referrers = Referrers(self.registry, os.environ.get("LOCAL_ECR_REFERRERS", "1") != "0")
         # PutImage and the registry's manifest PUTs: one bucket per account and region (throttle.py)
         rate = throttle.rate_of(os.environ.get("LOCAL_ECR_PUT_RATE"))
         burst = throttle.rate_of(os.environ.get("LOCAL_ECR_PUT_BURST"), rate * throttle.DEFAULT_BURST_SECONDS)

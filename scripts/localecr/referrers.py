@@ -7,9 +7,9 @@ in ``OCI-Filters-Applied: artifactType``. A long list comes a page at a time, ea
 (rel="next") naming the next: pages follow the digests' order, and the next one starts after the last
 digest given (``?last=``), as the registry's tag lists page.
 
-The API is served while enabled: ``LOCAL_ECR_REFERRERS=1`` at ``up``, or ``POST /_bridge/referrers
-{"enabled": true}``; off, the face answers as the docker-registry does (404, no OCI-Subject), for the tests
-written against a registry without it (the ``sha256-…`` tag fallback).
+The API is served, as ECR serves it; ``LOCAL_ECR_REFERRERS=0`` at ``up`` or ``POST /_bridge/referrers
+{"enabled": false}`` turns it off, and then the face answers as the docker-registry does (404, no
+OCI-Subject), for tests of a registry without it (the ``sha256-…`` tag fallback).
 
 The docker-registry (distribution 2.8) keeps no index of subjects, nor any referrers API: every manifest
 of the repository is read (the registry's own revision links, so untagged ones too: a signature is put
