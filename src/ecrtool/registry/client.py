@@ -97,9 +97,10 @@ class RegistryClient:
     ) -> None:
         self.host = host
         self.side = side
-        self._basic = basic
-        # a Docker config's identitytoken: an OAuth2 refresh token, traded for a Bearer token at the realm
+        # a Docker config's identitytoken: an OAuth2 refresh token, traded for a Bearer token at the realm and
+        # never sent as a password (so no Basic credentials go with it)
         self._refresh_token = refresh_token
+        self._basic = None if refresh_token else basic
         self._preemptive = preemptive and basic is not None  # ECR: Basic on every request
         # ECR: fresh credentials, given the refused ones, when the registry refuses ours (a cached token since
         # revoked); once a client
@@ -360,10 +361,12 @@ class RegistryClient:
     def _follow(self, reply: HTTPResponse, url: str, repository: str) -> HTTPResponse:
         """The reply REPLY (to URL) redirects to, HOPS at most, with credentials only for this registry."""
         foreign: HTTPConnection | None = None
-        for _ in range(HOPS + 1):
+        for hop in range(HOPS + 1):
             location = reply.getheader("Location")
             if reply.status not in _REDIRECTS or not location:
                 return reply
+            if hop == HOPS:
+                break  # one redirect more than HOPS: not followed
             self._read(reply)
             url = redirect_target(url, location, self.label)
             parts = urlsplit(url)

@@ -35,7 +35,8 @@ def parse_source(text: str, settings: Settings) -> RepoRef | ImageRef:
 def registry_client(ref: ImageRef, side: str) -> RegistryClient:
     """A client for REF's registry, with what Docker's config holds for it (else none)."""
     credentials = stored_credentials("docker.io" if ref.host == DOCKER_HUB else ref.host)
+    if credentials and credentials.username == TOKEN_USERNAME:
+        # an identitytoken is a refresh token for the registry's token service, never a password
+        return RegistryClient(ref.host, side=side, refresh_token=credentials.password)
     basic = (credentials.username, credentials.password) if credentials else None
-    # an identitytoken is a refresh token for the registry's token service, not a password
-    token = credentials.password if credentials and credentials.username == TOKEN_USERNAME else None
-    return RegistryClient(ref.host, side=side, basic=basic, refresh_token=token)
+    return RegistryClient(ref.host, side=side, basic=basic)
