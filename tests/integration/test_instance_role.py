@@ -90,7 +90,7 @@ def test_login_pull_and_config_show_work_on_the_instance_role_alone(
     assert shown.returncode == 0, shown.stderr
     settings = json.loads(shown.stdout)["settings"]
     assert settings["credentials"] == {"value": f"instance role {ROLE}", "source": "instance metadata"}
-    assert settings["region"] == {"value": "ca-west-1", "source": "instance metadata (placement/region)"}
+    assert settings["region"] == {"value": "ca-west-1", "source": "instance metadata (instance identity document)"}
 
     login = on_instance("ecrtool", "login")
     assert login.returncode == 0, login.stderr
@@ -107,7 +107,7 @@ def test_doctor_names_the_instance_role_and_where_the_region_came_from(on_instan
     assert checks["AWS credentials"]["detail"].startswith(
         f"instance role {ROLE} (instance metadata): arn:aws:sts::123456789012:assumed-role/{ROLE}/i-"
     )
-    assert checks["region"]["detail"] == "ca-west-1 (from instance metadata (placement/region))"
+    assert checks["region"]["detail"] == "ca-west-1 (from instance metadata (instance identity document))"
 
 
 def test_a_rotation_of_the_role_keys_keeps_the_cached_token(

@@ -199,3 +199,31 @@ def test_the_wait_is_botocores_metadata_service_timeout(double: tuple[Double, st
             ).role,
         ).value
     )
+
+
+def test_role_keys_are_kept_in_memory_until_shortly_before_they_expire(
+    double: tuple[Double, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import datetime as real_datetime
+    from datetime import timezone
+
+    state, endpoint = double
+    metadata = imds.InstanceMetadata({"AWS_EC2_METADATA_SERVICE_ENDPOINT": endpoint})
+
+    def reads() -> int:
+        return sum(1 for r in state.requests if r[1] == "/latest/meta-data/iam/security-credentials/web")
+
+    class Clock(real_datetime):
+        at = real_datetime(2026, 12, 5, 17, 0, tzinfo=timezone.utc)  # an hour before the double's Expiration
+
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return cls.at
+
+    monkeypatch.setattr(imds, "datetime", Clock)
+    metadata.credentials()
+    metadata.credentials()
+    assert reads() == 1  # every signed call of the process, one read
+    Clock.at = real_datetime(2026, 12, 5, 17, 50, tzinfo=timezone.utc)  # 10 minutes left: read them again
+    metadata.credentials()
+    assert reads() == 2

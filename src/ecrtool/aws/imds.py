@@ -19,7 +19,7 @@ import json
 import os
 import threading
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from ecrtool.model.errors import AuthError
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 1.0
 TOKEN_TTL = "21600"  # seconds, as botocore asks
+REFRESH = timedelta(minutes=15)  # role keys are read again this long before they expire (botocore's advisory)
 # botocore's METADATA_BASE_URL and METADATA_BASE_URL_IPv6: only ever contacted on an instance; the
 # project's tests name the local stand-in with AWS_EC2_METADATA_SERVICE_ENDPOINT or disable metadata
 _IPV4_ENDPOINT = "http://169.254.169.254/"
@@ -125,6 +126,7 @@ class InstanceMetadata:
         self._token: str | None = None
         self._role: str | None = None
         self._document: dict[str, str] | None = None
+        self._credentials: RoleCredentials | None = None
         self._unreachable: MetadataUnavailable | None = None  # once it has not answered, it is not waited for again
 
     def role(self) -> str:
@@ -160,7 +162,21 @@ class InstanceMetadata:
         return region
 
     def credentials(self) -> RoleCredentials:
-        """The role's current credentials: read afresh each call (they rotate), never stored."""
+        """The role's current credentials, kept in this process's memory (never on disk) until REFRESH before
+        their Expiration, as botocore keeps them; then read again (the role's keys rotate)."""
+        from datetime import timezone
+
+        with self._lock:
+            kept = self._credentials
+        if kept is not None and kept.expiration is not None:
+            if kept.expiration - REFRESH > datetime.now(timezone.utc):
+                return kept
+        fresh = self._read_credentials()
+        with self._lock:
+            self._credentials = fresh
+        return fresh
+
+    def _read_credentials(self) -> RoleCredentials:
         from ecrtool.aws.signed import Keys
 
         role = self.role()

@@ -69,7 +69,7 @@ class AwsSession:
         missing = "no AWS region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or set region in ~/.aws/config"
         if not imds.disabled(os.environ):
             try:
-                return imds.instance(os.environ).region(), "instance metadata (placement/region)"
+                return imds.instance(os.environ).region(), "instance metadata (instance identity document)"
             except imds.MetadataUnavailable as err:
                 if self._profile is None and self._instance_role():
                     raise  # no credentials either: the metadata is what is missing (exit 1, its fix)
