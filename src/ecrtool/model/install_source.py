@@ -4,6 +4,7 @@ Where it came from is its PEP 610 install record (`direct_url.json` in its dist-
 commit becomes `git+https://…@COMMIT`, an archive URL with its hash `URL#sha256=…` (pip checks that
 hash on the instance). Whatever an instance cannot reach — a local path, an editable checkout, a file://
 URL, an install from an index that left no record — is refused, saying how to name one with --install.
+A `--install file:///…#sha256=…` given by hand names a file on the instance (a wheel baked into its AMI).
 Nothing here names a bare requirement on the public index: ecrtool is not published there, and whoever
 registers the name later would run as root on every instance.
 """
