@@ -22,14 +22,12 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from ecrtool.model.config import load_config, registry_profile
 from ecrtool.model.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, NotFound
 from ecrtool.model.manifests import Manifest
 from ecrtool.model.refs import (
     ImageRef,
     RepoRef,
     parse_repo_ref,
-    registry_host,
     validate_account,
     validate_region,
     validate_repository,
@@ -42,7 +40,6 @@ from ecrtool.service.sources import parse_source, registry_client
 from ecrtool.service.tokens import Tokens
 
 MAX_JOBS = 32
-_RENEWING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -193,40 +190,12 @@ class Copies(Tokens):
 
     # -- the sides ---------------------------------------------------------------------------------
 
-    def _side(self, ref: RepoRef) -> Tokens:
-        """The service that speaks for REF's registry: as the profile the config file names for it, else this one."""
-        if ref.account and not self.settings.registry_override:
-            region = self.aws.region(ref.region or self.settings.region)
-            profile = registry_profile(registry_host(ref.account, region), load_config())
-            if profile and profile != self.settings.profile:
-                return type(self)(self.settings.replace(profile=profile))
-        return self
-
-    def _ecr_client(self, ref: RepoRef, side: str, service: Tokens | None = None) -> RegistryClient:
-        """A client of REF's registry holding its token (the cache's when fresh), and renewing it from ECR
-        when the registry refuses it, as it does a cached token revoked since."""
-        speaker = service or self._side(ref)
-        target = speaker._target(ref)
-        auth = speaker._auth(target)
-
-        def renew(refused: tuple[str, str]) -> tuple[str, str]:
-            with _RENEWING:  # one fresh token for every client that held the refused one
-                held = speaker._auth(target)
-                if (held.username, held.password) != refused:
-                    return held.username, held.password
-                fresh = speaker._auth(target, renew=True)
-                return fresh.username, fresh.password
-
-        return RegistryClient(
-            auth.registry, side=side, basic=(auth.username, auth.password), preemptive=True, renew=renew
-        )
-
     def _look_up(self, ref: RepoRef, create: bool) -> _Destination:
         """What a destination needs before the copy, asked while the source is read: a client holding its
         token and, with CREATE, its repository created. DescribeRepositories is asked only to tell a
         missing repository or an immutable tag held by another image, so a copy into an existing
         repository makes no call for it."""
-        service = self._side(ref)
+        service = self.speaker(ref)
         target = service._target(ref)
         described = _described_once(target, ref.repository)
         created = False
@@ -239,7 +208,7 @@ class Copies(Tokens):
             except AuthError:
                 if described() is None:  # allowed to use repositories but not to create them
                     raise
-        return _Destination(service, target, created, self._ecr_client(ref, "destination", service), described)
+        return _Destination(service, target, created, self.registry_client(ref, "destination", service), described)
 
     def _undo_created(self, targets: list[RepoRef], looked: list[Future[_Destination]]) -> None:
         """The source is not there: delete the repositories made for it (empty, so nothing else is lost)."""
@@ -258,8 +227,8 @@ class Copies(Tokens):
             if manifest is None:
                 raise NotFound(f"source image {src} not found: check the repository and the tag or digest")
             return _Source(client, src.repository, manifest, str(src))
-        service = self._side(src)
-        client = self._ecr_client(src, "source", service)
+        service = self.speaker(src)
+        client = self.registry_client(src, "source", service)
         wanted = src.digest or src.tag or "latest"
         text = f"{client.host}/{src.repository}" + (f"@{wanted}" if src.digest else f":{wanted}")
         manifest = client.get_manifest(src.repository, wanted)

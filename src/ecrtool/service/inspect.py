@@ -10,12 +10,10 @@ OCI referrers API, or where a registry has none the `sha256-<hex>` tag that list
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ecrtool.model.config import load_config, registry_profile
 from ecrtool.model.errors import NotFound, RegistryError
 from ecrtool.model.indexes import parse_index
 from ecrtool.model.inspection import (
@@ -31,8 +29,6 @@ from ecrtool.model.inspection import (
 from ecrtool.model.manifests import Descriptor, Manifest, config_digest, referrers_tag
 from ecrtool.model.refs import (
     ImageRef,
-    RepoRef,
-    registry_host,
 )
 from ecrtool.registry.client import RegistryClient
 from ecrtool.service.sources import parse_source, registry_client
@@ -178,19 +174,9 @@ class Inspections(Tokens):
         if isinstance(ref, ImageRef):
             client = registry_client(ref, "source")
             return _Source(client, ref.repository, ref.reference, str(ref), _Missing(str(ref)))
-        speaker = self._speaker(ref)
+        speaker = self.speaker(ref)
         target = speaker._target(ref)
-        auth = speaker._auth(target)
-        renewing = threading.Lock()
-
-        def renew(refused: tuple[str, str]) -> tuple[str, str]:
-            with renewing:
-                fresh = speaker._auth(target, renew=True)
-                return fresh.username, fresh.password
-
-        client = RegistryClient(
-            auth.registry, side="source", basic=(auth.username, auth.password), preemptive=True, renew=renew
-        )
+        client = self.registry_client(ref, "source", speaker)
         wanted = ref.digest or ref.tag or "latest"
         shown = f"{client.host}/{ref.repository}" + (f"@{wanted}" if ref.digest else f":{wanted}")
         return _Source(
@@ -201,11 +187,3 @@ class Inspections(Tokens):
             _Missing(shown, lambda: str(speaker._explain_missing(target, ref, wanted))),
         )
 
-    def _speaker(self, ref: RepoRef) -> Tokens:
-        """The service that speaks for REF's registry: as the profile the config file names for it, else this one."""
-        if ref.account and not self.settings.registry_override:
-            region = self.aws.region(ref.region or self.settings.region)
-            profile = registry_profile(registry_host(ref.account, region), load_config())
-            if profile and profile != self.settings.profile:
-                return type(self)(self.settings.replace(profile=profile))
-        return self

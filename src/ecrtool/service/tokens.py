@@ -7,16 +7,24 @@ command used are then dropped (`_forget_tokens`), so the next try fetches a fres
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 
 from ecrtool.aws.ecr import Ecr, public_authorization_token
 from ecrtool.model import token_cache
 from ecrtool.model.auth import AuthToken, RegistryAuth
+from ecrtool.model.config import load_config, registry_profile
 from ecrtool.model.errors import AuthError, InvalidInput
-from ecrtool.model.refs import PUBLIC_HOST, endpoint_host, parse_ecr_host, registry_host
+from ecrtool.model.refs import PUBLIC_HOST, RepoRef, endpoint_host, parse_ecr_host, registry_host
 from ecrtool.model.results import LoginResult
 from ecrtool.service.base import ServiceBase, Target
 from ecrtool.service.login import log_in, token_registry
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
+if TYPE_CHECKING:
+    from ecrtool.registry.client import RegistryClient
+
+_RENEWING = threading.Lock()
 
 
 class Tokens(ServiceBase):
@@ -117,3 +125,33 @@ class Tokens(ServiceBase):
             return Ecr(self.aws.lazy_client("ecr", region), registry_id=account, signed=signed).authorization_token()
 
         return self._token(region, account, fetch)
+
+    def speaker(self, ref: RepoRef) -> Tokens:
+        """The service that speaks for REF's registry: as the profile the config file names for it, else this one."""
+        if ref.account and not self.settings.registry_override:
+            region = self.aws.region(ref.region or self.settings.region)
+            profile = registry_profile(registry_host(ref.account, region), load_config())
+            if profile and profile != self.settings.profile:
+                return type(self)(self.settings.replace(profile=profile))
+        return self
+
+    def registry_client(self, ref: RepoRef, side: str, service: Tokens | None = None) -> RegistryClient:
+        """A client of REF's registry holding its token (the cache's when fresh), as SERVICE (else REF's
+        speaker), renewing it from ECR when the registry refuses it, as it does a cached token revoked since."""
+        from ecrtool.registry.client import RegistryClient  # copy's and inspect's, not a login's
+
+        speaker = service or self.speaker(ref)
+        target = speaker._target(ref)
+        auth = speaker._auth(target)
+
+        def renew(refused: tuple[str, str]) -> tuple[str, str]:
+            with _RENEWING:  # one fresh token for every client that held the refused one
+                held = speaker._auth(target)
+                if (held.username, held.password) != refused:
+                    return held.username, held.password
+                fresh = speaker._auth(target, renew=True)
+                return fresh.username, fresh.password
+
+        return RegistryClient(
+            auth.registry, side=side, basic=(auth.username, auth.password), preemptive=True, renew=renew
+        )
