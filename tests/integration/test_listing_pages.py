@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
 import pytest
@@ -46,13 +47,17 @@ class Registry:
         return {"digest": digest_of(data), "size": len(data)}
 
     def manifest(self, tag: str, body: bytes) -> str:
-        done = self.session.put(
-            f"{self.base}/manifests/{tag}",
-            data=body,
-            headers={"Content-Type": OCI_MANIFEST},
-            timeout=30,
-            verify=self.verify,
-        )
+        for _ in range(60):  # ECR paces manifest PUTs (429 TOOMANYREQUESTS): wait as Retry-After says
+            done = self.session.put(
+                f"{self.base}/manifests/{tag}",
+                data=body,
+                headers={"Content-Type": OCI_MANIFEST},
+                timeout=30,
+                verify=self.verify,
+            )
+            if done.status_code != 429:
+                break
+            time.sleep(float(done.headers.get("Retry-After") or 1))
         assert done.status_code == 201, done.text
         assert done.headers["Docker-Content-Digest"] == digest_of(body)
         return digest_of(body)

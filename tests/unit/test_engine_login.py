@@ -48,6 +48,15 @@ def test_a_refused_login_is_an_auth_error(engine: Start) -> None:
         build_runner(Settings(docker_host=fake.url)).login(AUTH)
 
 
+def test_ecrs_403_for_a_dead_token_is_an_auth_error(engine: Start) -> None:
+    # the engine answers 500 for a registry's 403: only its words say the login was refused
+    host = "123456789012.dkr.ecr.ca-west-1.amazonaws.com"
+    refused = f"login attempt to https://{host}/v2/ failed with status: 403 Forbidden"
+    fake = engine(500, {"message": refused})
+    with pytest.raises(AuthError, match="refused authentication during login: login attempt"):
+        build_runner(Settings(docker_host=fake.url)).login(AUTH)
+
+
 def test_an_engine_failure_says_what_the_engine_said(engine: Start) -> None:
     fake = engine(500, {"message": "Get http://127.0.0.1:5000/v2/: connection refused"})
     with pytest.raises(EcrToolError, match=r"^Docker login failed: Get http://127.0.0.1:5000/v2/: connection refused$"):

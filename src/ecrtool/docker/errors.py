@@ -44,9 +44,16 @@ def name_taken(what: str, explanation: str) -> EcrToolError:
 
 def is_auth_failure(message: str) -> bool:
     lowered = message.lower()
+    # ECR refuses an expired or revoked token with 403 DENIED, which the engine's login reports by its status
     return any(
         needle in lowered
-        for needle in ("unauthorized", "authentication required", "no basic auth credentials", "denied: ")
+        for needle in (
+            "unauthorized",
+            "authentication required",
+            "no basic auth credentials",
+            "denied: ",
+            "failed with status: 403",
+        )
     )
 
 
