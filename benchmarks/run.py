@@ -540,6 +540,38 @@ def copy_large(stack: Stack, env: dict[str, str], runs: int, tag: str, size_mb: 
     )
 
 
+def paced_copies(stack: Stack, env: dict[str, str], runs: int, tag: str, count: int, rate: int) -> Figure:
+    """COUNT copies at once (one ecrtool each) to two regions while the local ECR paces manifest PUTs to
+    RATE a second per account and region, as ECR paces PutImage; the "chain" is the ideal pacing itself,
+    COUNT puts a region at RATE a second (a `sleep`), so the ratio says how close to it the retries come."""
+    src = stack.repo("paced-src")
+    push_fresh(stack, env, src, tag, "bench-paced:1", 1)
+    ecr = stack.ecr()
+    manifest = ecr.batch_get_image(repositoryName=src, imageIds=[{"imageTag": tag}])["images"][0]["imageManifest"]
+    tags = [f"{tag}-p{i}" for i in range(count)]
+    for name in tags:
+        ecr.put_image(repositoryName=src, imageManifest=manifest, imageTag=name)
+    listed = Path(env["HOME"]) / "paced-tags"
+    listed.write_text("\n".join(tags) + "\n")
+    targets = {n: stack.repo(f"paced-dst{n}") for n in range(runs)}
+    for name in targets.values():
+        stack.repositories.append((name, EAST))
+        for region in (None, EAST):
+            stack.ecr(region).create_repository(repositoryName=name)
+
+    def copies(n: int) -> list[Step]:
+        copy = [ECRTOOL, "copy", f"{src}:{{}}", "--to-region", EAST, "--to-region", "ca-west-1", "--repo", targets[n]]
+        return [["xargs", "-a", str(listed), "-P", str(count), "-I", "{}", *copy, "-j", "16", "-q"]]
+
+    return Figure(
+        f"{count} copies at once to two regions, manifest PUTs paced to {rate}/s a region (chain: the ideal pacing)",
+        copies,
+        lambda n: [["sleep", str(count / rate)]],
+        1.5,
+        chain_name="the ideal pacing",
+    )
+
+
 def push_fresh(stack: Stack, env: dict[str, str], repo: str, tag: str, image: str, size_mb: int) -> str:
     """A newly built 5-layer image pushed to REPO:TAG, then removed from the engine (layers and all)."""
     stack.image(image, "--layers", "5", "--size-mb", str(size_mb))
@@ -880,6 +912,14 @@ def main(argv: list[str] | None = None) -> int:
         if "copy" in groups:
             print("benchmarks: copying a small and a large image...", file=sys.stderr)
             copied = copy_scale(stack, env, copy_sizes, runs, stamp)
+            paced_runs = runs
+            paced = paced_copies(stack, env, paced_runs, stamp, 20, 2)
+            stack.control("throttle", {"rate": 2})
+            try:
+                measure([paced], paced_runs, env)
+            finally:
+                stack.control("throttle", {"reset": True})
+            figures.append(paced)
             if not args.short:  # 500 MB a run on each side: the full record only
                 large_runs = 3
                 large = copy_large(stack, env, large_runs + 1, stamp, 500)
