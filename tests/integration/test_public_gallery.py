@@ -1,9 +1,11 @@
 """Public gallery references with the real ecrtool: anonymous pulls and runs need no login and no AWS
-call at all; a registry that wants credentials gets the advice to log in. An open registry (Debian's
+call at all; a copy from it lands in the local ECR with the source's digest; a registry that wants
+credentials gets the advice to log in. An open registry (Debian's
 docker-registry without auth) stands in for public.ecr.aws through ECRTOOL_PUBLIC_REGISTRY."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -52,3 +54,27 @@ def test_public_references_are_refused_where_ecrtool_works_on_private_ones(ecrto
     done = ecrtool("images", "public.ecr.aws/team/viruses")
     assert done.returncode == 2
     assert "is in the public gallery: ecrtool pulls and runs those" in done.stderr
+
+
+def test_copy_from_the_public_gallery_lands_with_the_source_digest(ecrtool, open_registry, published, repo_name):
+    gallery = {"ECRTOOL_PUBLIC_REGISTRY": open_registry}
+    done = ecrtool("copy", f"public.ecr.aws/{published}", f"{repo_name}:v1", "--create", "-o", "json",
+                   extra_env=gallery)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["source"] == f"{open_registry}/{published}"
+    (copied,) = result["copies"]
+    assert copied["digest"] == result["digest"] and copied["blobs_copied"] >= 2
+
+    listed = ecrtool("images", repo_name, "-o", "json")
+    ecrtool("delete", repo_name, "--force", "--yes")
+    assert listed.returncode == 0, listed.stderr
+    assert result["digest"] in listed.stdout
+
+
+def test_copy_of_a_missing_public_image_says_so_and_leaves_no_repository(ecrtool, open_registry, repo_name):
+    gallery = {"ECRTOOL_PUBLIC_REGISTRY": open_registry}
+    done = ecrtool("copy", "public.ecr.aws/team/nothing-here:v1", f"{repo_name}:v1", "--create", extra_env=gallery)
+    assert done.returncode == 1
+    assert "not found" in done.stderr and f"{open_registry}/team/nothing-here:v1" in done.stderr
+    assert ecrtool("images", repo_name).returncode != 0
