@@ -17,6 +17,7 @@ checked as ECR checks it, then passed on with its names rewritten both ways:
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import http.client
 import json
@@ -173,20 +174,24 @@ class Face:
         target = f"/v2/{scope.internal(repository)}/{match['kind']}{match['rest'] or ''}"
         if query:
             target += "?" + urllib.parse.urlencode(query)
-        streamed = body is None and request_body.has_body(request.headers)
         if request.command in ("PUT", "DELETE") and reference.startswith("uploads/"):
             with self._locks_guard:
                 self._first_ranges.pop(reference, None)  # the upload ends
-        if (request.command == "PUT" and not streamed) or (
-            request.command == "POST" and any(k == "mount" for k, _ in query)
-        ):
-            # What links a blob or a manifest into a repository, one at a time per repository: the
-            # docker-registry's filesystem storage can lose a link that concurrent pushes of the same
-            # image commit at once ("digest invalid", "blob unknown"), which ECR never does. Not a
-            # PUT that streams a blob: a client that dies mid-body would hold the repository's lock.
+        linked = _linked_digests(request.command, match["kind"], query, body)
+        if linked is not None:
+            # What links a blob or a manifest into a repository: the docker-registry's filesystem storage
+            # can lose or half-read a link that concurrent pushes write at once ("digest invalid", "blob
+            # unknown"), which ECR never does. Manifests go one at a time per repository, each while none
+            # of the blobs it names is being committed; a blob's commit holds only its own digest's lock
+            # (a client that dies mid-body blocks no other blob).
             if isinstance(body, bytes) and match["kind"] == "manifests" and referrers is not None:
                 rewrite = _with_subject(body)
-            with self._lock(scope.internal(repository)):
+            internal = scope.internal(repository)
+            with contextlib.ExitStack() as held:
+                if match["kind"] == "manifests":
+                    held.enter_context(self._lock(internal))
+                for digest in sorted(linked):
+                    held.enter_context(self._lock(f"{internal}@{digest}"))
                 return self._relay(request, scope, target, body, public_base, rewrite)
         if request.command == "PATCH" and match["kind"] == "blobs" and reference.startswith("uploads/"):
             return self._relay(request, scope, target, body, public_base, self._patched(reference))
@@ -208,7 +213,7 @@ class Face:
 
         return rewrite
 
-    def _lock(self, name: str) -> threading.Lock:
+    def _lock(self, name: str) -> threading.Lock:  # a repository's, or one blob's in it (NAME@DIGEST)
         with self._locks_guard:
             return self._locks.setdefault(name, threading.Lock())
 
@@ -385,3 +390,24 @@ def _send(request: Request, status: int, headers: list[tuple[str, str]], body: b
     request.end_headers()
     if not head and request.command != "HEAD":
         request.wfile.write(body)
+
+
+def _linked_digests(command: str, kind: str, query: list[tuple[str, str]], body: object) -> set[str] | None:
+    """The blobs a request links into its repository (a manifest's references, a committed or mounted blob's
+    digest), or None for a request that links nothing."""
+    if kind == "manifests" and command == "PUT":
+        try:
+            doc = json.loads(body) if isinstance(body, bytes) else {}
+        except ValueError:
+            doc = {}
+        named = (
+            [doc.get("config"), *(doc.get("layers") or []), *(doc.get("manifests") or [])]
+            if isinstance(doc, dict)
+            else []
+        )
+        return {str(d["digest"]) for d in named if isinstance(d, dict) and isinstance(d.get("digest"), str)}
+    if kind == "blobs" and command in ("PUT", "POST"):
+        wanted = dict(query)
+        digest = wanted.get("digest") if command == "PUT" else wanted.get("mount")
+        return {digest} if digest else None
+    return None
