@@ -31,7 +31,8 @@ def has_body(headers: Any) -> bool:
 
 
 def read(stream: Any, headers: Any, done: Callable[[], None] = lambda: None) -> Iterator[bytes]:
-    """The body of the request with HEADERS from STREAM, in blocks; DONE is called once it is read to its end."""
+    """The body of the request with HEADERS from STREAM, in blocks; DONE is called once it is read to its end,
+    and ConnectionAbortedError raised when the client went away before it."""
     if chunked(headers):
         yield from _dechunk(stream)
         done()
@@ -40,7 +41,9 @@ def read(stream: Any, headers: Any, done: Callable[[], None] = lambda: None) -> 
     while left > 0:
         block = stream.read(min(left, BLOCK))
         if not block:
-            return  # the client went away mid-body: not done
+            # the client went away mid-body: whatever this was sent on to (the docker-registry) must not go on
+            # waiting for the rest, holding the face's locks, so the send fails instead of ending short
+            raise ConnectionAbortedError(f"the client went away with {left} bytes of its body unsent")
         left -= len(block)
         yield block
     done()

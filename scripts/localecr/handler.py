@@ -116,6 +116,9 @@ class Handler(ApiCalls, BaseHTTPRequestHandler):
                 # dropped, as from a registry host that died, not an answer
                 log.info("%s %s: the registry is down; connection dropped", self.command, path)
                 return
+            if isinstance(err, ConnectionAbortedError):  # the client went away mid-body: no one to answer
+                log.info("%s %s: %s", self.command, path, err)
+                return
             log.exception("%s %s (%s) failed", self.command, path, action)
             if not self._answered:  # else the error would land inside an answer already under way
                 self._send(ecr_error(500, "ServerException", f"local-ecr bridge: {err}; see bridge.log"))

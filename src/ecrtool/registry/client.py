@@ -360,7 +360,6 @@ class RegistryClient:
 
     def _follow(self, reply: HTTPResponse, url: str, repository: str) -> HTTPResponse:
         """The reply REPLY (to URL) redirects to, HOPS at most, with credentials only for this registry."""
-        foreign: HTTPConnection | None = None
         for hop in range(HOPS + 1):
             location = reply.getheader("Location")
             if reply.status not in _REDIRECTS or not location:
@@ -371,22 +370,40 @@ class RegistryClient:
             url = redirect_target(url, location, self.label)
             parts = urlsplit(url)
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            if foreign is not None:
-                foreign.close()
-                foreign = None
             if parts.netloc == self.host and (parts.scheme == "https") == self._secure:
                 reply, _ = self._call("GET", target, repository, stream=True)
                 continue
             # ECR serves layers from S3's signed URLs, which refuse a request also carrying our Authorization
-            foreign = self._open(parts.netloc, parts.scheme == "https")
-            try:
-                foreign.request("GET", target)
-                reply = foreign.getresponse()
-            except (OSError, HTTPException) as err:
-                foreign.close()
-                raise self._unreachable(err, parts.netloc) from err
+            reply = self._foreign_get(parts.netloc, parts.scheme == "https", target)
         reply.close()
         raise RegistryError(f"{self.label} redirected more than {HOPS} times, last to {url}: report it to its operator")
+
+    def _foreign_get(self, netloc: str, secure: bool, target: str) -> HTTPResponse:
+        """GET TARGET from another host (the layer bucket), on this thread's kept connection to it when the last
+        answer on it was read through, as a browser keeps one: a handshake per host, not per blob."""
+        kept: dict[str, tuple[HTTPConnection, HTTPResponse]] = self._local.__dict__.setdefault("foreign", {})
+        found = kept.pop(netloc, None)
+        conn = None
+        if found is not None:
+            conn, last = found
+            if conn.sock is None or not last.isclosed() or last.length:  # not read through: not to be reused
+                conn.close()
+                conn = None
+        for fresh in (conn is None, True):
+            if conn is None:
+                conn = self._open(netloc, secure)
+            try:
+                conn.request("GET", target)
+                reply = conn.getresponse()
+            except (OSError, HTTPException) as err:
+                conn.close()
+                conn = None
+                if fresh:  # a kept connection the host closed while idle is opened again, once
+                    raise self._unreachable(err, netloc) from err
+                continue
+            kept[netloc] = (conn, reply)
+            return reply
+        raise AssertionError("unreachable: the fresh connection's exchange returns or raises")
 
     # -- authentication ----------------------------------------------------------------------------
 
