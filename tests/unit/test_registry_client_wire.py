@@ -41,6 +41,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     complete: bool  # all of the body its Content-Length announced arrived
+    peer: int = 0  # the client's port: requests on one kept connection share it
 
 
 Answer = tuple[int, dict[str, str], bytes]
@@ -71,7 +72,9 @@ def _serve(recorder: Recorder) -> ThreadingHTTPServer:
             body = self.rfile.read(wanted) if wanted else b""
             if headers.get("transfer-encoding", "").lower() == "chunked":
                 body = self._chunks()
-            request = Request(self.command, self.path, headers, body, len(body) == wanted or not wanted)
+            request = Request(
+                self.command, self.path, headers, body, len(body) == wanted or not wanted, self.client_address[1]
+            )
             recorder.requests.append(request)
             if not request.complete:
                 self.close_connection = True
@@ -214,6 +217,21 @@ def test_a_blob_redirected_to_another_host_is_fetched_without_our_authorization(
     assert registry.requests[0].headers["authorization"] == _basic("old")
     assert bucket.paths() == ["GET /layer?X-Amz-Signature=abc"]
     assert "authorization" not in bucket.requests[0].headers
+
+
+def test_blobs_redirected_to_one_bucket_share_a_connection_to_it(serve: Callable[..., Recorder]) -> None:
+    """A handshake per layer-bucket host, not per blob: the next blob reuses the connection the last one read
+    through (skopeo and docker keep theirs too)."""
+    bucket = serve(lambda request: (200, {"Content-Type": "application/octet-stream"}, BLOB))
+    registry = serve(lambda request: (307, {"Location": f"http://{bucket.host}/layer?X-Amz-Signature=abc"}, b""))
+    client = _client(registry)
+
+    for _ in range(3):
+        stream, _ = client.open_blob("app", BLOB_DIGEST)
+        assert stream.read() == BLOB
+        stream.close()
+
+    assert len(bucket.requests) == 3 and len({r.peer for r in bucket.requests}) == 1
 
 
 def _hops(count: int) -> Callable[[Request], Answer]:
