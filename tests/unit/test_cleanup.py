@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from ecrtool.model.cleanup import delete_order, freed_bytes, manifest_links
+from ecrtool.model.cleanup import delete_order, freed_bytes
+from ecrtool.model.manifests import manifest_links
 from ecrtool.model.retention import StoredImage
 
 WHEN = datetime(2026, 1, 1, tzinfo=timezone.utc)

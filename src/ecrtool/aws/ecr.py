@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ecrtool.aws.errors import translate
 from ecrtool.model.auth import AuthToken
 from ecrtool.model.errors import EcrToolError, NotFound
-from ecrtool.model.indexes import ACCEPTED_MEDIA_TYPES, IndexChild, parse_index
-from ecrtool.model.manifests import StoredManifest
+from ecrtool.model.manifests import ACCEPTED, Descriptor, StoredManifest, parse_index
 from ecrtool.model.refs import chunks
 from ecrtool.model.results import DeleteFailure, ImageId, ImageInfo, RepositoryInfo
 
@@ -165,16 +164,16 @@ class Ecr:
             found.extend(_image(repository, item) for item in reply.get("imageDetails", []))
         return found
 
-    def index_children(self, repository: str, digests: list[str]) -> dict[str, tuple[IndexChild, ...]]:
+    def index_children(self, repository: str, digests: list[str]) -> dict[str, tuple[Descriptor, ...]]:
         """The children of each image index in DIGESTS, from its manifest (BatchGetImage, 100 ids a call).
         An index deleted since it was listed is not in the answer."""
-        found: dict[str, tuple[IndexChild, ...]] = {}
+        found: dict[str, tuple[Descriptor, ...]] = {}
         for chunk in chunks([{"imageDigest": digest} for digest in digests]):
             with translate("ecr:BatchGetImage", repository=repository):
                 reply = self._hot().batch_get_image(
                     repositoryName=repository,
                     imageIds=chunk,
-                    acceptedMediaTypes=list(ACCEPTED_MEDIA_TYPES),
+                    acceptedMediaTypes=list(ACCEPTED),
                     **self._ids(),
                 )
             for image in reply.get("images", []):
@@ -191,7 +190,7 @@ class Ecr:
                 reply = self._hot().batch_get_image(
                     repositoryName=repository,
                     imageIds=chunk,
-                    acceptedMediaTypes=list(ACCEPTED_MEDIA_TYPES),
+                    acceptedMediaTypes=list(ACCEPTED),
                     **self._ids(),
                 )
             for failure in reply.get("failures", []):

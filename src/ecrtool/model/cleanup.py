@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ecrtool.model.indexes import is_index
+from ecrtool.model.manifests import is_index
 from ecrtool.model.results import DeleteFailure
 from ecrtool.model.retention import Expiry, StoredImage
 
@@ -122,26 +122,3 @@ def policy_document(text: str) -> object:
         return json.loads(text)
     except ValueError:
         return text
-
-
-def manifest_links(text: str) -> tuple[tuple[str, ...], str | None]:
-    """What a stored manifest names: an index's children (in order, once each) and its subject (the image a
-    signature, SBOM or attestation is about). Nothing for text that is not a manifest: a cleanup then
-    treats it as an image of its own, named by nothing it could break."""
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return (), None
-    if not isinstance(doc, dict):
-        return (), None
-    entries = doc.get("manifests")
-    children = tuple(
-        dict.fromkeys(
-            entry["digest"]
-            for entry in (entries if isinstance(entries, list) else [])
-            if isinstance(entry, dict) and isinstance(entry.get("digest"), str)
-        )
-    )
-    subject = doc.get("subject")
-    found = subject.get("digest") if isinstance(subject, dict) else None
-    return children, found if isinstance(found, str) else None

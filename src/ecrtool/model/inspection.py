@@ -2,7 +2,7 @@
 (created, entrypoint, command, labels, platform) and the referrers as a tree.
 
 Pure data and one pure parser, of the image config (the JSON blob an image manifest's `config` names);
-manifests themselves are parsed where every command parses them (model/manifests, model/indexes).
+manifests themselves are parsed where every command parses them (model/manifests).
 """
 
 from __future__ import annotations

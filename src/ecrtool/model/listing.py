@@ -2,21 +2,18 @@
 total size with every manifest counted once.
 
 Filters apply to the images as people see them, after an index's children are folded into it
-(indexes.group_indexes): a child is part of its index, never an "untagged image" of its own.
+(group_indexes): a child is part of its index, never an "untagged image" of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from ecrtool.model.durations import format_duration
-from ecrtool.model.indexes import IndexChild, is_index
+from ecrtool.model.manifests import DOCKER_MANIFEST, Descriptor, is_index
 from ecrtool.model.results import ImageInfo
-
-# a Docker v2 manifest has no `subject`: an untagged one is never a referrer, so its manifest is not read
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 @dataclass(frozen=True)
@@ -55,7 +52,7 @@ class ImageListing:
 
 
 def total_bytes(
-    shown: Iterable[ImageInfo], found: Sequence[ImageInfo], indexes: Mapping[str, Sequence[IndexChild]]
+    shown: Iterable[ImageInfo], found: Sequence[ImageInfo], indexes: Mapping[str, Sequence[Descriptor]]
 ) -> int:
     """The bytes SHOWN holds, each manifest counted once: a listed index stands for its children (those of
     FOUND whose sizes are known; else ECR's own figure for the index), so a child listed by its tag as well,
@@ -78,6 +75,28 @@ def total_bytes(
 
 def maybe_referrer(image: ImageInfo) -> bool:
     """An untagged image that could be a referrer (a signature, SBOM or attestation naming its `subject`):
-    an untagged image manifest but a Docker v2 one, whose format has no subject (an index stands for its
-    children: shown as an image of its own)."""
+    an untagged image manifest but a Docker v2 one, whose format has no subject, so its manifest is not read
+    (an index stands for its children: shown as an image of its own)."""
     return not image.tags and image.media_type != DOCKER_MANIFEST and not is_index(image.media_type)
+
+
+def group_indexes(images: Sequence[ImageInfo], indexes: Mapping[str, Sequence[Descriptor]]) -> list[ImageInfo]:
+    """IMAGES with each index in INDEXES (digest -> children) shown once: its platforms, and as its size the
+    sum of its children's sizes when the listing has them (ECR's own figure for an index is not that).
+    An untagged child of a listed index is left out; a tagged one stays, as people know it by its tag.
+
+    ECR's DescribeImages lists an index as one image and each of its child manifests as an untagged image
+    of its own; people think of the index as the image, so a listing folds the children into it."""
+    children = {child.digest for found in indexes.values() for child in found}
+    sizes = {image.digest: image.size_bytes for image in images if image.digest in children}
+    grouped: list[ImageInfo] = []
+    for image in images:
+        if image.digest in children and not image.tags:
+            continue
+        found = indexes.get(image.digest)
+        if found is not None:
+            known = [size for child in found if (size := sizes.get(child.digest)) is not None]
+            platforms = tuple(dict.fromkeys(child.platform for child in found if child.platform))
+            image = replace(image, platforms=platforms, size_bytes=sum(known) if known else image.size_bytes)
+        grouped.append(image)
+    return grouped

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ecrtool.model.errors import NotFound, RegistryError
-from ecrtool.model.indexes import parse_index
 from ecrtool.model.inspection import (
     CONFIG_LIMIT,
     IMAGE_CONFIGS,
@@ -71,8 +70,7 @@ class Inspections(Tokens):
         if root is None:
             raise src.explain.error()
         if root.is_index:
-            platforms = {child.digest: child.platform for child in parse_index(root.data.decode("utf-8", "replace"))}
-            entries = [(child.digest, platforms.get(child.digest)) for child in root.children]
+            entries = [(child.digest, child.platform) for child in root.children]
             with ThreadPoolExecutor(max_workers=min(JOBS, len(entries) or 1), thread_name_prefix="inspect") as pool:
                 found = list(pool.map(lambda entry: self._platform(src, *entry, referrers=referrers), entries))
             images = [image for image in found if image is not None]

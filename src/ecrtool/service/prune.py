@@ -22,12 +22,11 @@ from ecrtool.model.cleanup import (
     delete_order,
     freed_bytes,
     goes_first,
-    manifest_links,
 )
 from ecrtool.model.durations import parse_duration
 from ecrtool.model.errors import EcrToolError, InvalidInput, NotFound
-from ecrtool.model.indexes import is_index
 from ecrtool.model.lifecycle import lifecycle_policy, parse_policy, policy_json, prune_policy, validate_for_ecr
+from ecrtool.model.manifests import is_index, manifest_links
 from ecrtool.model.refs import RepoRef, chunks, parse_repo_ref
 from ecrtool.model.results import DeleteFailure, ImageId, ImageInfo
 from ecrtool.model.retention import Policy, StoredImage, select, short_digest

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
-from ecrtool.model.cleanup import manifest_links
 from ecrtool.model.errors import AlreadyExists, AuthError, EcrToolError, InvalidInput, Refused
-from ecrtool.model.indexes import IndexChild, group_indexes, is_index
-from ecrtool.model.listing import ImageFilter, ImageListing, maybe_referrer, total_bytes
+from ecrtool.model.listing import ImageFilter, ImageListing, group_indexes, maybe_referrer, total_bytes
+from ecrtool.model.manifests import Descriptor, is_index, manifest_links
 from ecrtool.model.refs import parse_key_value, parse_repo_ref, validate_digest, validate_repository, validate_tag
 from ecrtool.model.results import (
     Confirm,
@@ -61,7 +60,7 @@ class Repositories(ServiceBase):
         target = self._target(ref)
         found = list(target.ecr.images(ref.repository))
         indexes = [image.digest for image in found if is_index(image.media_type)]
-        children: dict[str, tuple[IndexChild, ...]] = {}
+        children: dict[str, tuple[Descriptor, ...]] = {}
         unread = False
         if indexes:
             try:

@@ -16,8 +16,7 @@ from ecrtool.aws.ecr import Ecr
 from ecrtool.model.durations import format_duration, parse_duration
 from ecrtool.model.errors import EcrToolError, NoScan, NotFound, ScanQuota
 from ecrtool.model.findings import ImageScan, ScanEvent, ScanProgress, ScanResult, parse_fail_on
-from ecrtool.model.indexes import is_index, parse_index
-from ecrtool.model.manifests import StoredManifest
+from ecrtool.model.manifests import StoredManifest, is_index, parse_index
 from ecrtool.model.refs import parse_repo_ref
 from ecrtool.service.base import ServiceBase, Target
 
