@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from . import body as request_body
 from . import imds
+from .access import principal_of
 from .answer import ECR_JSON, NOT_FORWARDED, Answer, ecr_error, end_to_end, json_answer
 from .face import Scope
 from .mirror import MissingLayers, manifest_digest
 from .registry import MANIFEST_TYPES
+from .replication import ACTIONS as REPLICATION_ACTIONS
 from .scans import page_size
 from .state import ACCOUNT_ID, REGION
 from .throttle import MESSAGE as RATE_EXCEEDED
@@ -51,6 +53,7 @@ class ApiCalls:
     path: str
     headers: Any
     scope: Scope
+    caller: imds.Caller
     close_connection: bool
 
     if TYPE_CHECKING:  # what the handler provides (handler.py)
@@ -74,6 +77,7 @@ class ApiCalls:
         token = self.headers.get("X-Amz-Security-Token")
         who = self.bridge.instance.caller(caller["key"], token) if caller else imds.Caller(None)
         account = who.account
+        self.caller = who
         self.scope = Scope(account.account_id if account else ACCOUNT_ID, caller["region"] if caller else REGION)
         if not (target or "x-www-form-urlencoded" in self.headers.get("Content-Type", "")):
             action = _query_action(self.path, b"")
@@ -105,6 +109,11 @@ class ApiCalls:
 
     def _ecr(self, action: str, body: bytes) -> Answer:
         params = json.loads(body or b"{}")
+        # another account's registry (registryId): its policies decide, and the call runs as that account
+        principal = principal_of(self.caller, self.bridge.instance.instance_id)
+        refusal, self.scope = self.bridge.access.api(principal, self.scope, action, params)
+        if refusal is not None:
+            return refusal
         repo = str(params.get("repositoryName", ""))
         name = self.scope.internal(repo)  # the registry's name for it
         mirror = self.bridge.mirror
@@ -118,6 +127,8 @@ class ApiCalls:
             answer_json = lambda status, doc: json_answer(status, doc, ECR_JSON)  # noqa: E731
             scans = self.bridge.scans
             return scans.answer(action, self.scope, params, forward, self.bridge.pages, answer_json, ecr_error)
+        if action in REPLICATION_ACTIONS:  # moto keeps one rule, in memory, and replicates nothing
+            return self.bridge.replication.answer(action, self.scope, params)
         if action in _PAGED and params.get("nextToken"):
             return self._next_page(action, params)  # from the snapshot the first page took
         if action in ("DescribeImages", "ListImages", "BatchGetImage"):

@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from . import imds, s3, throttle
+from .access import Access
 from .answer import Answer, ecr_error
 from .face import Face, Scope
 from .handler import BridgeServer
 from .mirror import Mirror
 from .referrers import Referrers
 from .registry import Registry
+from .replication import Replication
 from .scans import Scans
 from .settings import Pages, Settings
 from .state import FRONT_IP, State
@@ -64,6 +66,8 @@ class Bridge:
         burst = throttle.rate_of(os.environ.get("LOCAL_ECR_PUT_BURST"), rate * throttle.DEFAULT_BURST_SECONDS)
         self.throttle = throttle.Throttle(rate, burst)
         self.face.throttle = self.throttle
+        self.access = Access(self.tokens, self.ecr, self.moto_port)  # cross-account policies (access.py)
+        self.face.access = self.access
         self._state = state
         self._stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
@@ -76,6 +80,8 @@ class Bridge:
         self.settings = Settings(state.ecr_state)
         self.scans = Scans()  # image scans a test set (POST /_bridge/scans), see scans.py
         self.instance = imds.Instance.from_state(state)  # the instance metadata's role keys (imds.py)
+        # ECR's replication between the stack's registries (replication.py)
+        self.replication = Replication(self, state.root / "replication.json")
 
     def ecr(self, account: str, region: str) -> Any:
         """A boto3 ECR client on moto as ACCOUNT in REGION, for the bridge's own calls (not counted)."""

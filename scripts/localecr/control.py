@@ -63,6 +63,8 @@ def control(bridge: Bridge, command: str, path: str, read: Callable[[], bytes]) 
             return json_answer(200, steered.control(doc()) if steered is not None else {})
         except ValueError as err:
             return json_answer(400, {"error": str(err)})
+    if path == "/_bridge/replication" and command == "POST":
+        return json_answer(200, bridge.replication.control(doc()))
     if path == "/_bridge/health" and command == "GET":
         health = bridge.health()
         return json_answer(200 if all(health.values()) else 503, health)
@@ -80,6 +82,7 @@ def events(bridge: Bridge, body: bytes) -> None:
         target = event.get("target", {})
         if event.get("action") != "push" or target.get("mediaType") not in MANIFEST_TYPES:
             continue
+        bridge.replication.pushed(target["repository"], target.get("tag"), target["digest"])
         if not target.get("tag"):
             continue  # by digest only: an index's children, recorded with the index (mirror.py)
         try:

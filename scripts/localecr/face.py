@@ -78,6 +78,14 @@ class Repositories(Protocol):
     def blob_mounting(self, scope: Scope) -> bool: ...
 
 
+class CrossAccount(Protocol):
+    """Another account's token at this registry (access.py)."""
+
+    def holder(self, password: str, scope: Scope) -> str | None: ...
+
+    def registry_refusal(self, header: str, scope: Scope, repository: str, command: str, kind: str) -> str | None: ...
+
+
 class Request(Protocol):
     """What the face needs of the request handler (http.server's BaseHTTPRequestHandler)."""
 
@@ -105,6 +113,7 @@ class Face:
         self.layers: Layers | None = None  # the S3 face blob GETs are redirected to (not on a plain stack)
         self.referrers: Referrers | None = None  # the referrers API (referrers.py)
         self.throttle: Throttle | None = None  # the PutImage rate, shared with the API (throttle.py)
+        self.access: CrossAccount | None = None  # what other accounts' tokens may do here (access.py)
         self.internal_port = internal_port
         self._internal_auth = internal_auth
         self._locks: dict[str, threading.Lock] = {}
@@ -123,6 +132,14 @@ class Face:
         if match is None:
             return _send(request, *_error(404, "UNSUPPORTED", "The operation is unsupported."))
         repository = match["name"]
+        header = request.headers.get("Authorization", "")
+        denied = (
+            self.access.registry_refusal(header, scope, repository, request.command, match["kind"])
+            if self.access
+            else None
+        )
+        if denied is not None:  # another account's token, which the repository's policy does not let in
+            return _send(request, *_error(403, "DENIED", denied, detail=False))
         if not self.repositories.exists(scope, repository):
             message = (
                 f"The repository with name '{repository}' does not exist in the registry with id '{scope.account}'"
@@ -232,7 +249,9 @@ class Face:
         except ValueError:
             user, password = "", ""
         if user != "AWS" or not self.tokens.check(password, scope.account, scope.region).ok:
-            return _error(403, "DENIED", EXPIRED, detail=False)
+            # another account's token opens the registry; its policies decide each repository (serve)
+            if user != "AWS" or self.access is None or self.access.holder(password, scope) is None:
+                return _error(403, "DENIED", EXPIRED, detail=False)
         return None
 
     def _immutable_refusal(
