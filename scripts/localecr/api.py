@@ -21,6 +21,7 @@ from .access import principal_of
 from .answer import ECR_JSON, NOT_FORWARDED, Answer, ecr_error, end_to_end, json_answer
 from .face import Scope
 from .mirror import MissingLayers, manifest_digest
+from .pulls import caller_arn
 from .registry import MANIFEST_TYPES
 from .replication import ACTIONS as REPLICATION_ACTIONS
 from .scans import page_size
@@ -43,6 +44,13 @@ _SETTINGS_CALLS = {
 }
 # The listings ECR answers a page at a time, and the key of each one's items
 _PAGED = {"DescribeImages": "imageDetails", "ListImages": "imageIds", "DescribeRepositories": "repositories"}
+# storage classes and pull-time exclusions, which moto lacks: answered by the bridge (pulls.py)
+_IMAGE_STATE_CALLS = {
+    "UpdateImageStorageClass",
+    "RegisterPullTimeUpdateExclusion",
+    "DeregisterPullTimeUpdateExclusion",
+    "ListPullTimeUpdateExclusions",
+}
 
 
 class ApiCalls:
@@ -54,6 +62,7 @@ class ApiCalls:
     headers: Any
     scope: Scope
     caller: imds.Caller
+    principal: str  # the caller's STS ARN: its pulls may be excluded from pull times (pulls.py)
     close_connection: bool
 
     if TYPE_CHECKING:  # what the handler provides (handler.py)
@@ -79,6 +88,8 @@ class ApiCalls:
         account = who.account
         self.caller = who
         self.scope = Scope(account.account_id if account else ACCOUNT_ID, caller["region"] if caller else REGION)
+        session = self.bridge.instance.instance_id if who.role_key else None
+        self.principal = caller_arn(account.account_id, session) if account else ""
         if not (target or "x-www-form-urlencoded" in self.headers.get("Content-Type", "")):
             action = _query_action(self.path, b"")
             self.bridge.count(action)
@@ -129,11 +140,15 @@ class ApiCalls:
             return scans.answer(action, self.scope, params, forward, self.bridge.pages, answer_json, ecr_error)
         if action in REPLICATION_ACTIONS:  # moto keeps one rule, in memory, and replicates nothing
             return self.bridge.replication.answer(action, self.scope, params)
+        if action in _IMAGE_STATE_CALLS:
+            if action == "UpdateImageStorageClass":
+                mirror.sync(name)
+            return self.bridge.images.answer(action, self.scope, params)
         if action in _PAGED and params.get("nextToken"):
             return self._next_page(action, params)  # from the snapshot the first page took
         if action in ("DescribeImages", "ListImages", "BatchGetImage"):
             mirror.sync(name)
-            answer = forward()
+            answer = self.bridge.images.decorate(action, self.scope, params, forward(), self.principal)
             if action in _PAGED:
                 answer = self._first_page(action, params, answer)
             return self._image_sizes(answer) if action == "DescribeImages" else answer
@@ -147,7 +162,8 @@ class ApiCalls:
                     "Invalid parameter at 'imageIds' failed to satisfy constraint: "
                     "'Member must have length less than or equal to 100'",
                 )
-            return mirror.delete_images(name, forward)
+            answer = mirror.delete_images(name, forward)
+            return self.bridge.images.decorate(action, self.scope, params, answer, self.principal)
         if action == "PutImage":
             refusal = _put_image_limits(params)
             if refusal is not None:
@@ -156,7 +172,10 @@ class ApiCalls:
             if wait is not None:  # ECR's ThrottlingException, its type in x-amzn-ErrorType too (throttle.py)
                 extra = [("x-amzn-ErrorType", "ThrottlingException"), ("Retry-After", str(wait))]
                 return ecr_error(400, "ThrottlingException", RATE_EXCEEDED, extra)
-            return self._put_image(params, name)
+            answer = self._put_image(params, name)
+            if answer.status == 200:  # a push of an archived image restores it
+                self.bridge.images.pushed(self.scope, repo, str(params.get("imageDigest")))
+            return answer
         if action == "DeleteRepository":
             answer = mirror.delete_repository(name, forward)
         elif action == "CreateRepository":
@@ -167,6 +186,7 @@ class ApiCalls:
             self.bridge.settings.record(self.scope, action, params)
             if action == "DeleteRepository":
                 self.bridge.forget(self.scope, repo)
+                self.bridge.images.forget(self.scope, repo)
         return answer
 
     def _blob_mounting(self, action: str, params: dict[str, Any]) -> Answer:
@@ -211,7 +231,7 @@ class ApiCalls:
             return answer
         doc = answer.json()
         for data in doc.get("authorizationData", []):
-            data["authorizationToken"], data["expiresAt"] = self.bridge.token(self.scope)
+            data["authorizationToken"], data["expiresAt"] = self.bridge.token(self.scope, self.principal)
         return answer.with_json(doc)
 
     def _image_sizes(self, answer: Answer) -> Answer:

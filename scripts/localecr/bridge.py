@@ -31,6 +31,7 @@ from .answer import Answer, ecr_error
 from .face import Face, Scope
 from .handler import BridgeServer
 from .mirror import Mirror
+from .pulls import Images
 from .referrers import Referrers
 from .registry import Registry
 from .replication import Replication
@@ -82,6 +83,9 @@ class Bridge:
         self.instance = imds.Instance.from_state(state)  # the instance metadata's role keys (imds.py)
         # ECR's replication between the stack's registries (replication.py)
         self.replication = Replication(self, state.root / "replication.json")
+        # pull times, storage classes, pull-time exclusions (pulls.py), kept across restarts
+        self.images = Images(state.ecr_state.with_name("image-state.json"), self.ecr)
+        self.face.images = self.images
 
     def ecr(self, account: str, region: str) -> Any:
         """A boto3 ECR client on moto as ACCOUNT in REGION, for the bridge's own calls (not counted)."""
@@ -177,15 +181,16 @@ class Bridge:
             self.faults = dict(doc)
             self._pushes_seen = 0
 
-    def token(self, scope: Scope) -> tuple[str, int]:
-        """The registry password for SCOPE (base64 of AWS:PASSWORD, as ECR hands it out) and its expiry."""
+    def token(self, scope: Scope, principal: str = "") -> tuple[str, int]:
+        """The registry password for SCOPE (base64 of AWS:PASSWORD, as ECR hands it out) and its expiry;
+        it names the PRINCIPAL that asked, whose pulls may be excluded from pull times (pulls.py)."""
         with self._faults_lock:
             password = self.faults.get("token_password")
             if password and "token_count" in self.faults:
                 self.faults["token_count"] -= 1
                 if self.faults["token_count"] <= 0:
                     del self.faults["token_password"], self.faults["token_count"]
-        issued, expires = self.tokens.issue(scope.account, scope.region)
+        issued, expires = self.tokens.issue(scope.account, scope.region, principal=principal)
         return base64.b64encode(f"AWS:{password or issued}".encode()).decode(), expires
 
     def denied(self, action: str) -> bool:

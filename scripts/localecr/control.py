@@ -65,6 +65,11 @@ def control(bridge: Bridge, command: str, path: str, read: Callable[[], bytes]) 
             return json_answer(400, {"error": str(err)})
     if path == "/_bridge/replication" and command == "POST":
         return json_answer(200, bridge.replication.control(doc()))
+    if path == "/_bridge/image-times" and command == "POST":  # an image's pull and push times (pulls.py)
+        try:
+            return json_answer(200, bridge.images.control(doc()))
+        except ValueError as err:
+            return json_answer(400, {"error": str(err)})
     if path == "/_bridge/health" and command == "GET":
         health = bridge.health()
         return json_answer(200 if all(health.values()) else 503, health)

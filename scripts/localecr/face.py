@@ -113,6 +113,7 @@ class Face:
         self.layers: Layers | None = None  # the S3 face blob GETs are redirected to (not on a plain stack)
         self.referrers: Referrers | None = None  # the referrers API (referrers.py)
         self.throttle: Throttle | None = None  # the PutImage rate, shared with the API (throttle.py)
+        self.images: Any = None  # pull times and storage classes (pulls.Images)
         self.access: CrossAccount | None = None  # what other accounts' tokens may do here (access.py)
         self.internal_port = internal_port
         self._internal_auth = internal_auth
@@ -148,6 +149,9 @@ class Face:
         body: bytes | Iterator[bytes] | None = None
         reference = (match["rest"] or "").lstrip("/")
         referrers = self.referrers if self.referrers is not None and self.referrers.enabled else None
+        pulls = self._pulls(request, scope, repository, reference) if match["kind"] == "manifests" else None
+        if pulls is not None and pulls[0] is not None:
+            return _send(request, *pulls[0])  # an archived image: ECR's 404
         if match["kind"] == "referrers" and referrers is not None:
             if request.command not in ("GET", "HEAD"):
                 return _send(request, *_error(405, "UNSUPPORTED", "The operation is unsupported."))
@@ -167,6 +171,8 @@ class Face:
             refusal = self._immutable_refusal(scope, repository, reference, body)
             if refusal is not None:
                 return _send(request, *refusal)
+            if self.images is not None:
+                self.images.manifest_put(scope, repository, body)  # a push restores an archived image
         if (
             match["kind"] == "blobs"
             and request.command == "GET"
@@ -212,7 +218,19 @@ class Face:
                 return self._relay(request, scope, target, body, public_base, rewrite)
         if request.command == "PATCH" and match["kind"] == "blobs" and reference.startswith("uploads/"):
             return self._relay(request, scope, target, body, public_base, self._patched(reference))
-        self._relay(request, scope, target, body, public_base)
+        self._relay(request, scope, target, body, public_base, pulls[1] if pulls is not None else None)
+
+    def _pulls(self, request: Request, scope: Scope, repository: str, reference: str) -> Any:
+        """A manifest GET or HEAD: (ECR's refusal of an archived image, or None; what records a GET's pull)."""
+        if self.images is None or request.command not in ("GET", "HEAD"):
+            return None
+        try:
+            password = base64.b64decode(request.headers.get("Authorization", "").partition(" ")[2]).decode()
+        except ValueError:
+            password = ""
+        principal = self.tokens.principal(password.partition(":")[2])
+        resolve = lambda: self._head_digest(scope, repository, reference)  # noqa: E731
+        return self.images.manifest_read(scope, repository, reference, request.command, principal, resolve)
 
     def _patched(self, upload: str) -> Callable[[int, list[tuple[str, str]]], tuple[int, list[tuple[str, str]]]]:
         """ECR's answer to a PATCH of UPLOAD: 201, not the spec's 202, and a Range that stays at the end of the

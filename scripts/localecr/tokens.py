@@ -34,21 +34,24 @@ class Tokens:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
         self._generation = 0
-        self._issued: dict[tuple[str, str], tuple[str, int]] = {}
+        self._issued: dict[tuple[str, str, str], tuple[str, int]] = {}
         self._lock = threading.Lock()
 
-    def issue(self, account: str, region: str, *, now: float | None = None) -> tuple[str, int]:
-        """A password for ACCOUNT's registry in REGION, and when it expires (epoch seconds)."""
+    def issue(self, account: str, region: str, *, principal: str = "", now: float | None = None) -> tuple[str, int]:
+        """A password for ACCOUNT's registry in REGION, and when it expires (epoch seconds); it names the
+        PRINCIPAL (the caller's STS ARN) it was issued to, as ECR knows who pulls (pulls.py)."""
         moment = now or time.time()
         with self._lock:
-            found = self._issued.get((account, region))
+            found = self._issued.get((account, region, principal))
             if found is not None and found[1] - moment > 3600:
                 return found
             expires = int(moment + LIFETIME)
             claims = {"a": account, "r": region, "e": expires, "g": self._generation}
+            if principal:
+                claims["p"] = principal
             payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
-            self._issued[(account, region)] = (f"{payload}.{self._sign(payload)}", expires)
-            return self._issued[(account, region)]
+            self._issued[(account, region, principal)] = (f"{payload}.{self._sign(payload)}", expires)
+            return self._issued[(account, region, principal)]
 
     def check(self, password: str, account: str, region: str, *, now: float | None = None) -> Verdict:
         payload, _, signature = password.partition(".")
@@ -66,6 +69,17 @@ class Tokens:
         if float(claims.get("e", 0)) <= (now or time.time()):
             return Verdict(False, "expired")
         return Verdict(True)
+
+    def principal(self, password: str) -> str:
+        """The principal (STS ARN) a password of ours was issued to ("" when none was named)."""
+        payload, _, signature = password.partition(".")
+        if not signature or not hmac.compare_digest(signature, self._sign(payload)):
+            return ""
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except ValueError:
+            return ""
+        return str(claims.get("p") or "")
 
     def revoke(self) -> None:
         """Every password handed out so far is refused from now on (a rotation, a revocation)."""
