@@ -68,3 +68,41 @@ def test_a_malformed_file_stops_every_command_before_aws(invoke: Any, config_fil
         f"ecrtool: error: the config file {config_file}, line 1: invalid runner 'docker': use api (the engine's"
         " API) or cli (the docker command): fix or remove it\n"
     )
+
+
+def test_each_registry_entry_shows_its_profile_and_why(invoke: Any, config_file: Path) -> None:
+    config_file.write_text(
+        '[registries."210987654321.dkr.ecr.us-east-1.amazonaws.com"]\nprofile = "prod-east"\n\n'
+        '[accounts."210987654321"]\nprofile = "prod"\n'
+    )
+    result = invoke("config", "show")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.split("\n\n", 1)[1].splitlines()
+    assert lines == [
+        "profiles per registry (an explicit --profile beats them all):",
+        f'[registries."210987654321.dkr.ecr.us-east-1.amazonaws.com"]  prod-east  {config_file}, line 1: '
+        "account 210987654321's registry in us-east-1",
+        f'[accounts."210987654321"]                                    prod       {config_file}, line 4: '
+        "account 210987654321's registries in every region, but "
+        '[registries."210987654321.dkr.ecr.us-east-1.amazonaws.com"]',
+    ]
+    shown = invoke("config", "show", "--profile", "ops", "-o", "json")
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert data["profiles"][1] == {
+        "entry": '[accounts."210987654321"]',
+        "profile": "ops",
+        "source": f"--profile beats {config_file}, line 4 (profile prod)",
+        "covers": "account 210987654321's registries in every region, but "
+        '[registries."210987654321.dkr.ecr.us-east-1.amazonaws.com"]',
+    }
+
+
+def test_a_bad_account_entry_is_one_line_and_exit_2(invoke: Any, config_file: Path) -> None:
+    config_file.write_text('[accounts."prod"]\nprofile = "prod"\n')
+    result = invoke("config", "show")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f'ecrtool: error: the config file {config_file}, line 1: [accounts."prod"]: an account id is 12 digits: '
+        "fix it\n"
+    )

@@ -21,9 +21,13 @@ PROFILE_SOURCE = "the AWS profile"
 class AwsSession:
     """One boto3 session for a command; the region is resolved once and every client shares it."""
 
-    def __init__(self, region: str | None = None, profile: str | None = None) -> None:
+    def __init__(
+        self, region: str | None = None, profile: str | None = None, profile_source: str | None = None
+    ) -> None:
         self._region = region
         self._profile = profile
+        # where PROFILE was named, when not by --profile or AWS_PROFILE: the config file's entry for a registry
+        self._profile_source = profile_source
         self._session: Any = None
         self._clients: dict[tuple[str, str], Any] = {}
         # botocore's session is not thread-safe: a copy's destinations make their clients from their threads
@@ -41,11 +45,13 @@ class AwsSession:
             import botocore.session
 
             try:
-                self._session = botocore.session.Session(profile=self._profile)
-                self._session.get_scoped_config()  # an unknown profile fails here, as boto3's would
+                session = botocore.session.Session(profile=self._profile)
+                session.get_scoped_config()  # an unknown profile fails here, as boto3's would, every time asked
+                self._session = session
             except botocore.exceptions.ProfileNotFound as err:
+                named = self._profile_source or "--profile or AWS_PROFILE"
                 raise InvalidInput(
-                    f"AWS profile {self._profile!r} not found: check --profile or AWS_PROFILE "
+                    f"AWS profile {self._profile!r} not found: check {named} "
                     "against ~/.aws/config (aws configure list-profiles)"
                 ) from err
         return self._session

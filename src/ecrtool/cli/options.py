@@ -29,7 +29,12 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 _GLOBALS = [
     click.option("--region", metavar="REGION", help="AWS region, e.g. ca-west-1 (default: AWS_REGION, profile)."),
-    click.option("--profile", metavar="NAME", help="AWS profile from ~/.aws/config (default: AWS_PROFILE)."),
+    click.option(
+        "--profile",
+        metavar="NAME",
+        help="AWS profile from ~/.aws/config, for every registry: it beats the config file's "
+        '[registries."HOST"] / [accounts."ID"] profile (default: that, else AWS_PROFILE).',
+    ),
     click.option("--registry-id", metavar="ACCOUNT", help="Account id of the registry (default: the caller's)."),
     click.option(
         "--docker-host", metavar="URL", help="Docker engine, e.g. unix:///var/run/docker.sock (default: DOCKER_HOST)."

@@ -297,7 +297,8 @@ class Renderer:
     def settings_report(self, report: SettingsReport) -> None:
         if self.json:
             settings = {item.name: {"value": item.value, "source": item.source} for item in report.settings}
-            return self.emit_json({"config_file": report.config_file, "settings": settings})
+            profiles = [to_jsonable(route) for route in report.profiles]
+            return self.emit_json({"config_file": report.config_file, "settings": settings, "profiles": profiles})
         state = "" if report.config_file_exists else " (not found)"
         self.note(f"config file: {report.config_file}{state}")
         width = max(len(item.name) for item in report.settings)
@@ -305,6 +306,14 @@ class Renderer:
         value_width = max(len(value) for value in values)
         for item, value in zip(report.settings, values, strict=True):
             self.line(f"{item.name:<{width}}  {value:<{value_width}}  {item.source}")
+        if report.profiles:
+            self.line()
+            self.line("profiles per registry (an explicit --profile beats them all):")
+            entry_width = max(len(route.entry) for route in report.profiles)
+            profile_width = max(len(route.profile) for route in report.profiles)
+            for route in report.profiles:
+                named = f"{route.entry:<{entry_width}}  {route.profile:<{profile_width}}"
+                self.line(f"{named}  {route.source}: {route.covers}")
 
     def user_data(self, result: UserData, *, launch_command: bool, to_file: str | None) -> None:
         """The script on stdout (or in TO_FILE); the run-instances line after it on stdout with a file, else stderr."""

@@ -201,6 +201,18 @@ class SettingsReport:
     config_file: str
     config_file_exists: bool
     settings: list[SettingValue]
+    # the config file's [registries."HOST"] and [accounts."ID"] entries: the profile each registry is spoken to as
+    profiles: list[RegistryProfile] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RegistryProfile:
+    """One entry of the config file naming a profile: the AWS profile used for it, why, and what it covers."""
+
+    entry: str
+    profile: str
+    source: str
+    covers: str
 
 
 @dataclass(frozen=True)

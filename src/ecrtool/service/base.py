@@ -7,6 +7,7 @@ is a class of its own module deriving from ServiceBase; a command builds the one
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 
 from ecrtool.aws.ecr import Ecr
@@ -18,14 +19,23 @@ from ecrtool.model.refs import RepoRef, parse_repo_ref
 from ecrtool.model.results import RepositoryInfo
 from ecrtool.model.settings import Settings
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
+if TYPE_CHECKING:
+    from ecrtool.model.config import ProfileChoice
+
+_log = logging.getLogger("ecrtool.profiles")
+
 
 @dataclass(frozen=True)
 class Target:
-    """Where a command works: the region, the registry's account when known (else the caller's), its ECR API."""
+    """Where a command works: the region, the registry's account when known (else the caller's), its ECR API,
+    and the identity that speaks to it (the AWS session of the profile chosen for it, and why)."""
 
     region: str
     account: str | None
     ecr: Ecr
+    aws: AwsSession | None = None
+    profile: ProfileChoice | None = None
 
 
 class ServiceBase:
@@ -37,6 +47,9 @@ class ServiceBase:
         self._token_keys: list[token_cache.CacheKey] = []
         # set once a refused registry token has been replaced: a command re-authenticates at most once
         self._reauthenticated = False
+        # the sessions of the profiles the config file names for the registries this command talks to
+        self._sessions: dict[str, AwsSession] = {}
+        self._file_config: dict[str, object] | None = None
 
     @property
     def aws(self) -> AwsSession:
@@ -53,8 +66,32 @@ class ServiceBase:
     def _target(self, ref: RepoRef | None = None) -> Target:
         region = self.aws.region((ref.region if ref else None) or self.settings.region)
         account = (ref.account if ref else None) or self.settings.registry_id
-        ecr = Ecr(self.aws.lazy_client("ecr", region), registry_id=account, signed=self.aws.signed_ecr(region))
-        return Target(region=region, account=account, ecr=ecr)
+        choice = self.profile_for(account, region)
+        aws = self._session_of(choice)
+        ecr = Ecr(aws.lazy_client("ecr", region), registry_id=account, signed=aws.signed_ecr(region))
+        return Target(region=region, account=account, ecr=ecr, aws=aws, profile=choice)
+
+    def profile_for(self, account: str | None, region: str | None) -> ProfileChoice:
+        """The profile this command speaks to ACCOUNT's registry in REGION as, and why: the one rule
+        (model.config.choose_profile) that every command talking to a registry goes through."""
+        from ecrtool.model.config import choose_profile, load_config
+
+        if self.settings.profile or not account:
+            return choose_profile(self.settings.profile, account, region, {})
+        if self._file_config is None:
+            self._file_config = load_config()
+        return choose_profile(None, account, region, self._file_config)
+
+    def _session_of(self, choice: ProfileChoice) -> AwsSession:
+        """The AWS session of the profile CHOICE names: this command's own when it is the settings' profile."""
+        if choice.profile is None or choice.profile == self.settings.profile:
+            return self.aws
+        if choice.profile not in self._sessions:
+            _log.debug("AWS profile %s, from %s", choice.profile, choice.reason)
+            self._sessions[choice.profile] = AwsSession(
+                region=self.settings.region, profile=choice.profile, profile_source=choice.reason
+            )
+        return self._sessions[choice.profile]
 
     def _uri(self, repo: RepositoryInfo) -> RepositoryInfo:
         if self.settings.registry_override:
@@ -94,6 +131,20 @@ class ServiceBase:
             )
         return target.ecr.create_repository(repository)
 
+    def _archived(self, target: Target, ref: RepoRef, wanted: str) -> EcrToolError | None:
+        """NotFound saying how to restore REF when ECR has it in its archive (one DescribeImages by id, which
+        never counts as a pull); None when it has no such image, archived or not."""
+        from ecrtool.model.archive import IN_ARCHIVE, archived_message, shown_reference
+
+        image_id = {"imageDigest": ref.digest} if ref.digest else {"imageTag": wanted}
+        try:
+            image = target.ecr.image_in_any_status(ref.repository, image_id)
+        except EcrToolError:
+            return None  # not there, or not allowed to look: the plain not-found stands
+        if image.status not in IN_ARCHIVE:
+            return None
+        return NotFound(archived_message(shown_reference(ref, wanted), image.status))
+
     def _explain_missing(self, target: Target, ref: RepoRef, wanted: str) -> EcrToolError:
         """What was not there when a pull of REF found nothing: the repository, or the tag or digest in it."""
         try:
@@ -103,6 +154,9 @@ class ServiceBase:
                 f"repository {ref.repository!r} does not exist in {target.region}: "
                 "`ecrtool repos` lists the repositories there"
             )
+        archived = self._archived(target, ref, wanted)
+        if archived is not None:
+            return archived
         what = "digest" if ref.digest else "tag"
         return NotFound(
             f"{what} {wanted!r} not found in repository {ref.repository!r}: "

@@ -7,7 +7,8 @@ it is fresh, so a `docker pull` costs no AWS call for 11¾ hours after the first
 
 Which registry: ECRTOOL_REGISTRY's host (the settings' account and region), an ECR host
 (ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.com[.cn], its own account and region) or public.ecr.aws.
-The AWS profile for a registry may be set in the config file: `[registries."HOST"] profile = "NAME"`.
+The AWS profile for a registry may be set in the config file: `[registries."HOST"] profile = "NAME"`, or
+for every registry of an account, `[accounts."ID"] profile = "NAME"` (model.config.choose_profile).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 from collections.abc import Mapping
 
 from ecrtool.model.auth import AuthToken
-from ecrtool.model.config import load_config, registry_profile
+from ecrtool.model.config import choose_profile, load_config
 from ecrtool.model.errors import EcrToolError, InvalidInput
 from ecrtool.model.refs import PUBLIC_HOST, parse_ecr_host
 from ecrtool.model.settings import Settings
@@ -56,9 +57,11 @@ def get(server_url: str, environ: Mapping[str, str] | None = None) -> dict[str, 
     settings = Settings.build(environ=env)
     if not serves(host, settings):
         raise NotServed(f"{host} is not an ECR registry")
-    profile = registry_profile(host, load_config())
-    if profile:
-        settings = settings.replace(profile=profile)
+    found = parse_ecr_host(host)
+    account, region = (found.account, found.region) if found else (settings.registry_id, settings.region)
+    choice = choose_profile(settings.profile, account, region, load_config(), host=host)
+    if choice.profile:
+        settings = settings.replace(profile=choice.profile)
     # the settings keep ECRTOOL_REGISTRY's spelling; compare and fetch with it
     if settings.registry_override and host == settings.registry_override.lower():
         host = settings.registry_override

@@ -82,6 +82,11 @@ def cached_login(settings: Settings) -> tuple[str, AuthToken, str] | None:
             return None  # the full command line says why (it does not wait for the metadata again)
     if not region or identity is None:
         return None
+    if settings.registry_id:
+        from ecrtool.model.config import choose_profile, load_config
+
+        if choose_profile(None, settings.registry_id, region, load_config()).profile:
+            return None  # the config file names a profile for that registry: botocore's to read
     key = token_cache.make_key(settings.registry_id, region, identity)
     token = token_cache.load(key)
     if token is None:

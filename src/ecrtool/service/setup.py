@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from ecrtool.docker import config as dockerconfig
 from ecrtool.model.errors import EcrToolError
 from ecrtool.model.refs import PUBLIC_HOST, parse_repo_ref, registry_host, validate_account, validate_region
-from ecrtool.model.results import ConfigureDockerResult, DoctorReport, SettingsReport, UserData
+from ecrtool.model.results import ConfigureDockerResult, DoctorReport, RegistryProfile, SettingsReport, UserData
 from ecrtool.service.base import ServiceBase
 
 
@@ -100,4 +101,8 @@ class Setup(ServiceBase):
             found = self.aws.credentials_source()
         except EcrToolError as err:
             found = ("none", str(err))
-        return describe(self.settings, os.environ, profile_region, credentials=found)
+        report = describe(self.settings, os.environ, profile_region, credentials=found)
+        from ecrtool.model.config import load_config, profile_routes
+
+        routes = profile_routes(load_config(), self.settings.profile)
+        return replace(report, profiles=[RegistryProfile(*route) for route in routes])

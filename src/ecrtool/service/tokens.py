@@ -13,7 +13,6 @@ from collections.abc import Callable
 from ecrtool.aws.ecr import Ecr, public_authorization_token
 from ecrtool.model import token_cache
 from ecrtool.model.auth import AuthToken, RegistryAuth
-from ecrtool.model.config import load_config, registry_profile
 from ecrtool.model.errors import AuthError, InvalidInput
 from ecrtool.model.refs import PUBLIC_HOST, RepoRef, endpoint_host, parse_ecr_host, registry_host
 from ecrtool.model.results import LoginResult
@@ -28,9 +27,12 @@ _RENEWING = threading.Lock()
 
 
 class Tokens(ServiceBase):
-    def _identity(self) -> str:
-        """Who asks for tokens, as the cache names them: from the environment, else from botocore's session."""
-        return token_cache.environment_identity(os.environ, self.settings.profile) or self.aws.identity()
+    def _identity(self, target: Target | None = None) -> str:
+        """Who asks for tokens, as the cache names them: from the environment, else from botocore's session;
+        for TARGET, the identity chosen for its registry (a profile the config file names for it)."""
+        profile = target.profile.profile if target and target.profile else self.settings.profile
+        aws = target.aws if target and target.aws else self.aws
+        return token_cache.environment_identity(os.environ, profile) or aws.identity()
 
     def _token(
         self,
@@ -40,12 +42,13 @@ class Tokens(ServiceBase):
         *,
         service: str = "ecr",
         renew: bool = False,
+        target: Target | None = None,
     ) -> AuthToken:
         """The one way to a registry token: the cache's while it is fresh, else FETCH's, kept for next time.
         With RENEW, FETCH's in any case, replacing the cache's (which stays readable meanwhile)."""
         if self.settings.no_cache:
             return fetch()
-        identity = self._identity()
+        identity = self._identity(target)
         key = token_cache.make_key(account, region, identity, service=service)
         self._token_keys.append(key)
         if renew:
@@ -72,13 +75,13 @@ class Tokens(ServiceBase):
         token's; asking STS for the caller's account only when none of them names it."""
         host = token_registry(self.settings.registry_override, target.account, target.region, proxy_endpoint)
         if host is None and proxy_endpoint is None and not self.settings.no_cache:
-            cached = token_cache.load(token_cache.make_key(target.account, target.region, self._identity()))
+            cached = token_cache.load(token_cache.make_key(target.account, target.region, self._identity(target)))
             host = token_registry(None, None, target.region, cached.proxy_endpoint if cached else None)
-        return host or registry_host(self.aws.caller_account(), target.region)
+        return host or registry_host((target.aws or self.aws).caller_account(), target.region)
 
     def _auth(self, target: Target, *, renew: bool = False) -> RegistryAuth:
         """TARGET's registry and its credentials; with RENEW a token straight from ECR (the cached one was refused)."""
-        token = self._token(target.region, target.account, target.ecr.authorization_token, renew=renew)
+        token = self._token(target.region, target.account, target.ecr.authorization_token, renew=renew, target=target)
         host = self._registry(target, token.proxy_endpoint)
         return RegistryAuth(registry=host, username=token.username, password=token.password)
 
@@ -89,7 +92,7 @@ class Tokens(ServiceBase):
             token = self.registry_token(PUBLIC_HOST)
         else:
             target = self._target()
-            token = self._token(target.region, target.account, target.ecr.authorization_token)
+            token = self._token(target.region, target.account, target.ecr.authorization_token, target=target)
             host = self._registry(target, token.proxy_endpoint)
         try:
             stored = log_in(self.docker, host, token)
@@ -120,21 +123,22 @@ class Tokens(ServiceBase):
             if found is None:
                 raise InvalidInput(f"{host} is not an ECR registry: expected ACCOUNT.dkr.ecr.REGION.amazonaws.com")
             region, account = found.region, found.account
-        def fetch() -> AuthToken:
-            signed = self.aws.signed_ecr(region)
-            return Ecr(self.aws.lazy_client("ecr", region), registry_id=account, signed=signed).authorization_token()
+        choice = self.profile_for(account, region)
+        aws = self._session_of(choice)
+        ecr = Ecr(aws.lazy_client("ecr", region), registry_id=account, signed=None)
+        target = Target(region=region, account=account, ecr=ecr, aws=aws, profile=choice)
 
-        return self._token(region, account, fetch)
+        def fetch() -> AuthToken:
+            # the signed client is made only now: a token from the cache needs no client at all
+            signed = aws.signed_ecr(region)
+            return Ecr(aws.lazy_client("ecr", region), registry_id=account, signed=signed).authorization_token()
+
+        return self._token(region, account, fetch, target=target)
 
     def speaker(self, ref: RepoRef) -> Tokens:
-        """The service that speaks for REF's registry: as the profile the config file names for it, else this one."""
-        if ref.account and not self.settings.registry_override:
-            region = self.aws.region(ref.region or self.settings.region)
-            profile = registry_profile(registry_host(ref.account, region), load_config())
-            if profile and profile != self.settings.profile:
-                return type(self)(self.settings.replace(profile=profile))
+        """The service that speaks for REF's registry: this one, whose targets each speak as the identity
+        chosen for their registry (ServiceBase.profile_for), so the two sides of a copy may differ."""
         return self
-
     def registry_client(self, ref: RepoRef, side: str, service: Tokens | None = None) -> RegistryClient:
         """A client of REF's registry holding its token (the cache's when fresh), as SERVICE (else REF's
         speaker), renewing it from ECR when the registry refuses it, as it does a cached token revoked since."""
