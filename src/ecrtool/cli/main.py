@@ -36,6 +36,9 @@ COMMANDS = {
     "config": "config_show",
     "inspect": "inspect",
     "digest": "inspect",
+    "grant": "grant",
+    "revoke": "grant",
+    "policy": "grant",
 }
 
 
