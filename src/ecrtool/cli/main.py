@@ -23,6 +23,7 @@ COMMANDS = {
     "retag": "retag",
     "pull": "pull",
     "copy": "copy",
+    "replication": "replication",
     "scan": "scan",
     "run": "run",
     "images": "listing",

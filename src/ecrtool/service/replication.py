@@ -1,0 +1,219 @@
+"""`ecrtool replication show|set|backfill|status`: ECR's own replication, configured, filled in and checked.
+
+ECR replicates only what is pushed after a rule exists (aws/containers-roadmap#1289), so `backfill` copies
+what the rules cover and the destinations lack — images pushed before, a destination added since — with
+`copy`'s engine (service/copy.py, its public `Copies.copy`): byte for byte, the index's children and the
+image's referrers with it, a digest a destination holds never sent again. `status` asks each destination
+for the digest itself (DescribeImages), beside ECR's own DescribeImageReplicationStatus.
+
+A cross-account destination needs its registry policy to allow the source account ecr:ReplicateImage and
+ecr:CreateRepository: `set` puts that statement there as the profile the config file names for that
+registry (`[registries."HOST"] profile = ...`), merged into the policy it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ecrtool.aws.ecr import Ecr
+from ecrtool.aws.replication import ReplicationApi
+from ecrtool.aws.session import AwsSession
+from ecrtool.model.errors import AuthError, EcrToolError, InvalidInput, NotFound
+from ecrtool.model.refs import RepoRef, parse_repo_ref, registry_host, validate_repository
+from ecrtool.model.replication import (
+    BackfillItem,
+    BackfillResult,
+    Destination,
+    ReplicaStatus,
+    ReplicationConfig,
+    ReplicationSet,
+    StatusResult,
+    configured,
+    merged_policy,
+    new_rule,
+    parse_destination,
+    validate_filter,
+)
+from ecrtool.model.results import Progress, ProgressEvent
+from ecrtool.service.tokens import Tokens
+
+if TYPE_CHECKING:  # copy's engine loads with the backfill that uses it
+    from ecrtool.service.copy import Copies
+
+
+class Replications(Tokens):
+    # -- the configuration -------------------------------------------------------------------------
+
+    def _source(self) -> tuple[str, str]:
+        """This registry: its account (--registry-id, else the caller's) and region."""
+        region = self.aws.region(self.settings.region)
+        account = str(self.settings.registry_id or self.aws.caller_account())
+        return account, region
+
+    def _api(self, aws: AwsSession, region: str) -> ReplicationApi:
+        return ReplicationApi(aws.lazy_client("ecr", region), region)
+
+    def show(self) -> ReplicationConfig:
+        account, region = self._source()
+        config = self._api(self.aws, region).configuration()
+        return ReplicationConfig(config.account or account, region, config.rules)
+
+    def configure(
+        self, to: Iterable[str], filters: Iterable[str], *, add: bool = False, skip_policy: bool = False
+    ) -> ReplicationSet:
+        """Put a rule replicating to TO (REGION or REGION:ACCOUNT) the repositories FILTERS' prefixes name
+        (all without any), in place of the configuration (or beside its rules, with ADD); a cross-account
+        destination's registry policy gets the statement that lets this account replicate there."""
+        wanted, prefixes = list(to), list(filters)
+        for prefix in prefixes:
+            validate_filter(prefix)
+        for text in wanted:
+            parse_destination(text, None)  # the form, before asking AWS who the caller is
+        account, region = self._source()
+        rule = new_rule([parse_destination(text, account) for text in wanted], prefixes, (account, region))
+        foreign = [d for d in rule.destinations if d.account != account]
+        sessions = {} if skip_policy else {d: self._session_for(d, account) for d in foreign}
+        api = self._api(self.aws, region)
+        config = configured(api.configuration(), rule, add=add)
+        updated = []
+        for dest, session in sessions.items():
+            remote = self._api(session, dest.region)
+            merged = merged_policy(remote.registry_policy(), account, dest)
+            if merged is not None:
+                remote.put_registry_policy(merged)
+                updated.append(str(dest))
+        api.put_configuration(config)
+        left = [str(d) for d in foreign] if skip_policy else []
+        return ReplicationSet(ReplicationConfig(account, region, config.rules), updated, left)
+
+    def _session_for(self, dest: Destination, account: str) -> AwsSession:
+        """The AWS session speaking as DEST's account: the profile the config file names for its registry."""
+        target = self._target(RepoRef("x", account=dest.account, region=dest.region))
+        if target.aws is None or target.aws is self.aws:
+            host = registry_host(dest.account, dest.region)
+            raise InvalidInput(
+                f"--to {dest}: its registry policy must allow {account} to replicate there, and no profile speaks "
+                f'for {host}: add `[registries."{host}"] profile = NAME` to the config file, or pass --skip-policy '
+                "and have its owner allow ecr:ReplicateImage and ecr:CreateRepository"
+            )
+        return target.aws
+
+    # -- backfill ----------------------------------------------------------------------------------
+
+    def backfill(
+        self, repositories: Iterable[str] = (), filters: Iterable[str] = (), *, progress: Progress | None = None
+    ) -> BackfillResult:
+        """Copy every tagged image of REPOSITORIES (else of every repository a rule covers, narrowed to FILTERS'
+        prefixes) to each destination its rules name that lacks its digest; one failure does not stop the rest."""
+        from ecrtool.service.copy import Copies
+
+        named = [validate_repository(name) for name in repositories]
+        prefixes = [validate_filter(prefix) for prefix in filters]
+        config = self.show()
+        if not config.rules:
+            raise NotFound(
+                f"the registry of {config.account} in {config.region} has no replication rules: "
+                "`ecrtool replication set --to REGION` makes one"
+            )
+        for name in named:
+            if not config.covers(name):
+                raise InvalidInput(
+                    f"no replication rule covers repository {name!r}: `ecrtool replication show` lists them"
+                )
+        source = self._target()
+        repos = named or [repo.name for repo in source.ecr.repositories() if config.covers(repo.name)]
+        repos = [name for name in repos if not prefixes or any(name.startswith(p) for p in prefixes)]
+        copies = Copies(self.settings, aws=self.aws)
+        items: list[BackfillItem] = []
+        for repo in repos:
+            images = [image for image in source.ecr.images(repo) if image.tags]
+            for dest in config.destinations_for(repo):
+                held = self._held(dest, repo, [image.digest for image in images])
+                for image in images:
+                    for tag in image.tags:
+                        if image.digest in held:
+                            items.append(BackfillItem(repo, tag, image.digest, str(dest), "present"))
+                            continue
+                        item = self._copy(copies, repo, tag, image.digest, dest)
+                        items.append(item)
+                        if progress is not None:
+                            progress(ProgressEvent("backfill", f"{repo}:{tag}", None, _said(item)))
+        return BackfillResult(items)
+
+    def _held(self, dest: Destination, repo: str, digests: list[str]) -> set[str]:
+        """Which of DIGESTS DEST's REPO holds (none when it has no such repository)."""
+        if not digests:
+            return set()
+        try:
+            return {image.digest for image in self._ecr(dest).images_by_digest(repo, digests)}
+        except NotFound:
+            return set()
+
+    def _ecr(self, dest: Destination) -> Ecr:
+        return self._target(RepoRef("x", account=dest.account, region=dest.region)).ecr
+
+    def _copy(self, copies: Copies, repo: str, tag: str, digest: str, dest: Destination) -> BackfillItem:
+        try:
+            result = copies.copy(
+                f"{repo}:{tag}", to_regions=(dest.region,), to_accounts=(dest.account,), create=True, referrers=True
+            )
+        except EcrToolError as err:
+            return BackfillItem(repo, tag, digest, str(dest), "failed", error=str(err))
+        done = result.copies[0]
+        return BackfillItem(
+            repo,
+            tag,
+            result.digest,
+            str(dest),
+            "copied",
+            blobs_copied=done.blobs_copied,
+            bytes_copied=done.bytes_copied,
+            referrers=done.referrers,
+            created_repository=done.created_repository,
+        )
+
+    # -- status ------------------------------------------------------------------------------------
+
+    def status(self, reference: str) -> StatusResult:
+        """Which of the destinations REFERENCE's repository replicates to hold its digest."""
+        ref = parse_repo_ref(reference, self.settings.registry_override)
+        if ref.account or ref.region:
+            raise InvalidInput(
+                f"give REF as REPO:TAG or REPO@DIGEST of this registry (--region, --registry-id), not {reference!r}"
+            )
+        source = self._target()
+        image = source.ecr.describe_image(ref.repository, tag=ref.tag, digest=ref.digest)
+        config = self.show()
+        destinations = config.destinations_for(ref.repository)
+        if not destinations:
+            raise NotFound(
+                f"no replication rule covers repository {ref.repository!r}: `ecrtool replication show` lists them"
+            )
+        try:
+            said = {
+                (s.get("region"), s.get("registryId")): s
+                for s in self._api(self.aws, config.region).image_status(ref.repository, image.digest)
+            }
+        except (AuthError, InvalidInput):
+            said = {}
+        replicas = []
+        for dest in destinations:
+            ecr_said = said.get((dest.region, dest.account), {})
+            try:
+                present: bool | None = bool(self._ecr(dest).images_by_digest(ref.repository, [image.digest]))
+            except NotFound:
+                present = False
+            except AuthError:
+                present = None
+            replicas.append(ReplicaStatus(str(dest), present, ecr_said.get("status"), ecr_said.get("failureCode")))
+        shown = ref.tag or ref.digest or "latest"
+        return StatusResult(ref.repository, shown, image.digest, replicas)
+
+
+def _said(item: BackfillItem) -> str:
+    if item.status == "copied":
+        return f"{item.repository}:{item.reference} -> {item.destination}: copied ({item.blobs_copied} blobs)"
+    if item.status == "failed":
+        return f"{item.repository}:{item.reference} -> {item.destination}: FAILED: {item.error}"
+    return f"{item.repository}:{item.reference} -> {item.destination}: already there"

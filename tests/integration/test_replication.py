@@ -1,0 +1,225 @@
+"""`ecrtool replication` with the real ecrtool against the local ECR, which replicates as ECR does across its
+two regions and two accounts: a rule set with the other account's registry policy, a push that arrives in
+each destination after the delay (and `status` saying so), and a backfill of images pushed before the rule
+to a destination added later, byte for byte with their signature, a second run copying nothing.
+
+Each test's rule covers its own repository prefix only, and the registry's configuration is put back
+afterwards: other tests' pushes are never replicated."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.integration
+
+FIRST, SECOND = "123456789012", "210987654321"
+SECOND_KEYS = ("AKIALOCALECRSECOND01", "local-ecr-second-account-secret")
+ACCEPT = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, " + (
+    "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"
+)
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+SIGNATURE = "application/vnd.dev.cosign.artifact.sig.v1+json"
+Run = Callable[..., Any]
+
+
+def _ecr(stack: Any, region: str, account: str = FIRST) -> Any:
+    import boto3
+
+    keys = SECOND_KEYS if account == SECOND else (stack.env["AWS_ACCESS_KEY_ID"], stack.env["AWS_SECRET_ACCESS_KEY"])
+    return boto3.client(
+        "ecr",
+        region_name=region,
+        aws_access_key_id=keys[0],
+        aws_secret_access_key=keys[1],
+        endpoint_url=stack.env.get("AWS_ENDPOINT_URL"),
+        verify=stack.env.get("AWS_CA_BUNDLE"),
+    )
+
+
+def _manifest(stack: Any, account: str, region: str, repo: str, reference: str) -> bytes | None:
+    reply = requests.get(
+        f"{stack.registry_url(account, region)}/v2/{repo}/manifests/{reference}",
+        auth=("AWS", stack.password(account, region)),
+        headers={"Accept": ACCEPT},
+        verify=stack.ca_bundle,
+        timeout=30,
+    )
+    return reply.content if reply.status_code == 200 else None
+
+
+def _referrers(stack: Any, account: str, region: str, repo: str, digest: str) -> list[str]:
+    reply = requests.get(
+        f"{stack.registry_url(account, region)}/v2/{repo}/referrers/{digest}",
+        auth=("AWS", stack.password(account, region)),
+        verify=stack.ca_bundle,
+        timeout=30,
+    )
+    return [entry["digest"] for entry in reply.json().get("manifests", [])] if reply.status_code == 200 else []
+
+
+def _sign(stack: Any, repo: str, subject: bytes) -> str:
+    """A cosign-like signature of SUBJECT in REPO (first account, ca-west-1), pushed by digest; its digest."""
+    url, auth = stack.registry_url(FIRST, "ca-west-1"), ("AWS", stack.password(FIRST, "ca-west-1"))
+    blobs = []
+    for data in (b"{}", b"signature of " + subject[:16]):
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        started = requests.post(f"{url}/v2/{repo}/blobs/uploads/", auth=auth, verify=stack.ca_bundle, timeout=30)
+        location = started.headers["Location"]
+        location = location if location.startswith("http") else url + location
+        done = requests.put(location, params={"digest": digest}, data=data, auth=auth, verify=stack.ca_bundle)
+        assert done.status_code == 201, done.text
+        blobs.append({"mediaType": SIGNATURE, "digest": digest, "size": len(data)})
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": SIGNATURE,
+        "config": {**blobs[0], "mediaType": "application/vnd.oci.empty.v1+json"},
+        "layers": [blobs[1]],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": _digest(subject), "size": len(subject)},
+    }
+    body = json.dumps(doc).encode()
+    digest = _digest(body)
+    done = requests.put(
+        f"{url}/v2/{repo}/manifests/{digest}",
+        data=body,
+        auth=auth,
+        headers={"Content-Type": OCI_MANIFEST},
+        verify=stack.ca_bundle,
+        timeout=30,
+    )
+    assert done.status_code == 201, done.text
+    return digest
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def prefix(stack: Any) -> Iterator[str]:
+    """A repository prefix of this test's own; afterwards the registry's replication configuration is put
+    back, and every repository under the prefix is deleted in each of the four registries."""
+    first = _ecr(stack, "ca-west-1")
+    before = first.describe_registry()["replicationConfiguration"]
+    name = f"repl-{uuid.uuid4().hex[:8]}"
+    yield name
+    first.put_replication_configuration(replicationConfiguration=before)
+    stack.control("replication", {"delay": 2})
+    for account in (FIRST, SECOND):
+        for region in ("ca-west-1", "us-east-1"):
+            client = _ecr(stack, region, account)
+            for repo in client.describe_repositories()["repositories"]:
+                if repo["repositoryName"].startswith(name + "/"):
+                    client.delete_repository(repositoryName=repo["repositoryName"], force=True)
+
+
+@pytest.fixture
+def with_second_account(env: dict[str, str]) -> dict[str, str]:
+    """The second account as profile `prod`, named in the config file for its registries in both regions."""
+    home = Path(env["HOME"])
+    (home / ".aws").mkdir()
+    (home / ".aws" / "credentials").write_text(
+        f"[prod]\naws_access_key_id = {SECOND_KEYS[0]}\naws_secret_access_key = {SECOND_KEYS[1]}\n"
+    )
+    (home / ".aws" / "config").write_text("[profile prod]\nregion = ca-west-1\n")
+    config = home / "xdg" / "ecrtool" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(
+        "".join(
+            f'[registries."{SECOND}.dkr.ecr.{r}.amazonaws.com"]\nprofile = "prod"\n' for r in ("ca-west-1", "us-east-1")
+        )
+    )
+    return {"XDG_CONFIG_HOME": str(home / "xdg")}
+
+
+def test_a_push_is_replicated_after_the_delay_to_each_region_and_account_and_status_says_when(
+    ecrtool: Run, stack: Any, test_image: str, prefix: str, with_second_account: dict[str, str]
+) -> None:
+    stack.control("replication", {"delay": 4})
+    done = ecrtool(
+        "replication", "set", "--to", "us-east-1", "--to", f"ca-west-1:{SECOND}", "--filter", f"{prefix}/",
+        extra_env=with_second_account,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"Registry policy of ca-west-1:{SECOND} now lets {FIRST} replicate there" in done.stderr
+    assert f"us-east-1:{FIRST}, ca-west-1:{SECOND}" in done.stdout and f"{prefix}/" in done.stdout
+    policy = json.loads(_ecr(stack, "ca-west-1", SECOND).get_registry_policy()["policyText"])
+    assert {"ecr:ReplicateImage", "ecr:CreateRepository"} <= set(policy["Statement"][-1]["Action"])
+
+    repo = f"{prefix}/app"
+    pushed = ecrtool("push", test_image, "--repo", repo, "--create", "-q")
+    assert pushed.returncode == 0, pushed.stderr
+    early = ecrtool("replication", "status", f"{repo}:{test_image}", "-o", "json", extra_env=with_second_account)
+    assert early.returncode == 1, early.stderr
+    assert {r["status"] for r in json.loads(early.stdout)["replicas"]} == {"IN_PROGRESS"}
+    assert all(r["present"] is False for r in json.loads(early.stdout)["replicas"])
+
+    deadline = time.monotonic() + 60
+    while True:
+        later = ecrtool("replication", "status", f"{repo}:{test_image}", extra_env=with_second_account)
+        if later.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert later.returncode == 0, later.stdout + later.stderr
+    assert f"us-east-1:{FIRST}  yes" in later.stdout and f"ca-west-1:{SECOND}  yes" in later.stdout
+    assert later.stdout.count("COMPLETE") == 2
+    source = _manifest(stack, FIRST, "ca-west-1", repo, test_image)
+    assert source is not None
+    assert _manifest(stack, FIRST, "us-east-1", repo, test_image) == source
+    assert _manifest(stack, SECOND, "ca-west-1", repo, test_image) == source
+    # the destination repository was created by the replication, with ECR's default settings
+    created = _ecr(stack, "us-east-1").describe_repositories(repositoryNames=[repo])["repositories"][0]
+    assert created["imageTagMutability"] == "MUTABLE"
+
+
+def test_backfill_copies_what_was_there_before_the_rule_to_a_destination_added_later_and_then_nothing(
+    ecrtool: Run, stack: Any, test_image: str, prefix: str, with_second_account: dict[str, str]
+) -> None:
+    repo = f"{prefix}/base"
+    for tag in ("one", "two"):
+        done = ecrtool("push", test_image, "--repo", repo, "--tag", tag, "--create", "-q")
+        assert done.returncode == 0, done.stderr
+    subject = _manifest(stack, FIRST, "ca-west-1", repo, "one")
+    assert subject is not None
+    signature = _sign(stack, repo, subject)
+
+    done = ecrtool("replication", "set", "--to", "us-east-1", "--filter", f"{prefix}/")
+    assert done.returncode == 0, done.stderr
+    first = ecrtool("replication", "backfill", "--filter", prefix, "-o", "json", extra_env=with_second_account)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert (report["copied"], report["present"], report["failed"]) == (2, 0, 0)
+    assert _manifest(stack, FIRST, "us-east-1", repo, "one") == subject
+    assert _manifest(stack, FIRST, "us-east-1", repo, signature) is not None
+    assert _referrers(stack, FIRST, "us-east-1", repo, _digest(subject)) == [signature]
+
+    # a destination added later: only it gets the images; a digest a destination holds is skipped
+    added = ecrtool(
+        "replication", "set", "--add", "--to", f"us-east-1:{SECOND}", "--filter", f"{prefix}/",
+        extra_env=with_second_account,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    second = ecrtool("replication", "backfill", repo, "-o", "json", extra_env=with_second_account)
+    assert second.returncode == 0, second.stderr
+    by_destination = {(i["destination"], i["reference"]): i["status"] for i in json.loads(second.stdout)["images"]}
+    assert by_destination == {
+        (f"us-east-1:{FIRST}", "one"): "present",
+        (f"us-east-1:{FIRST}", "two"): "present",
+        (f"us-east-1:{SECOND}", "one"): "copied",
+        (f"us-east-1:{SECOND}", "two"): "copied",
+    }
+    assert _manifest(stack, SECOND, "us-east-1", repo, "two") == subject
+    assert _referrers(stack, SECOND, "us-east-1", repo, _digest(subject)) == [signature]
+
+    third = ecrtool("replication", "backfill", repo, extra_env=with_second_account)
+    assert third.returncode == 0, third.stderr
+    assert third.stdout.startswith("0 copied (0 blobs, 0 B), 4 already there, 0 failed")
