@@ -161,7 +161,9 @@ def merged_policy(current: str | None, source_account: str, dest: Destination) -
             raise InvalidInput(f"the registry policy of {dest} is not a JSON object: fix it first")
         doc = loaded
     statements = doc.get("Statement", [])
-    statements = [statements] if isinstance(statements, dict) else list(statements or [])
+    statements = [statements] if isinstance(statements, dict) else statements
+    if not isinstance(statements, list):
+        raise InvalidInput(f"the registry policy of {dest} has a Statement that is no list of statements: fix it first")
     wanted = replication_statement(source_account, dest)
     if wanted in statements:
         return None

@@ -66,6 +66,8 @@ class Replications(Tokens):
         (all without any), in place of the configuration (or beside its rules, with ADD); a cross-account
         destination's registry policy gets the statement that lets this account replicate there."""
         wanted, prefixes = list(to), list(filters)
+        if not wanted:
+            raise InvalidInput("say where to replicate to: --to REGION or --to REGION:ACCOUNT (repeat for more)")
         for prefix in prefixes:
             validate_filter(prefix)
         for text in wanted:
