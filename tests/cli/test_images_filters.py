@@ -21,7 +21,8 @@ SIGNATURE = "application/vnd.dev.cosign.artifact.sig.v1+json"
 DAYS = {"v1": 60, "v2": 1, "multi": 40, "old-multi": 38, "amd64": 50, "arm64": 50, "riscv": 50, "sig": 1,
         "orphan-sig": 45, "loose": 35}
 
-IMAGE_KEYS = {"repository", "digest", "tags", "size_bytes", "pushed_at", "media_type", "platforms", "last_pulled_at"}
+IMAGE_KEYS = {"repository", "digest", "tags", "size_bytes", "pushed_at", "media_type", "platforms", "last_pulled_at",
+              "status", "storage_class", "archived_at", "activated_at", "subject"}  # fmt: skip
 
 
 def put(aws: Any, doc: dict[str, Any], tag: str | None = None) -> str:

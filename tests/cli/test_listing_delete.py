@@ -10,7 +10,8 @@ import pytest
 
 HOST = "123456789012.dkr.ecr.ca-west-1.amazonaws.com"
 
-IMAGE_KEYS = {"repository", "digest", "tags", "size_bytes", "pushed_at", "media_type", "platforms", "last_pulled_at"}
+IMAGE_KEYS = {"repository", "digest", "tags", "size_bytes", "pushed_at", "media_type", "platforms", "last_pulled_at",
+              "status", "storage_class", "archived_at", "activated_at", "subject"}  # fmt: skip
 
 
 @pytest.fixture

@@ -27,6 +27,10 @@ DOCKER_IMAGE = "application/vnd.docker.distribution.manifest.v2+json"
 ACCEPTED = [OCI_INDEX, DOCKER_LIST, OCI_IMAGE, DOCKER_IMAGE]
 
 
+# the listing asks for images in every status: an archived image keeps its tags and is shown
+LISTING = {"repositoryName": "trees", "filter": {"imageStatus": "ANY"}}
+
+
 def digest(name: str) -> str:
     return "sha256:" + name.encode().hex().ljust(64, "0")[:64]
 
@@ -75,7 +79,7 @@ def test_plain_images_cost_one_describe_images_and_nothing_more(client: Any, stu
     stub.add_response(
         "describe_images",
         {"imageDetails": [detail("plain", DOCKER_IMAGE, 900, "v1"), detail("loose", OCI_IMAGE, 10, minute=1)]},
-        {"repositoryName": "trees"},
+        LISTING,
     )
     assert rows(listing(client)) == [("loose", [], 10, ()), ("plain", ["v1"], 900, ())]
 
@@ -93,7 +97,7 @@ def test_an_index_is_one_row_with_its_platforms_and_its_childrens_size(client: A
                 detail("loose", OCI_IMAGE, 10, minute=2),  # untagged, but nobody's child: listed
             ]
         },
-        {"repositoryName": "trees"},
+        LISTING,
     )
     manifest = index(
         OCI_INDEX,
@@ -132,7 +136,7 @@ def test_a_tagged_child_stays_and_a_manifest_list_counts_as_an_index(client: Any
                 detail("list", DOCKER_LIST, None, "v1", minute=1),
             ]
         },
-        {"repositoryName": "trees"},
+        LISTING,
     )
     manifest = index(DOCKER_LIST, ("tagged", AMD64, None), ("arm", ARM64, None))
     stub.add_response(
@@ -148,9 +152,7 @@ def test_a_tagged_child_stays_and_a_manifest_list_counts_as_an_index(client: Any
 
 def test_150_indexes_are_read_in_two_calls_of_at_most_100(client: Any, stub: Stubber) -> None:
     names = [f"ix{n}" for n in range(150)]
-    stub.add_response(
-        "describe_images", {"imageDetails": [detail(n, OCI_INDEX, None, n) for n in names]}, {"repositoryName": "trees"}
-    )
+    stub.add_response("describe_images", {"imageDetails": [detail(n, OCI_INDEX, None, n) for n in names]}, LISTING)
     for chunk in (names[:100], names[100:]):
         stub.add_response(
             "batch_get_image",
@@ -175,7 +177,7 @@ def test_without_leave_to_read_manifests_the_listing_is_ecrs_own(client: Any, st
     stub.add_response(
         "describe_images",
         {"imageDetails": [detail("amd", OCI_IMAGE, 1000), detail("multi", OCI_INDEX, 7, "v2", minute=1)]},
-        {"repositoryName": "trees"},
+        LISTING,
     )
     stub.add_client_error("batch_get_image", "AccessDeniedException", "not authorized to perform ecr:BatchGetImage")
     assert rows(listing(client)) == [("multi", ["v2"], 7, ()), ("amd", [], 1000, ())]
@@ -197,7 +199,7 @@ def test_untagged_reads_only_the_untagged_oci_manifests_left_to_find_referrers(c
                 detail("amd", OCI_IMAGE, 1000, minute=4),  # an orphaned signature
             ]
         },
-        {"repositoryName": "trees"},
+        LISTING,
     )
     signature = json.dumps({"schemaVersion": 2, "mediaType": OCI_IMAGE, "subject": {"digest": digest("plain")}})
     orphan = json.dumps({"schemaVersion": 2, "mediaType": OCI_IMAGE, "subject": {"digest": digest("gone")}})
@@ -224,7 +226,7 @@ def test_untagged_without_leave_to_read_manifests_lists_them_and_says_so(client:
     stub.add_response(
         "describe_images",
         {"imageDetails": [detail("amd", OCI_IMAGE, 1000), detail("multi", OCI_INDEX, 7, "v2", minute=1)]},
-        {"repositoryName": "trees"},
+        LISTING,
     )
     denied = "not authorized to perform ecr:BatchGetImage"
     stub.add_client_error("batch_get_image", "AccessDeniedException", denied)  # the index's children

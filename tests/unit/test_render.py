@@ -120,6 +120,11 @@ def test_json_of_lists() -> None:
             "media_type": "application/vnd.oci.image.manifest.v1+json",
             "platforms": [],
             "last_pulled_at": None,
+            "status": None,
+            "storage_class": None,
+            "archived_at": None,
+            "activated_at": None,
+            "subject": None,
         }
     ]
     repos = json.loads(rendered("repositories", [REPO])[0])

@@ -42,7 +42,16 @@ def _image(repository: str, item: dict[str, Any]) -> ImageInfo:
         # a handful of media types, each parsed anew per image: one copy each in a long listing
         media_type=sys.intern(item["imageManifestMediaType"]) if item.get("imageManifestMediaType") else None,
         last_pulled_at=_shared_zone(item.get("lastRecordedPullTime")),
+        status=item.get("imageStatus"),
+        storage_class=_STORAGE_CLASSES.get(item.get("imageStatus") or ""),
+        archived_at=_shared_zone(item.get("lastArchivedAt")),
+        activated_at=_shared_zone(item.get("lastActivatedAt")),
+        subject=item.get("subjectManifestDigest"),
     )
+
+
+# an imageStatus's storage class: an image being restored is still in the archive until it is ACTIVE
+_STORAGE_CLASSES = {"ACTIVE": "STANDARD", "ARCHIVED": "ARCHIVE", "ACTIVATING": "ARCHIVE"}
 
 
 _ZONES: dict[Any, Any] = {}
@@ -133,9 +142,14 @@ class Ecr:
                 for item in page["repositories"]:
                     yield _repository(item)
 
-    def images(self, repository: str) -> Iterator[ImageInfo]:
+    def images(self, repository: str, *, status: str | None = None) -> Iterator[ImageInfo]:
+        """Every image of REPOSITORY in STATUS (ACTIVE, ARCHIVED, ACTIVATING or ANY); without it, ECR's default:
+        ACTIVE images only."""
+        wanted = {"filter": {"imageStatus": status}} if status else {}
         with translate("ecr:DescribeImages", repository=repository):
-            pages = self._client.get_paginator("describe_images").paginate(repositoryName=repository, **self._ids())
+            pages = self._client.get_paginator("describe_images").paginate(
+                repositoryName=repository, **wanted, **self._ids()
+            )
             for page in pages:
                 for item in page["imageDetails"]:
                     yield _image(repository, item)
@@ -145,6 +159,23 @@ class Ecr:
         with translate("ecr:DescribeImages", repository=repository):
             reply = self._client.describe_images(repositoryName=repository, imageIds=[image_id], **self._ids())
         return _image(repository, reply["imageDetails"][0])
+
+    def image_in_any_status(self, repository: str, image_id: dict[str, str]) -> ImageInfo:
+        """The image IMAGE_ID names (imageTag or imageDigest), archived or not: DescribeImages by id, which
+        never updates its last pull time."""
+        with translate("ecr:DescribeImages", repository=repository):
+            reply = self._client.describe_images(
+                repositoryName=repository, imageIds=[image_id], filter={"imageStatus": "ANY"}, **self._ids()
+            )
+        return _image(repository, reply["imageDetails"][0])
+
+    def update_storage_class(self, repository: str, digest: str, target: str) -> str:
+        """UpdateImageStorageClass of the image DIGEST to TARGET (ARCHIVE or STANDARD): its imageStatus after."""
+        with translate("ecr:UpdateImageStorageClass", repository=repository):
+            reply = self._client.update_image_storage_class(
+                repositoryName=repository, imageId={"imageDigest": digest}, targetStorageClass=target, **self._ids()
+            )
+        return str(reply.get("imageStatus") or "")
 
     def images_by_digest(self, repository: str, digests: list[str]) -> list[ImageInfo]:
         """The images DIGESTS name as DescribeImages has them now, tags and last pull included, 100 ids a

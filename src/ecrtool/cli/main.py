@@ -30,6 +30,8 @@ COMMANDS = {
     "repos": "listing",
     "delete": "delete",
     "prune": "prune",
+    "archive": "archive",
+    "restore": "archive",
     "lifecycle": "lifecycle",
     "configure-docker": "configure_docker",
     "doctor": "doctor",

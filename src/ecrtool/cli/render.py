@@ -195,6 +195,16 @@ class Renderer:
             [", ".join(i.tags) or "<untagged>", i.digest, human_size(i.size_bytes), when(i.pushed_at)] for i in images
         ]
         headers = ["TAGS", "DIGEST", "SIZE", "PUSHED AT"]
+        # the last recorded pull where ECR recorded one, the status and storage class where an image is in the
+        # archive; like PLATFORMS, columns only where they say something
+        if any(image.last_pulled_at for image in images):
+            headers.append("LAST PULL")
+            for row, image in zip(rows, images, strict=True):
+                row.append(when(image.last_pulled_at) if image.last_pulled_at else "never")
+        if any(image.storage_class == "ARCHIVE" for image in images):
+            headers += ["STATUS", "CLASS"]
+            for row, image in zip(rows, images, strict=True):
+                row += [image.status or "-", image.storage_class or "-"]
         # a column of its own only where there is an image index: a plain repository's table stays as it was
         if any(image.platforms for image in images):
             headers.append("PLATFORMS")

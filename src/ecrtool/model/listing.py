@@ -1,5 +1,5 @@
-"""What `ecrtool images` shows: the filters (`--untagged`, `--older-than`), the listing they give, and its
-total size with every manifest counted once.
+"""What `ecrtool images` shows: the filters (`--untagged`, `--older-than`, `--archived`, `--not-pulled-for`),
+the listing they give, and its total size with every manifest counted once.
 
 Filters apply to the images as people see them, after an index's children are folded into it
 (group_indexes): a child is part of its index, never an "untagged image" of its own.
@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from ecrtool.model.archive import IN_ARCHIVE
 from ecrtool.model.durations import format_duration
 from ecrtool.model.manifests import DOCKER_MANIFEST, Descriptor, is_index
 from ecrtool.model.results import ImageInfo
@@ -18,23 +19,38 @@ from ecrtool.model.results import ImageInfo
 
 @dataclass(frozen=True)
 class ImageFilter:
-    """Which images to show: untagged ones, those pushed longer than OLDER_THAN ago, or both (AND)."""
+    """Which images to show: untagged ones, those pushed longer than OLDER_THAN ago, those in ECR's archive
+    (ARCHIVED, or ACTIVATING: being restored), those not pulled for NOT_PULLED_FOR; several together: all (AND)."""
 
     untagged: bool = False
     older_than: timedelta | None = None
+    archived: bool = False
+    not_pulled_for: timedelta | None = None
 
     def keeps(self, image: ImageInfo, now: datetime) -> bool:
         if self.untagged and image.tags:
             return False
+        if self.archived and image.status not in IN_ARCHIVE:
+            return False
+        if self.not_pulled_for is not None:
+            # ECR's lastRecordedPullTime; an image never pulled counts from its push, and one with neither
+            # time cannot be shown to be unused for that long
+            last = image.last_pulled_at or image.pushed_at
+            if last is None or last >= now - self.not_pulled_for:
+                return False
         if self.older_than is not None:
             # an image without a push time cannot be shown to be old enough
             return image.pushed_at is not None and image.pushed_at < now - self.older_than
         return True
 
     def count(self, count: int) -> str:
-        """COUNT images in words, with what they are: `3 images`, `1 untagged image pushed over 30d ago`."""
-        kind = ("untagged " if self.untagged else "") + ("image" if count == 1 else "images")
+        """COUNT images in words, with what they are: `3 images`, `1 untagged image pushed over 30d ago`,
+        `2 archived images not pulled for over 90d`."""
+        kind = ("untagged " if self.untagged else "") + ("archived " if self.archived else "")
+        kind += "image" if count == 1 else "images"
         age = f" pushed over {format_duration(self.older_than)} ago" if self.older_than is not None else ""
+        if self.not_pulled_for is not None:
+            age += (" and" if age else "") + f" not pulled for over {format_duration(self.not_pulled_for)}"
         return f"{count} {kind}{age}"
 
 

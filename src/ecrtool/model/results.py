@@ -35,6 +35,13 @@ class ImageInfo:
     platforms: tuple[str, ...] = ()
     # DescribeImages' lastRecordedPullTime: None when never pulled (or the answer has no such field)
     last_pulled_at: datetime | None = None
+    # DescribeImages' imageStatus (ACTIVE, ARCHIVED, ACTIVATING): None when the answer has no such field
+    status: str | None = None
+    # the storage class that status means: ARCHIVE while ARCHIVED or ACTIVATING, else STANDARD
+    storage_class: str | None = None
+    archived_at: datetime | None = None  # lastArchivedAt
+    activated_at: datetime | None = None  # lastActivatedAt
+    subject: str | None = None  # subjectManifestDigest: the image a referrer (signature, SBOM...) is about
 
 
 @dataclass(frozen=True)

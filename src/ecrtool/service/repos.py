@@ -58,7 +58,7 @@ class Repositories(ServiceBase):
         image_filter = image_filter or ImageFilter()
         ref = parse_repo_ref(ref_text, self.settings.registry_override)
         target = self._target(ref)
-        found = list(target.ecr.images(ref.repository))
+        found = list(target.ecr.images(ref.repository, status="ANY"))  # archived images keep their tags
         indexes = [image.digest for image in found if is_index(image.media_type)]
         children: dict[str, tuple[Descriptor, ...]] = {}
         unread = False
