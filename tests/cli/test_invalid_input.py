@@ -193,6 +193,29 @@ INVALID: dict[str, list[list[str]]] = {
         ["--region", "mars"],
         ["--registry-id", "abc"],
         ["trees"],
+        ["--can-pull", "Trees:1"],
+    ],
+    "grant": [
+        ["trees", "--account", "210987654321"],
+        ["trees", "--pull"],
+        ["trees", "--pull", "--account", '1234"}'],
+        ["trees", "--pull", "--account", "21098765432"],
+        ["trees", "--pull", "--org", "o-UPPER000000"],
+        ["trees", "--pull", "--role", "arn:aws:iam::210987654321:user/x"],
+        ["trees", "--pull", "--lambda", "--source-arn", "arn:aws:lambda:ca-west-1:1:function:f"],
+        ["trees", "--pull", "--account", "210987654321", "--source-arn", "arn:aws:lambda:ca-west-1:1:function:f"],
+        ["trees:1", "--pull", "--account", "210987654321"],
+        ["--pull", "--account", "210987654321"],
+        ["trees", "--registry", "--pull", "--account", "210987654321"],
+    ],
+    "revoke": [
+        ["trees", "--pull", "--account", "all"],
+        ["Trees", "--push", "--account", "210987654321"],
+    ],
+    "policy": [
+        ["show"],
+        ["show", "Trees"],
+        ["show", "trees", "--registry"],
     ],
 }
 

@@ -19,6 +19,7 @@ from ecrtool.model.policy import (
     can_pull,
     document_text,
     grant,
+    missing_grant,
     parse_document,
     revoke,
 )
@@ -152,3 +153,20 @@ def test_pull_actions_are_ecrs_and_do_not_include_push() -> None:
 def test_a_current_policy_that_is_not_an_object_is_refused(text: str) -> None:
     with pytest.raises(InvalidInput):
         parse_document(text)
+
+
+def test_another_accounts_refusal_becomes_one_line_naming_the_grant() -> None:
+    resource = f"arn:aws:ecr:ca-west-1:{A}:repository/shared/app"
+    text = (
+        f"pull access denied for x, repository does not exist or may require 'docker login': denied: User: "
+        f"arn:aws:sts::{B}:user/moto is not authorized to perform: ecr:BatchGetImage on resource: {resource} "
+        "because no resource-based policy allows the ecr:BatchGetImage action"
+    )
+    found = missing_grant(text)
+    assert found is not None and "\n" not in str(found)
+    assert str(found).endswith(f"`ecrtool grant shared/app --pull --account {B}`")
+    push = missing_grant(text.replace("ecr:BatchGetImage", "ecr:InitiateLayerUpload"))
+    assert push is not None and f"--push --account {B}" in str(push)
+    # the caller's own account: IAM's refusal, not a missing grant
+    assert missing_grant(text.replace(f"sts::{B}", f"sts::{A}")) is None
+    assert missing_grant("denied: Your authorization token has expired. Reauthenticate and try again.") is None

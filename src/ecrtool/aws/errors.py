@@ -132,6 +132,12 @@ def from_client_error(err: Any, action: str, repository: str | None) -> EcrToolE
         return EcrToolError(f"repository{where} still holds images: pass --force to delete them with it")
     if code in _NOT_FOUND:
         return NotFound(f"{_NOT_FOUND[code]}{where}: {message}")
+    if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation") and "resource-based" in message:
+        from ecrtool.model.policy import missing_grant
+
+        not_granted = missing_grant(message)  # another account's repository, whose policy lacks a grant
+        if not_granted is not None:
+            return not_granted
     if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
         return AuthError(f"access denied for {action}: the caller's IAM policy must allow {action} ({message or code})")
     if code in (

@@ -34,7 +34,13 @@ def unreachable(where: str) -> DockerUnavailable:
     )
 
 
-def refused(what: str, explanation: str) -> AuthError:
+def refused(what: str, explanation: str) -> EcrToolError:
+    if "resource-based policy" in explanation:  # another account's repository, whose policy lacks a grant
+        from ecrtool.model.policy import missing_grant
+
+        found = missing_grant(explanation)
+        if found is not None:
+            return found
     return AuthError(f"the registry refused authentication during {what}: {explanation}")
 
 

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecrtool.model.errors import InvalidInput
+from ecrtool.model.errors import EcrToolError, InvalidInput
 
 PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 PUSH_ACTIONS = (
@@ -389,3 +389,41 @@ def _conditions(condition: Any, account: str, arn: str, role: str | None) -> boo
             if not ok:
                 return False
     return result
+
+
+# -- another account's registry refusing a caller ---------------------------------------------------
+
+_PULL_OR_PUSH = {action: "pull" for action in PULL_ACTIONS} | {action: "push" for action in PUSH_ACTIONS[1:]}
+_REFUSAL = re.compile(
+    r"User: arn:aws[\w-]*:(?:sts|iam)::(?P<caller>\d{12}):\S+ is not authorized to perform: (?P<action>ecr:\w+) "
+    r"on resource: arn:aws[\w-]*:ecr:[a-z0-9-]+:(?P<owner>\d{12}):repository/(?P<repo>[a-z0-9._/-]+) "
+    r"(?P<why>because no resource-based policy allows|with an explicit deny in a resource-based policy)"
+)
+
+
+class NotGranted(EcrToolError):
+    """Another account's repository policy does not let the caller pull or push: only its owner can grant it."""
+
+
+def missing_grant(text: str) -> NotGranted | None:
+    """ECR's refusal of another account's repository (a registry's DENIED, an API's AccessDeniedException)
+    as one line naming the grant that is missing and the command its owner runs; None for any other text."""
+    found = _REFUSAL.search(text)
+    if found is None or found["caller"] == found["owner"]:
+        return None
+    caller, owner, repo, action = found["caller"], found["owner"], found["repo"], found["action"]
+    access = _PULL_OR_PUSH.get(action)
+    if access is None:  # an API call beyond pull and push (DescribeRepositories, ListImages...)
+        return NotGranted(
+            f"account {caller} may not call {action} on {owner}'s {repo}: its policy does not grant it to {caller};"
+            f" only account {owner} can (`ecrtool policy show {repo}` there)"
+        )
+    if found["why"].startswith("with"):
+        return NotGranted(
+            f"account {caller} may not {access} {owner}'s {repo}: a Deny statement of its policy refuses {action};"
+            f" only account {owner} can change it (`ecrtool policy show {repo}` there)"
+        )
+    return NotGranted(
+        f"account {caller} may not {access} {owner}'s {repo}: its policy grants {caller} no {action};"
+        f" account {owner} adds it with `ecrtool grant {repo} --{access} --account {caller}`"
+    )

@@ -15,6 +15,7 @@ from ecrtool.model.policy import (
     Grant,
     Grantee,
     Merged,
+    NotGranted,
     Verdict,
     can_pull,
     document_text,
@@ -139,7 +140,7 @@ class Grants(ServiceBase):
         policies = self._policies(target)
         try:
             text = policies.repository_policy(ref.repository)
-        except AuthError:
+        except (AuthError, NotGranted):  # the policy is not readable to this caller
             return self._probe(target, ref, caller)
         documents = [("repository policy", parse_document(text))] if text else []
         return can_pull(documents, caller, arn, home)
@@ -148,7 +149,7 @@ class Grants(ServiceBase):
         wanted = {"imageDigest": ref.digest} if ref.digest else {"imageTag": ref.tag or "latest"}
         try:
             target.ecr.manifests(ref.repository, [wanted])
-        except AuthError:
+        except (AuthError, NotGranted):
             reason = f"ECR refused ecr:BatchGetImage to account {caller} (the repository policy is not readable to it)"
             return Verdict(False, reason, None, ("ecr:BatchGetImage",))
         except EcrToolError:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ecrtool.docker.errors import is_auth_failure
+from ecrtool.docker.errors import is_auth_failure, refused
 from ecrtool.model.auth import RegistryAuth
 from ecrtool.model.errors import AuthError, EcrToolError, InvalidInput, NotFound, RegistryError
 from ecrtool.model.refs import PUBLIC_HOST, RepoRef, parse_local_image, parse_repo_ref, push_targets
@@ -278,6 +278,8 @@ class Transfers(Tokens):
 def stream_error(action: str, reference: str, registry: str, message: str) -> EcrToolError:
     lowered = message.lower()
     if is_auth_failure(lowered):
+        if "resource-based policy" in message:  # another account's repository, whose policy lacks a grant
+            return refused(action, message)
         return AuthError(f"registry {registry} refused authentication for {action} of {reference}: {message}")
     if "name unknown" in lowered or "manifest unknown" in lowered or "not found" in lowered:
         return NotFound(f"{action} of {reference}: {message}")
