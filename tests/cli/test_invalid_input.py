@@ -207,6 +207,7 @@ INVALID: dict[str, list[list[str]]] = {
         ["trees:1", "--pull", "--account", "210987654321"],
         ["--pull", "--account", "210987654321"],
         ["trees", "--registry", "--pull", "--account", "210987654321"],
+        ["trees", "--replicate", "--account", "210987654321"],
     ],
     "revoke": [
         ["trees", "--pull", "--account", "all"],
