@@ -21,6 +21,11 @@ _GRANT_OPTIONS = [
     click.option(
         "--push", is_flag=True, help="Push: ecr:PutImage, InitiateLayerUpload, UploadLayerPart, CompleteLayerUpload…"
     ),
+    click.option(
+        "--replicate",
+        is_flag=True,
+        help="With --registry: replication into this registry (ecr:CreateRepository, ecr:ReplicateImage).",
+    ),
     click.option("--account", "accounts", multiple=True, metavar="ID", help="An AWS account (12 digits); repeatable."),
     click.option(
         "--org", "orgs", multiple=True, metavar="ID", help="Every account of an organization (o-…); repeatable."
@@ -66,11 +71,13 @@ def _specs(
     return specs
 
 
-def _run(ctx: click.Context, verb: str, repo: str | None, pull: bool, push: bool, registry: bool, **who: Any) -> None:
+def _run(
+    ctx: click.Context, verb: str, repo: str | None, pull: bool, push: bool, replicate: bool, registry: bool, **who: Any
+) -> None:
     from ecrtool.cli.render_policy import policy
     from ecrtool.service.grants import Grants
 
-    access = [name for name, on in (("pull", pull), ("push", push)) if on]
+    access = [name for name, on in (("pull", pull), ("push", push), ("replicate", replicate)) if on]
     specs = _specs(**who)
     a = app(ctx, Grants)
     call = a.service.grant if verb == "grant" else a.service.revoke
@@ -82,16 +89,19 @@ def _run(ctx: click.Context, verb: str, repo: str | None, pull: bool, push: bool
     "  ecrtool grant shared/app --pull --org o-a1b2c3d4e5\n\n"
     "  ecrtool grant shared/app --pull --lambda --source-arn 'arn:aws:lambda:ca-west-1:210987654321:function:*'\n\n"
     "  ecrtool grant shared/app --pull --ecs-tasks -o json\n\n"
+    "  ecrtool grant --registry --replicate --account 210987654321   # its replication rules may copy here\n\n"
     "Granting twice leaves one statement; statements ecrtool did not write stay as they are.\n"
     "Replaces: aws ecr get-repository-policy, hand-editing the JSON, aws ecr set-repository-policy",
 )
 @grant_options
 @global_options
 @click.pass_context
-def grant(ctx: click.Context, repo: str | None, pull: bool, push: bool, registry: bool, **who: Any) -> None:
+def grant(
+    ctx: click.Context, repo: str | None, pull: bool, push: bool, replicate: bool, registry: bool, **who: Any
+) -> None:
     """Let an account, organization, role or service pull (or push) REPO: one statement per grantee merged
     into its policy (--registry: the registry's), then the policy as it now stands."""
-    _run(ctx, "grant", repo, pull, push, registry, **who)
+    _run(ctx, "grant", repo, pull, push, replicate, registry, **who)
 
 
 @click.command(
@@ -103,9 +113,11 @@ def grant(ctx: click.Context, repo: str | None, pull: bool, push: bool, registry
 @grant_options
 @global_options
 @click.pass_context
-def revoke(ctx: click.Context, repo: str | None, pull: bool, push: bool, registry: bool, **who: Any) -> None:
+def revoke(
+    ctx: click.Context, repo: str | None, pull: bool, push: bool, replicate: bool, registry: bool, **who: Any
+) -> None:
     """Take back what `ecrtool grant` gave: the grantee's pull (or push) statement leaves REPO's policy."""
-    _run(ctx, "revoke", repo, pull, push, registry, **who)
+    _run(ctx, "revoke", repo, pull, push, replicate, registry, **who)
 
 
 @click.group(

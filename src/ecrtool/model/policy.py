@@ -34,7 +34,9 @@ PUSH_ACTIONS = (
     "ecr:PutImage",
     "ecr:UploadLayerPart",
 )
-ACCESS = {"pull": PULL_ACTIONS, "push": PUSH_ACTIONS}
+# a registry policy's grant to another account's replication rules (docs: "Private registry policy examples")
+REPLICATE_ACTIONS = ("ecr:CreateRepository", "ecr:ReplicateImage")
+ACCESS = {"pull": PULL_ACTIONS, "push": PUSH_ACTIONS, "replicate": REPLICATE_ACTIONS}
 KINDS = ("account", "org", "role", "lambda", "ecs-tasks")
 SERVICES = {"lambda": "lambda.amazonaws.com", "ecs-tasks": "ecs-tasks.amazonaws.com"}
 SID_PREFIX = "Ecrtool"  # every statement ecrtool writes has a Sid starting so, and only those

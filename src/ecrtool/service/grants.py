@@ -74,7 +74,7 @@ class Grants(ServiceBase):
         ref = self._policy_ref(repo_text, registry)
         target = self._target(ref)
         policies = self._policies(target)
-        account = target.account or ""
+        account = target.account or ((target.aws or self.aws).caller_account() if registry else "")
         text = policies.registry_policy() if registry else policies.repository_policy(ref.repository)
         document = parse_document(text) if text else None
         return self._result(ref, target, registry, account, document)
@@ -104,7 +104,9 @@ class Grants(ServiceBase):
         self, repo_text: str | None, access: Sequence[str], specs: Sequence[GranteeSpec], registry: bool, merge: Any
     ) -> PolicyResult:
         if not access or any(a not in ACCESS for a in access):
-            raise InvalidInput("say what to grant: --pull, --push or both")
+            raise InvalidInput("say what to grant: --pull, --push or both (--replicate with --registry)")
+        if "replicate" in access and not registry:
+            raise InvalidInput("--replicate is a registry policy's grant: use it with --registry")
         if not specs:
             raise InvalidInput("say whom: --account ID, --org ID, --role ARN, --lambda or --ecs-tasks (repeatable)")
         ref = self._policy_ref(repo_text, registry)
