@@ -41,6 +41,8 @@ _SETTINGS_CALLS = {
     "PutImageScanningConfiguration",
     "PutLifecyclePolicy",
     "DeleteLifecyclePolicy",
+    "SetRepositoryPolicy",
+    "DeleteRepositoryPolicy",
 }
 # The listings ECR answers a page at a time, and the key of each one's items
 _PAGED = {"DescribeImages": "imageDetails", "ListImages": "imageIds", "DescribeRepositories": "repositories"}

@@ -135,13 +135,15 @@ class Bridge:
         """Put back the repositories (and their settings) of before a restart, then their images."""
         for scope, name, saved in self.settings.all():
             client = self.ecr(scope.account, scope.region)
-            params = {k: v for k, v in saved.items() if k != "lifecyclePolicyText"}
+            params = {k: v for k, v in saved.items() if k not in ("lifecyclePolicyText", "policyText")}
             try:
                 client.create_repository(repositoryName=name, **params)
             except Exception:  # noqa: BLE001 - already there (moto kept it)
                 pass
             if saved.get("lifecyclePolicyText"):
                 client.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=saved["lifecyclePolicyText"])
+            if saved.get("policyText"):  # who else may pull and push (access.py)
+                client.set_repository_policy(repositoryName=name, policyText=saved["policyText"])
             self.mirror.sync(scope.internal(name))
             log.info("restored %s in %s/%s", name, scope.account, scope.region)
 

@@ -69,6 +69,10 @@ class Settings:
                 repos[name]["lifecyclePolicyText"] = params.get("lifecyclePolicyText")
             elif name in repos and action == "DeleteLifecyclePolicy":
                 repos[name].pop("lifecyclePolicyText", None)
+            elif name in repos and action == "SetRepositoryPolicy":
+                repos[name]["policyText"] = params.get("policyText")
+            elif name in repos and action == "DeleteRepositoryPolicy":
+                repos[name].pop("policyText", None)
             self._save()
 
     def _save(self) -> None:
