@@ -54,7 +54,7 @@ class FakeRegistry:
             return None
         return f"/upload/{repository}"
 
-    def open_blob(self, repository: str, digest: str) -> tuple[BinaryIO, int | None]:
+    def open_blob(self, repository: str, digest: str, *, check: bool = True) -> tuple[BinaryIO, int | None]:
         data = self.blobs[(repository, digest)]
         return io.BytesIO(data), len(data)
 

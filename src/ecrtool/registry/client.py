@@ -178,8 +178,10 @@ class RegistryClient:
             raise RegistryError(f"{self.label} started an upload to {repository} without saying where: try again")
         return location
 
-    def open_blob(self, repository: str, digest: str) -> tuple[BinaryIO, int | None]:
-        """The blob's content as a stream (read it through, then close it) and its length when sent."""
+    def open_blob(self, repository: str, digest: str, *, check: bool = True) -> tuple[BinaryIO, int | None]:
+        """The blob's content as a stream (read it through, then close it) and its length when sent; with
+        CHECK, its last block is held back unless the bytes match DIGEST. A copy leaves the check to its
+        upload (`finish_upload`), which checks the same bytes: each byte is hashed once, not twice."""
         path = f"/v2/{repository}/blobs/{digest}"
         reply, data = self._call("GET", path, repository, stream=True)
         reply = self._follow(reply, f"{'https' if self._secure else 'http'}://{self.host}{path}", repository)
@@ -194,7 +196,8 @@ class RegistryClient:
         def cut_short(done: int) -> RegistryError:
             return self._unreachable(ConnectionError(f"the blob {digest} ended after {done} of {length} bytes"))
 
-        stream = _Digested(reply, digest, length, f"{self.label}'s blob {digest} of {repository}", cut_short)
+        what = f"{self.label}'s blob {digest} of {repository}"
+        stream = _Digested(reply, digest if check else None, length, what, cut_short)
         return cast(BinaryIO, stream), length
 
     def finish_upload(self, repository: str, location: str, digest: str, body: Readable, size: int) -> None:
@@ -533,27 +536,28 @@ class _Digested:
     def __init__(
         self,
         stream: Readable,
-        digest: str,
+        digest: str | None,
         size: int | None,
         what: str,
         cut_short: Callable[[int], BaseException] | None = None,
     ) -> None:
         self.stream, self.digest, self.size, self.what = stream, digest, size, what
         self.cut_short = cut_short  # what an end before SIZE means: its sender stopped answering
-        algorithm, _, _ = digest.partition(":")
-        # a digest of another algorithm than these is not checked: registries use sha256
+        algorithm, _, _ = (digest or "").partition(":")
+        # no digest: not checked here (its reader checks); a digest of another algorithm than these is not
+        # checked at all: registries use sha256
         self.hash = hashlib.new(algorithm) if algorithm in ("sha256", "sha512") else None
         self.done = 0
 
     def read(self, amount: int = -1, /) -> bytes:
         # HTTPResponse reads all of itself for None, but takes -1 for a length it never reaches
         data = self.stream.read(amount) if amount >= 0 else self.stream.read()
-        if self.hash is None:
-            return data
-        self.hash.update(data)
         self.done += len(data)
         if not data and amount != 0 and self.cut_short is not None and self.size is not None and self.done < self.size:
             raise self.cut_short(self.done)
+        if self.hash is None:
+            return data
+        self.hash.update(data)
         if (not data and amount != 0) or (self.size is not None and self.done >= self.size and data):
             found = f"{self.hash.name}:{self.hash.hexdigest()}"
             self.hash = None
