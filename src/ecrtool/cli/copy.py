@@ -25,7 +25,7 @@ from ecrtool.cli.options import global_options
     " source is missing).",
 )
 @click.option("--referrers", is_flag=True, help="Copy the image's OCI referrers too (signatures, SBOMs, attestations).")
-@click.option("-j", "--jobs", type=int, default=4, show_default=True, help="Blobs to copy at once.")
+@click.option("-j", "--jobs", type=int, default=6, show_default=True, help="Blobs to copy at once.")
 @click.option(
     "--to-region", "to_regions", multiple=True, metavar="REGION", help="Copy to this region; repeat for more."
 )

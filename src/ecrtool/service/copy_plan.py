@@ -42,7 +42,7 @@ class Side(Protocol):
     def put_manifest(self, repository: str, reference: str, manifest: Manifest) -> bool: ...
     def has_blob(self, repository: str, digest: str) -> bool: ...
     def start_upload(self, repository: str, *, mount: str | None = None, source: str | None = None) -> str | None: ...
-    def open_blob(self, repository: str, digest: str) -> tuple[BinaryIO, int | None]: ...
+    def open_blob(self, repository: str, digest: str, *, check: bool = True) -> tuple[BinaryIO, int | None]: ...
     def finish_upload(self, repository: str, location: str, digest: str, body: Readable, size: int) -> None: ...
     def referrers(self, repository: str, digest: str) -> list[Descriptor] | None: ...
 
@@ -75,7 +75,7 @@ class ImageCopy:
         dest: Side,
         dest_repo: str,
         *,
-        jobs: int = 4,
+        jobs: int = 6,
         referrers: bool = False,
         progress: Report | None = None,
         label: str = "",
@@ -206,7 +206,8 @@ class ImageCopy:
         else:
             location = self.dest.start_upload(self.dest_repo)
         assert location is not None
-        stream, length = self.source.open_blob(self.source_repo, blob.digest)
+        # the upload checks the bytes against the digest (finish_upload): the source's stream need not
+        stream, length = self.source.open_blob(self.source_repo, blob.digest, check=False)
         size = blob.size or length or 0
         try:
             report = lambda done: self._event(short, "Copying", done, size)  # noqa: E731
