@@ -78,9 +78,10 @@ def test_reads_ecrs_own_example() -> None:
         (text(rule(1), rule(1, tagStatus="any")), "rule 2 (priority 1): rulePriority 1 is also rule 1's; each rule "
          "needs its own priority"),
         (text(rule(5, tagStatus="any"), rule(9, tagStatus="tagged", tagPrefixList=["a"])), 'rule 1 (priority 5): a '
-         'tagStatus "any" rule must have the highest rulePriority (it is evaluated last), and there can be only '
-         "one: give it a priority above 9 or merge the any rules"),
-        (text(rule(1), rule(2)), "rule 2 (priority 2): only one rule may select untagged images, and rule 1 does"),
+         'tagStatus "any" rule must have the highest rulePriority of the standard rules (it is evaluated last), and '
+         "there can be only one: give it a priority above 9 or merge the any rules"),
+        (text(rule(1), rule(2)), "rule 2 (priority 2): only one standard rule may select untagged images, and rule 1 "
+         "does"),
         (text(rule(tagStatus="tagged")), 'rule 1 (priority 1): a tagged rule needs a tagPrefixList or tagPatternList '
          '(["*"] for every tagged image)'),
         (text(rule(tagStatus="tagged", tagPrefixList=[])), 'rule 1 (priority 1): a tagged rule needs a tagPrefixList '
@@ -99,8 +100,8 @@ def test_reads_ecrs_own_example() -> None:
                                                                           tagPrefixList=["b", "a"])),
          "rule 2 (priority 2): its tagPrefixList is the same as rule 1's; ECR needs a different set of tags for "
          "each rule: merge the two rules"),
-        (text(rule(countType="imageCountLessThan")), "rule 1 (priority 1): countType must be imageCountMoreThan or "
-         'sinceImagePushed, not "imageCountLessThan"'),
+        (text(rule(countType="imageCountLessThan")), "rule 1 (priority 1): countType must be imageCountMoreThan, "
+         'sinceImagePushed, sinceImagePulled or sinceImageTransitioned, not "imageCountLessThan"'),
         (text(rule(tagStatus="everything")), 'rule 1 (priority 1): tagStatus must be tagged, untagged or any, not '
          '"everything"'),
         (text(rule(countNumber=0)), "rule 1 (priority 1): countNumber must be a whole number of 1 or more, not 0"),
@@ -113,14 +114,33 @@ def test_reads_ecrs_own_example() -> None:
          '"countUnit": "days", not "hours"'),
         (text(rule(countUnit="days")), "rule 1 (priority 1): imageCountMoreThan takes no countUnit (it counts "
          "images): remove countUnit"),
-        (text({**rule(), "action": {"type": "transition"}}), 'rule 1 (priority 1): action must be {"type": "expire"} '
-         '(the only action here), not {"type": "transition"}'),
+        (text({**rule(), "action": {"type": "move"}}), 'rule 1 (priority 1): action must be {"type": "expire"} or '
+         '{"type": "transition", "targetStorageClass": "archive"}, not {"type": "move"}'),
+        (text({**rule(), "action": {"type": "transition"}}), 'rule 1 (priority 1): a transition needs '
+         '"targetStorageClass": "archive" (the only target), not nothing'),
+        (text({**rule(), "action": {"type": "transition", "targetStorageClass": "glacier"}}), 'rule 1 (priority 1): '
+         'a transition needs "targetStorageClass": "archive" (the only target), not "glacier"'),
+        (text({**rule(), "action": {"type": "expire", "targetStorageClass": "archive"}}), "rule 1 (priority 1): "
+         "targetStorageClass is only for a transition action: remove it"),
+        (text({**rule(storageClass="archive"), "action": {"type": "transition", "targetStorageClass": "archive"}}),
+         'rule 1 (priority 1): a transition moves images from standard to archive: it needs "storageClass": '
+         '"standard", not archive (archived images can only expire)'),
+        (text(rule(storageClass="glacier")), 'rule 1 (priority 1): storageClass must be standard or archive, not '
+         '"glacier"'),
+        (text(rule(countType="sinceImageTransitioned", countUnit="days")), "rule 1 (priority 1): "
+         "sinceImageTransitioned counts from an image's move to archive: it needs \"storageClass\": \"archive\" "
+         "(use sinceImagePushed or sinceImagePulled for standard images)"),
+        (text(rule(countType="sinceImagePulled")), 'rule 1 (priority 1): sinceImagePulled needs "countUnit": '
+         '"days", not nothing'),
+        (text(rule(1, storageClass="archive"), rule(2, storageClass="archive", countNumber=3)),
+         "rule 2 (priority 2): only one archive rule may select untagged images, and rule 1 does"),
         (text({**rule(), "action": {"type": "expire", "when": "now"}}), "rule 1 (priority 1): action has unknown "
-         "key 'when': ECR takes only type; fix the policy file"),
+         "key 'when': ECR takes only targetStorageClass, type; fix the policy file"),
         (text({**rule(), "priority": 1}), "rule 1 (priority 1) has unknown key 'priority': ECR takes only action, "
          "description, rulePriority, selection; fix the policy file"),
         (text(rule(tagPrefix=["a"])), "rule 1 (priority 1): selection has unknown key 'tagPrefix': ECR takes only "
-         "countNumber, countType, countUnit, tagPatternList, tagPrefixList, tagStatus; fix the policy file"),
+         "countNumber, countType, countUnit, storageClass, tagPatternList, tagPrefixList, tagStatus; fix the policy "
+         "file"),
         (text({**rule(), "selection": None}), "rule 1 (priority 1): selection must be an object with tagStatus, "
          "countType and countNumber"),
         (text({**rule(), "description": 7}), "rule 1 (priority 1): description must be a string, not 7"),
@@ -202,8 +222,8 @@ def test_validate_for_ecr_applies_the_same_rules_to_a_built_policy() -> None:
         Policy((Rule(0, "untagged", "imageCountMoreThan", count=1),)): "rule 1 (priority 0): rulePriority must be "
         "a whole number of 1 or more",
         Policy((Rule(1, "any", "imageCountMoreThan", count=1), Rule(2, "untagged", "imageCountMoreThan", count=1))):
-        'rule 1 (priority 1): a tagStatus "any" rule must have the highest rulePriority (it is evaluated last), and '
-        "there can be only one: give it a priority above 2 or merge the any rules",
+        'rule 1 (priority 1): a tagStatus "any" rule must have the highest rulePriority of the standard rules (it is '
+        "evaluated last), and there can be only one: give it a priority above 2 or merge the any rules",
         Policy((Rule(1, "tagged", "imageCountMoreThan", count=0, tag_patterns=("*",)),)): "rule 1 (priority 1): "
         "countNumber must be 1 or more for imageCountMoreThan, not 0",
         Policy((Rule(1, "tagged", "imageCountMoreThan", count=1, tag_patterns=("*",), description="d" * 31_000),)):
@@ -229,12 +249,14 @@ def test_prune_flags_keep_n_of_each_prefix_then_untagged_then_older_than() -> No
                  description="expire images pushed over 1d12h ago"),
         ),
         keep_tags=("stable", "v1.*"),
+        every_class=True,
     )
 
 
 def test_prune_keep_without_prefix_is_every_tagged_image_and_may_be_zero() -> None:
     assert prune_policy(0, [], False, None) == Policy(
-        (Rule(1, "tagged", "imageCountMoreThan", count=0, tag_patterns=("*",), description="keep the newest 0 tagged"),)
+        (Rule(1, "tagged", "imageCountMoreThan", count=0, tag_patterns=("*",), description="keep the newest 0 tagged"),),
+        every_class=True,
     )
 
 
@@ -250,7 +272,7 @@ def test_prune_older_than_with_prefixes_and_no_keep_is_for_those_prefixes_only()
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        ((None, [], False, None), "say what to prune: --keep N, --untagged or --older-than DURATION"),
+        ((None, [], False, None), "say what to prune: --keep N, --untagged, --older-than DURATION or --not-pulled-for DURATION"),
         ((-1, [], False, None), "--keep must be 0 or more, not -1: it is how many of the newest images stay"),
         ((None, ["a"], True, None), "--tag-prefix chooses which tags --keep or --older-than apply to: add one of them"),
     ],
@@ -275,7 +297,7 @@ def test_lifecycle_flags_build_the_same_rules_as_prune_and_an_ecr_valid_policy()
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        ((None, [], None), "say what the policy keeps: --keep N and/or --untagged-older-than DURATION"),
+        ((None, [], None), "say what the policy does: --keep N, --untagged-older-than, --archive-after or --expire-archived-after"),
         ((0, [], None), "--keep must be 1 or more in a lifecycle policy (ECR's countNumber), not 0: to delete every "
          "tagged image now, use `ecrtool prune --keep 0`"),
         ((None, ["a"], DAY), "--tag-prefix chooses which tags --keep applies to: add --keep N"),

@@ -1,7 +1,8 @@
-"""Properties of the selection over random repositories (tags, push times, indexes with shared children,
-referrers of images and of children, tagged children, cycles, dangling references) and random policies:
-nothing a kept image needs is selected, dependents follow their parents, `prune` and `lifecycle preview`
-agree, and the input order does not matter."""
+"""Properties of the selection over random repositories (tags, push and pull times, storage classes,
+indexes with shared children, referrers of images and of children, tagged children, cycles, dangling
+references), random policies (expire and transition, standard and archive rules) and random in-use sets:
+nothing a kept or in-use image needs is selected, dependents follow their parents, each rule sees its
+storage class only, `prune` and `lifecycle preview` agree, and the input order does not matter."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecrtool.model.lifecycle import parse_policy, policy_json, prune_policy
-from ecrtool.model.retention import Policy, Rule, StoredImage, select
+from ecrtool.model.retention import Expiry, Policy, Rule, StoredImage, select
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 TAGS = ["release-1", "release-2", "hotfix-1", "dev", "dev-2", "stable", "v1", "v1.2", "latest"]
@@ -54,8 +55,11 @@ def repositories(draw: st.DrawFn) -> list[StoredImage]:
             tags = [referrer_tag(draw(anyone), draw(suffixes)) for _ in range(draw(st.integers(1, 2)))]
             tags += draw(st.lists(st.sampled_from(TAGS), max_size=1))  # now and then a tag of its own
         pushed = NOW - timedelta(hours=draw(st.integers(-2, 24 * 60)))
+        pulled = draw(st.none() | st.integers(0, 24 * 60).map(lambda hours: NOW - timedelta(hours=hours)))
+        status = draw(st.sampled_from(["ACTIVE", "ACTIVE", "ARCHIVED", "ACTIVATING"]))
+        archived = NOW - timedelta(hours=draw(st.integers(0, 24 * 60))) if status != "ACTIVE" else None
         images.append(StoredImage(digests[number], tuple(dict.fromkeys(tags)), pushed, 100, None, tuple(children),
-                                  subject))
+                                  subject, pulled, status, archived))
     return images
 
 
@@ -69,11 +73,15 @@ def rules(draw: st.DrawFn) -> Rule:
             prefixes = tuple(draw(st.lists(st.sampled_from(PREFIXES), min_size=1, max_size=2, unique=True)))
         else:
             patterns = tuple(draw(st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=2, unique=True)))
+    storage = draw(st.sampled_from(["standard", "standard", "archive"]))
+    action = draw(st.sampled_from(["expire", "transition"])) if storage == "standard" else "expire"
     if draw(st.booleans()):
         return Rule(0, status, "imageCountMoreThan", count=draw(st.integers(0, 4)), tag_prefixes=prefixes,
-                    tag_patterns=patterns)
+                    tag_patterns=patterns, storage_class=storage, action=action)
     age = timedelta(hours=draw(st.integers(0, 24 * 40)))
-    return Rule(0, status, "sinceImagePushed", age=age, tag_prefixes=prefixes, tag_patterns=patterns)
+    since = ["sinceImagePushed", "sinceImagePulled"] + (["sinceImageTransitioned"] if storage == "archive" else [])
+    return Rule(0, status, draw(st.sampled_from(since)), age=age, tag_prefixes=prefixes, tag_patterns=patterns,
+                storage_class=storage, action=action)
 
 
 @st.composite
@@ -81,7 +89,13 @@ def policies(draw: st.DrawFn) -> Policy:
     drawn = draw(st.lists(rules(), max_size=4))
     priorities = draw(st.lists(st.integers(1, 99), min_size=len(drawn), max_size=len(drawn), unique=True))
     numbered = tuple(replace(rule, priority=priority) for rule, priority in zip(drawn, priorities, strict=True))
-    return Policy(numbered, tuple(draw(st.lists(st.sampled_from(KEEP_TAGS), max_size=2, unique=True))))
+    keep_tags = tuple(draw(st.lists(st.sampled_from(KEEP_TAGS), max_size=2, unique=True)))
+    idle = draw(st.none() | st.integers(1, 24 * 40).map(lambda hours: timedelta(hours=hours)))
+    return Policy(numbered, keep_tags, idle=idle, every_class=draw(st.booleans()))
+
+
+def expired(result: list[Expiry]) -> set[str]:
+    return {expiry.image.digest for expiry in result if expiry.action == "expire"}
 
 
 def is_referrer_tag(tag: str) -> bool:
@@ -108,7 +122,7 @@ def keep_tagged(image: StoredImage, policy: Policy) -> bool:
 @given(repositories(), policies())
 def test_nothing_a_kept_image_needs_is_selected(images: list[StoredImage], policy: Policy) -> None:
     present = {image.digest: image for image in images}
-    selected = {expiry.image.digest for expiry in select(images, policy, NOW)}
+    selected = expired(select(images, policy, NOW))
     assert selected <= set(present)
     for image in images:
         if keep_tagged(image, policy):
@@ -123,7 +137,7 @@ def test_nothing_a_kept_image_needs_is_selected(images: list[StoredImage], polic
 def test_a_dependent_goes_when_all_its_parents_go(images: list[StoredImage], policy: Policy) -> None:
     present = {image.digest: image for image in images}
     result = select(images, policy, NOW)
-    selected = {expiry.image.digest for expiry in result}
+    selected = expired(result)
     for image in images:
         parents = parents_of(image, present)
         own_tag = any(not is_referrer_tag(tag) for tag in image.tags)
@@ -142,7 +156,7 @@ def test_selection_is_deterministic_and_ignores_input_order(
     first = select(images, policy, NOW)
     shuffled = list(images)
     rnd.shuffle(shuffled)
-    reversed_rules = Policy(tuple(reversed(policy.rules)), policy.keep_tags)
+    reversed_rules = replace(policy, rules=tuple(reversed(policy.rules)))
     assert select(shuffled, reversed_rules, NOW) == first
     order = [(expiry.image.pushed_at, expiry.image.digest) for expiry in first]
     assert order == sorted(order)
@@ -160,7 +174,51 @@ def test_prune_and_lifecycle_preview_select_the_same_images(
 ) -> None:
     if keep is None and older_than is None:
         older_than = timedelta(days=1)
+    images = [replace(image, status="ACTIVE") for image in images]  # ECR's rules see ACTIVE ones; prune's all
     pruned = prune_policy(keep, prefixes, False, older_than)
     previewed = parse_policy(policy_json(pruned))
-    assert previewed == pruned
+    assert previewed.rules == pruned.rules
     assert select(images, previewed, NOW) == select(images, pruned, NOW)
+
+
+@FAST
+@given(repositories(), policies(), st.data())
+def test_nothing_an_image_in_use_needs_is_selected(
+    images: list[StoredImage], policy: Policy, data: st.DataObject
+) -> None:
+    present = {image.digest: image for image in images}
+    in_use = set(data.draw(st.lists(st.sampled_from(sorted(present) + [MISSING]), max_size=3)))
+    result = select(images, policy, NOW, in_use)
+    chosen = {expiry.image.digest for expiry in result}
+    # what an image in use needs: itself, what it belongs to (the index naming it...), and so on upward
+    needed = set(in_use & set(present))
+    while True:
+        more = {parent for digest in needed for parent in parents_of(present[digest], present)} - needed
+        if not more:
+            break
+        needed |= more
+    assert not chosen & needed, "an image in use, or an image it needs, was selected"
+    for image in images:
+        if image.digest in expired(result):
+            assert not parents_of(image, present) & needed, f"{image} goes while an image in use stays"
+
+
+@FAST
+@given(repositories(), policies())
+def test_each_rule_sees_its_storage_class_and_its_clock(images: list[StoredImage], policy: Policy) -> None:
+    by_priority = {rule.priority: rule for rule in policy.rules}
+    for expiry in select(images, policy, NOW):
+        image = expiry.image
+        if policy.idle is not None and expiry.rule is not None:
+            assert NOW - image.idle_since() > policy.idle, "an image pulled within --not-pulled-for was selected"
+        if expiry.rule is None:
+            assert expiry.action == "expire"  # what goes with a parent goes; a transition takes nothing
+            continue
+        rule = by_priority[expiry.rule]
+        assert expiry.action == rule.action
+        if not policy.every_class:
+            wanted = {"standard": "ACTIVE", "archive": "ARCHIVED"}[rule.storage_class]
+            assert image.status == wanted, f"a {rule.storage_class} rule chose a {image.status} image"
+        if rule.count_type == "sinceImagePulled" and rule.age > timedelta(0):
+            since = image.last_pulled_at or image.pushed_at
+            assert NOW - since > rule.age, "an image pulled within the rule's span was selected"

@@ -1,6 +1,10 @@
 """ECR's lifecycle policy JSON, read, checked and written, and the policies `prune` and `lifecycle set`
 build from their flags, so `prune` and `lifecycle preview` select through the same rules.
 
+The schema is ECR's current one: a rule's `selection.storageClass` (standard, the default, or archive),
+count types imageCountMoreThan, sinceImagePushed, sinceImagePulled and sinceImageTransitioned (archive
+rules only), and actions expire or transition (`targetStorageClass: archive`, from standard only).
+
 The rules checked are ECR's own, from "Lifecycle policy properties in Amazon ECR"
 (https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_parameters.html), its
 "Lifecycle policy evaluation rules" (https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html)
@@ -18,16 +22,19 @@ from typing import Any, cast
 
 from ecrtool.model.durations import format_duration
 from ecrtool.model.errors import InvalidInput
-from ecrtool.model.retention import CountType, Policy, Rule, TagStatus, describe, span_words
+from ecrtool.model.retention import Action, CountType, Policy, Rule, StorageClass, TagStatus, describe, span_words
 
 MAX_POLICY_CHARS = 30_720  # botocore ECR model: LifecyclePolicyText max
 MAX_WILDCARDS = 4  # "a maximum limit of four wildcards (*) per string"
 DAY = timedelta(days=1)
 
 _RULE_KEYS = {"rulePriority", "description", "selection", "action"}
-_SELECTION_KEYS = {"tagStatus", "tagPrefixList", "tagPatternList", "countType", "countUnit", "countNumber"}
+_SELECTION_KEYS = {"tagStatus", "tagPrefixList", "tagPatternList", "countType", "countUnit", "countNumber",
+                   "storageClass"}
 _TAG_STATUSES = ("tagged", "untagged", "any")
-_COUNT_TYPES = ("imageCountMoreThan", "sinceImagePushed")
+_COUNT_TYPES = ("imageCountMoreThan", "sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned")
+_SINCE = _COUNT_TYPES[1:]
+_STORAGE_CLASSES = ("standard", "archive")
 _FIX = "fix the policy file"
 
 
@@ -70,9 +77,19 @@ def _parse_rule(item: object, number: int) -> Rule:
     if not isinstance(description, str):
         raise InvalidInput(f"{name}: description must be a string, not {_shown(description)}")
     action = item.get("action")
-    if not isinstance(action, dict) or action.get("type") != "expire":
-        raise InvalidInput(f'{name}: action must be {{"type": "expire"}} (the only action here), not {_shown(action)}')
-    _no_unknown_keys(action, {"type"}, f"{name}: action")
+    if not isinstance(action, dict) or action.get("type") not in ("expire", "transition"):
+        raise InvalidInput(
+            f'{name}: action must be {{"type": "expire"}} or {{"type": "transition", "targetStorageClass": '
+            f'"archive"}}, not {_shown(action)}'
+        )
+    _no_unknown_keys(action, {"type", "targetStorageClass"}, f"{name}: action")
+    kind = action["type"]
+    target = action.get("targetStorageClass")
+    if kind == "transition" and target != "archive":
+        raise InvalidInput(f'{name}: a transition needs "targetStorageClass": "archive" (the only target), not '
+                           f"{_shown(target)}")
+    if kind == "expire" and "targetStorageClass" in action:
+        raise InvalidInput(f"{name}: targetStorageClass is only for a transition action: remove it")
     selection = item.get("selection")
     if not isinstance(selection, dict):
         raise InvalidInput(f"{name}: selection must be an object with tagStatus, countType and countNumber")
@@ -81,10 +98,14 @@ def _parse_rule(item: object, number: int) -> Rule:
     status = selection.get("tagStatus")
     if status not in _TAG_STATUSES:
         raise InvalidInput(f"{name}: tagStatus must be tagged, untagged or any, not {_shown(status)}")
+    storage = selection.get("storageClass", "standard")
+    if storage not in _STORAGE_CLASSES:
+        raise InvalidInput(f"{name}: storageClass must be standard or archive, not {_shown(storage)}")
     count_type = selection.get("countType")
     if count_type not in _COUNT_TYPES:
         raise InvalidInput(
-            f"{name}: countType must be imageCountMoreThan or sinceImagePushed, not {_shown(count_type)}"
+            f"{name}: countType must be imageCountMoreThan, sinceImagePushed, sinceImagePulled or "
+            f"sinceImageTransitioned, not {_shown(count_type)}"
         )
     count = _positive(selection.get("countNumber"))
     if count is None:
@@ -92,8 +113,8 @@ def _parse_rule(item: object, number: int) -> Rule:
             f"{name}: countNumber must be a whole number of 1 or more, not {_shown(selection.get('countNumber'))}"
         )
     unit = selection.get("countUnit")
-    if count_type == "sinceImagePushed" and unit != "days":
-        raise InvalidInput(f'{name}: sinceImagePushed needs "countUnit": "days", not {_shown(unit)}')
+    if count_type in _SINCE and unit != "days":
+        raise InvalidInput(f'{name}: {count_type} needs "countUnit": "days", not {_shown(unit)}')
     if count_type == "imageCountMoreThan" and "countUnit" in selection:
         raise InvalidInput(f"{name}: imageCountMoreThan takes no countUnit (it counts images): remove countUnit")
     return Rule(
@@ -101,10 +122,12 @@ def _parse_rule(item: object, number: int) -> Rule:
         tag_status=cast(TagStatus, status),
         count_type=cast(CountType, count_type),
         count=count if count_type == "imageCountMoreThan" else 0,
-        age=timedelta(days=count) if count_type == "sinceImagePushed" else timedelta(0),
+        age=timedelta(days=count) if count_type in _SINCE else timedelta(0),
         tag_prefixes=_strings(selection, "tagPrefixList", name),
         tag_patterns=_strings(selection, "tagPatternList", name),
         description=description,
+        storage_class=cast(StorageClass, storage),
+        action=cast(Action, kind),
     )
 
 
@@ -129,9 +152,10 @@ def validate_for_ecr(policy: Policy) -> None:
 def _check_rules(rules: tuple[Rule, ...]) -> None:
     """ECR's rules within each rule and across rules (the evaluation rules and properties pages)."""
     seen_priorities: dict[int, int] = {}
-    seen_lists: dict[tuple[str, frozenset[str]], int] = {}
-    untagged: int | None = None
-    last = max(rule.priority for rule in rules)
+    seen_lists: dict[tuple[str, str, frozenset[str]], int] = {}
+    untagged: dict[str, int] = {}
+    last = {rule.storage_class: max(r.priority for r in rules if r.storage_class == rule.storage_class)
+            for rule in rules}
     for number, rule in enumerate(rules, 1):
         name = _name(number, rule)
         if rule.priority in seen_priorities:
@@ -141,30 +165,54 @@ def _check_rules(rules: tuple[Rule, ...]) -> None:
             )
         seen_priorities[rule.priority] = number
         _check_tags(rule, name)
-        if rule.tag_status == "any" and rule.priority != last:
+        _check_class(rule, name)
+        top = last[rule.storage_class]
+        if rule.tag_status == "any" and rule.priority != top:
             raise InvalidInput(
-                f'{name}: a tagStatus "any" rule must have the highest rulePriority (it is evaluated last), '
-                f"and there can be only one: give it a priority above {last} or merge the any rules"
+                f'{name}: a tagStatus "any" rule must have the highest rulePriority of the {rule.storage_class} '
+                f"rules (it is evaluated last), and there can be only one: give it a priority above {top} or "
+                "merge the any rules"
             )
         if rule.tag_status == "untagged":
-            if untagged is not None:
-                raise InvalidInput(f'{name}: only one rule may select untagged images, and rule {untagged} does')
-            untagged = number
+            if rule.storage_class in untagged:
+                raise InvalidInput(
+                    f"{name}: only one {rule.storage_class} rule may select untagged images, and rule "
+                    f"{untagged[rule.storage_class]} does"
+                )
+            untagged[rule.storage_class] = number
         if rule.count_type == "imageCountMoreThan" and rule.count < 1:
             raise InvalidInput(f"{name}: countNumber must be 1 or more for imageCountMoreThan, not {rule.count}")
-        if rule.count_type == "sinceImagePushed":
+        if rule.count_type in _SINCE:
             _whole_days(rule, name)
-        lists = ("tagPrefixList", frozenset(rule.tag_prefixes)) if rule.tag_prefixes else None
-        lists = lists or (("tagPatternList", frozenset(rule.tag_patterns)) if rule.tag_patterns else None)
+        lists = (rule.storage_class, "tagPrefixList", frozenset(rule.tag_prefixes)) if rule.tag_prefixes else None
+        lists = lists or (
+            (rule.storage_class, "tagPatternList", frozenset(rule.tag_patterns)) if rule.tag_patterns else None
+        )
         if lists is not None:
             # "The set of rules must contain a unique set of tag prefixes": read as no two rules with
             # the same list (a prefix may appear in several lists, as in AWS's own example B).
             if lists in seen_lists:
                 raise InvalidInput(
-                    f"{name}: its {lists[0]} is the same as rule {seen_lists[lists]}'s; "
+                    f"{name}: its {lists[1]} is the same as rule {seen_lists[lists]}'s; "
                     "ECR needs a different set of tags for each rule: merge the two rules"
                 )
             seen_lists[lists] = number
+
+
+def _check_class(rule: Rule, name: str) -> None:
+    """What ECR's parameters page allows between storageClass, countType and action."""
+    if rule.storage_class not in _STORAGE_CLASSES:
+        raise InvalidInput(f"{name}: storageClass must be standard or archive, not {rule.storage_class}")
+    if rule.count_type == "sinceImageTransitioned" and rule.storage_class != "archive":
+        raise InvalidInput(
+            f'{name}: sinceImageTransitioned counts from an image\'s move to archive: it needs "storageClass": '
+            '"archive" (use sinceImagePushed or sinceImagePulled for standard images)'
+        )
+    if rule.action == "transition" and rule.storage_class != "standard":
+        raise InvalidInput(
+            f'{name}: a transition moves images from standard to archive: it needs "storageClass": "standard", '
+            f"not {rule.storage_class} (archived images can only expire)"
+        )
 
 
 def _check_tags(rule: Rule, name: str) -> None:
@@ -210,8 +258,11 @@ def policy_json(policy: Policy) -> str:
             selection["tagPrefixList"] = list(rule.tag_prefixes)
         if rule.tag_patterns:
             selection["tagPatternList"] = list(rule.tag_patterns)
+        if rule.storage_class != "standard":
+            _check_class(rule, _name(number, rule))
+            selection["storageClass"] = rule.storage_class
         selection["countType"] = rule.count_type
-        if rule.count_type == "sinceImagePushed":
+        if rule.count_type in _SINCE:
             selection["countUnit"] = "days"
             selection["countNumber"] = _whole_days(rule, _name(number, rule))
         else:
@@ -225,7 +276,8 @@ def policy_json(policy: Policy) -> str:
         if rule.description:
             entry["description"] = rule.description
         entry["selection"] = selection
-        entry["action"] = {"type": "expire"}
+        transition = {"type": "transition", "targetStorageClass": "archive"}
+        entry["action"] = transition if rule.action == "transition" else {"type": "expire"}
         rules.append(entry)
     return json.dumps({"rules": rules}, indent=2)
 
@@ -236,6 +288,7 @@ def prune_policy(
     untagged: bool,
     older_than: timedelta | None,
     keep_tags: Iterable[str] = (),
+    not_pulled_for: timedelta | None = None,
 ) -> Policy:
     """`prune`'s flags as lifecycle rules, evaluated with ECR's semantics, in this priority order:
 
@@ -248,17 +301,25 @@ def prune_policy(
        it is an `any` rule, so an image that a `--keep` rule counts is never expired by it, as in ECR.
        With `--tag-prefix` and no `--keep` it applies to the images with those prefixes only (one rule
        per prefix).
+    4. `--not-pulled-for D`: alone, images not pulled for D (never pulled: pushed longer ago than D), an
+       `any` rule on sinceImagePulled; beside the others, a condition on each of them (Policy.idle), so
+       `--untagged --not-pulled-for 90d` takes untagged images nobody pulled for 90 days.
 
+    Prune's rules see every image whatever its storage class (ACTIVE and ARCHIVED alike).
     `--keep-tag` globs are never selected. InvalidInput for a negative keep, no selecting flag, or a
     `--tag-prefix` with neither `--keep` nor `--older-than`.
     """
     prefixes = _unique(tag_prefixes)
     if keep is not None and keep < 0:
         raise InvalidInput(f"--keep must be 0 or more, not {keep}: it is how many of the newest images stay")
-    if keep is None and not untagged and older_than is None:
-        raise InvalidInput("say what to prune: --keep N, --untagged or --older-than DURATION")
+    if keep is None and not untagged and older_than is None and not_pulled_for is None:
+        raise InvalidInput(
+            "say what to prune: --keep N, --untagged, --older-than DURATION or --not-pulled-for DURATION"
+        )
     if prefixes and keep is None and older_than is None:
         raise InvalidInput("--tag-prefix chooses which tags --keep or --older-than apply to: add one of them")
+    if not_pulled_for is not None and not_pulled_for <= timedelta(0):
+        raise InvalidInput("--not-pulled-for must be more than 0s: such as 90d")
     if older_than is not None and older_than <= timedelta(0):
         raise InvalidInput(
             "--older-than must be more than 0s: 0 would select every image (--untagged takes the untagged ones)"
@@ -278,17 +339,39 @@ def prune_policy(
             rules.append(
                 Rule(len(rules) + 1, "any", "sinceImagePushed", age=older_than, description=f"expire images {over}")
             )
-    return Policy(tuple(rules), keep_tags=_unique(keep_tags))
+    idle = not_pulled_for if rules else None
+    if not rules and not_pulled_for is not None:
+        rules.append(Rule(1, "any", "sinceImagePulled", age=not_pulled_for,
+                          description=f"expire images not pulled for {span_words(not_pulled_for)}"))
+    return Policy(tuple(rules), keep_tags=_unique(keep_tags), idle=idle, every_class=True)
 
 
-def lifecycle_policy(keep: int | None, tag_prefixes: Iterable[str], untagged_older_than: timedelta | None) -> Policy:
+def lifecycle_policy(
+    keep: int | None,
+    tag_prefixes: Iterable[str],
+    untagged_older_than: timedelta | None,
+    archive_after: timedelta | None = None,
+    expire_archived_after: timedelta | None = None,
+) -> Policy:
     """`lifecycle set|preview`'s flags as an ECR-valid policy: `--keep N` (1 or more) builds the same
     rules as prune's (the newest N of each `--tag-prefix`, one rule per prefix, or of every tagged image),
-    then `--untagged-older-than D` (whole days) expires untagged images pushed longer ago than D.
+    then `--untagged-older-than D` (whole days) expires untagged images pushed longer ago than D, then
+    `--archive-after D` moves to archive the standard images not pulled for D (never pulled: pushed over D
+    ago) that no earlier rule counted, and `--expire-archived-after D` expires images archived over D ago.
     InvalidInput for anything ECR would refuse, and for a `--tag-prefix` without `--keep`."""
     prefixes = _unique(tag_prefixes)
-    if keep is None and untagged_older_than is None:
-        raise InvalidInput("say what the policy keeps: --keep N and/or --untagged-older-than DURATION")
+    spans = {"--untagged-older-than": untagged_older_than, "--archive-after": archive_after,
+             "--expire-archived-after": expire_archived_after}
+    if keep is None and all(span is None for span in spans.values()):
+        raise InvalidInput(
+            "say what the policy does: --keep N, --untagged-older-than, --archive-after or --expire-archived-after"
+        )
+    for option, span in spans.items():
+        if option != "--untagged-older-than" and span is not None and (span < DAY or span % DAY):
+            raise InvalidInput(
+                f"{option} must be whole days, 1 or more (ECR counts age in days), not {format_duration(span)}: "
+                "such as 1d, 90d or 2w"
+            )
     if keep is not None and keep < 1:
         raise InvalidInput(
             f"--keep must be 1 or more in a lifecycle policy (ECR's countNumber), not {keep}: "
@@ -306,6 +389,16 @@ def lifecycle_policy(keep: int | None, tag_prefixes: Iterable[str], untagged_old
         rules.append(
             Rule(len(rules) + 1, "untagged", "sinceImagePushed", age=untagged_older_than,
                  description=f"expire untagged images pushed over {untagged_older_than.days}d ago")
+        )
+    if archive_after is not None:
+        rules.append(
+            Rule(len(rules) + 1, "any", "sinceImagePulled", age=archive_after, action="transition",
+                 description=f"archive images not pulled for {archive_after.days}d")
+        )
+    if expire_archived_after is not None:
+        rules.append(
+            Rule(len(rules) + 1, "any", "sinceImageTransitioned", age=expire_archived_after, storage_class="archive",
+                 description=f"expire images archived over {expire_archived_after.days}d ago")
         )
     policy = Policy(tuple(rules))
     validate_for_ecr(policy)

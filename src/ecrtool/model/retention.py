@@ -22,7 +22,12 @@ from typing import Literal
 from ecrtool.model.durations import format_duration
 
 TagStatus = Literal["tagged", "untagged", "any"]
-CountType = Literal["imageCountMoreThan", "sinceImagePushed"]
+CountType = Literal["imageCountMoreThan", "sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned"]
+# a rule's storageClass: ECR's two, and prune's own "any" (its flags apply to every image, whatever its class)
+StorageClass = Literal["standard", "archive", "any"]
+Action = Literal["expire", "transition"]
+# DescribeImages' imageStatus each storage class holds (ACTIVATING: on its way back, in neither yet)
+_CLASS_STATUSES = {"standard": ("ACTIVE",), "archive": ("ARCHIVED",), "any": ("ACTIVE", "ARCHIVED", "ACTIVATING")}
 
 
 @dataclass(frozen=True, slots=True)  # slots: a prune holds one of each per image
@@ -38,12 +43,20 @@ class StoredImage:
     children: tuple[str, ...] = ()  # the manifests an index names
     subject: str | None = None  # the image this one refers to (a signature, SBOM or attestation)
     last_pulled_at: datetime | None = None  # DescribeImages' lastRecordedPullTime; None: never pulled
+    status: str = "ACTIVE"  # DescribeImages' imageStatus: ACTIVE, ARCHIVED or ACTIVATING
+    archived_at: datetime | None = None  # DescribeImages' lastArchivedAt
+
+    def idle_since(self) -> datetime:
+        """When IMAGE was last pulled, or pushed if never (ECR's sinceImagePulled counts so)."""
+        return self.last_pulled_at or self.pushed_at
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One lifecycle rule, as ECR's policy JSON has it. `age` is sinceImagePushed's span (ECR's is whole
-    days; prune's --older-than may be 12h); `count` is imageCountMoreThan's number."""
+    """One lifecycle rule, as ECR's policy JSON has it. `age` is the span of a since* count type (ECR's is
+    whole days; prune's --older-than may be 12h); `count` is imageCountMoreThan's number. `storage_class`
+    says which images the rule sees (standard: ACTIVE ones, archive: ARCHIVED ones); `action` is expire
+    or transition (to archive, the only target ECR has)."""
 
     priority: int
     tag_status: TagStatus
@@ -53,15 +66,20 @@ class Rule:
     tag_prefixes: tuple[str, ...] = ()
     tag_patterns: tuple[str, ...] = ()
     description: str = ""
+    storage_class: StorageClass = "standard"
+    action: Action = "expire"
 
 
 @dataclass(frozen=True)
 class Policy:
     """Rules in any order (evaluated by priority), and tag globs that are never selected (prune's
-    --keep-tag: ECR's policies have no such thing)."""
+    --keep-tag: ECR's policies have no such thing). `idle`: prune's --not-pulled-for beside other flags,
+    a further condition on every rule (an image pulled within it is never expired, yet still counted)."""
 
     rules: tuple[Rule, ...]
     keep_tags: tuple[str, ...] = ()
+    idle: timedelta | None = None
+    every_class: bool = False  # prune's: every rule sees every image, whatever its storage class
 
 
 @dataclass(frozen=True, slots=True)  # slots: a prune holds one of each per image
@@ -73,7 +91,7 @@ class Expiry:
     image: StoredImage
     reason: str
     rule: int | None
-
+    action: Action = "expire"  # transition: the image moves to archive (lifecycle preview only)
 
 
 # The OCI referrers fallback tag (`sha256-<hex>`, an index of an image's referrers) and cosign's tags for
@@ -85,8 +103,11 @@ _CHILD, _REFERRER = "child of", "referrer of"
 _ORDER = {_CHILD: 0, _REFERRER: 1}
 
 
-def select(images: Iterable[StoredImage], policy: Policy, now: datetime) -> list[Expiry]:
-    """The images POLICY expires in a repository holding IMAGES at NOW, oldest first (then by digest).
+def select(
+    images: Iterable[StoredImage], policy: Policy, now: datetime, in_use: Iterable[str] = ()
+) -> list[Expiry]:
+    """The images POLICY expires (or transitions) in a repository holding IMAGES at NOW, oldest first
+    (then by digest).
 
     The rules see the top-level images only and follow ECR's evaluation rules ("Lifecycle policy
     evaluation rules", https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html):
@@ -102,11 +123,21 @@ def select(images: Iterable[StoredImage], policy: Policy, now: datetime) -> list
     A child that also has a tag of its own is a top-level image too: it goes only when a rule expires it
     and every parent goes. Dependents of dependents chain; a cycle stays, and a reference to a manifest
     that is not there makes no parent (nothing is deleted on a guess).
+
+    Storage classes as ECR has them: a standard rule sees ACTIVE images, an archive rule ARCHIVED ones
+    (prune's "any" all of them), while every image, whatever its class, is a parent its dependents stay
+    with. A transition is reported with action "transition" and takes nothing with it.
+
+    IN_USE digests (running workloads' images) are never selected, nor what they need: the indexes that
+    name them, and through those their siblings, and their referrers. They are counted like any other.
     """
     stored = _unique(images)
     parents = _parents(stored)
     top = {digest for digest, image in stored.items() if digest not in parents or _has_own_tag(image)}
-    expired = _evaluate([stored[digest] for digest in top], policy, now)
+    held = _held(stored, parents, in_use)
+    found = _evaluate([stored[digest] for digest in top], policy, now, held)
+    expired = {digest: expiry for digest, expiry in found.items() if expiry.action == "expire"}
+    moved = [expiry for expiry in found.values() if expiry.action == "transition"]
 
     # What goes: the parentless images a rule expired, then, parent by parent, each dependent whose last
     # parent went (a top-level child only if a rule expired it too). Linear in images plus references.
@@ -120,7 +151,7 @@ def select(images: Iterable[StoredImage], policy: Policy, now: datetime) -> list
     while queue:
         for child in dependents.get(queue.pop(), ()):
             waiting[child] -= 1
-            if waiting[child] or child in gone or _keep_tagged(stored[child], policy.keep_tags):
+            if waiting[child] or child in gone or child in held or _keep_tagged(stored[child], policy.keep_tags):
                 continue
             if child in expired:
                 gone[child] = expired[child]
@@ -129,7 +160,21 @@ def select(images: Iterable[StoredImage], policy: Policy, now: datetime) -> list
             else:
                 continue
             queue.append(child)
-    return sorted(gone.values(), key=lambda expiry: (expiry.image.pushed_at, expiry.image.digest))
+    chosen = [*gone.values(), *moved]
+    return sorted(chosen, key=lambda expiry: (expiry.image.pushed_at, expiry.image.digest))
+
+
+def _held(stored: dict[str, StoredImage], parents: dict[str, dict[str, str]], in_use: Iterable[str]) -> set[str]:
+    """IN_USE's digests present, and every image above them (the index naming a child in use, the image a
+    referrer in use refers to): what stays so the images in use stay whole."""
+    held: set[str] = set()
+    queue = [digest for digest in in_use if digest in stored]
+    while queue:
+        digest = queue.pop()
+        if digest not in held:
+            held.add(digest)
+            queue.extend(parents.get(digest, ()))
+    return held
 
 
 def _unique(images: Iterable[StoredImage]) -> dict[str, StoredImage]:
@@ -144,7 +189,7 @@ def _unique(images: Iterable[StoredImage]) -> dict[str, StoredImage]:
 
 def _listing_key(image: StoredImage) -> tuple[object, ...]:
     return (image.pushed_at, image.tags, image.size_bytes, image.media_type or "", image.children,
-            image.subject or "")
+            image.subject or "", image.status, image.idle_since(), image.archived_at or image.pushed_at)
 
 
 def _parents(stored: dict[str, StoredImage]) -> dict[str, dict[str, str]]:
@@ -181,23 +226,48 @@ def _keep_tagged(image: StoredImage, keep_tags: tuple[str, ...]) -> bool:
     return any(fnmatchcase(tag, pattern) for tag in image.tags for pattern in keep_tags)
 
 
-def _evaluate(top: list[StoredImage], policy: Policy, now: datetime) -> dict[str, Expiry]:
-    """ECR's evaluation of POLICY over the top-level images TOP: what each rule expires, by digest."""
+def _evaluate(top: list[StoredImage], policy: Policy, now: datetime, held: set[str]) -> dict[str, Expiry]:
+    """ECR's evaluation of POLICY over the top-level images TOP: what each rule expires or transitions,
+    by digest. HELD images are counted but never chosen."""
     newest_first = sorted(top, key=lambda image: (image.pushed_at, image.digest), reverse=True)
     claimed: set[str] = set()  # matched by an earlier rule's tag selection: no later rule expires them
     expired: dict[str, Expiry] = {}
     for rule in sorted(policy.rules, key=lambda rule: rule.priority):
-        matched = [image for image in newest_first if _matches(rule, _own_tags(image))]
+        statuses = _CLASS_STATUSES["any" if policy.every_class else rule.storage_class]
+        matched = [image for image in newest_first
+                   if image.status in statuses and _matches(rule, _own_tags(image))]
         if rule.count_type == "imageCountMoreThan":
             chosen = [(image, _count_reason(rule)) for image in matched[rule.count:]]
         else:
-            chosen = [(image, _age_reason(rule, now - image.pushed_at)) for image in matched
-                      if rule.age <= timedelta(0) or now - image.pushed_at > rule.age]
+            aged = [(image, now - _since(rule, image)) for image in matched]
+            chosen = [(image, _age_reason(rule, age)) for image, age in aged
+                      if rule.age <= timedelta(0) or age > rule.age]
         for image, reason in chosen:
-            if image.digest not in claimed and not _keep_tagged(image, policy.keep_tags):
-                expired[image.digest] = Expiry(image, reason, rule.priority)
+            if image.digest in claimed or image.digest in held or _keep_tagged(image, policy.keep_tags):
+                continue
+            if policy.idle is not None and now - image.idle_since() <= policy.idle:
+                continue
+            if policy.idle is not None:
+                reason = f"{reason}; {_pull_words(image, now)}"
+            expired[image.digest] = Expiry(image, reason, rule.priority, rule.action)
         claimed.update(image.digest for image in matched)
     return expired
+
+
+def _since(rule: Rule, image: StoredImage) -> datetime:
+    """The moment RULE's count type measures IMAGE's age from: its push, its last pull (its push if never
+    pulled, as ECR counts it), or its move to archive (its push if ECR does not say)."""
+    if rule.count_type == "sinceImagePulled":
+        return image.idle_since()
+    if rule.count_type == "sinceImageTransitioned":
+        return image.archived_at or image.pushed_at
+    return image.pushed_at
+
+
+def _pull_words(image: StoredImage, now: datetime) -> str:
+    if image.last_pulled_at is None:
+        return f"never pulled, pushed {_ago(now - image.pushed_at)} ago"
+    return f"last pulled {_ago(now - image.last_pulled_at)} ago"
 
 
 def _own_tags(image: StoredImage) -> tuple[str, ...]:
@@ -248,12 +318,19 @@ def _count_reason(rule: Rule) -> str:
     return f"beyond the newest {rule.count} {what}"
 
 
+_SINCE_WORDS = {"sinceImagePushed": "pushed", "sinceImagePulled": "not pulled for",
+                "sinceImageTransitioned": "archived"}
+
+
 def _age_reason(rule: Rule, age: timedelta) -> str:
     what = describe(rule)
     if rule.age <= timedelta(0):
         return what or "any image"
-    pushed = f"pushed {_ago(age)} ago, over {span_words(rule.age)}"
-    return f"{what}, {pushed}" if what else pushed
+    if rule.count_type == "sinceImagePulled":
+        since = f"not pulled for {_ago(age)}, over {span_words(rule.age)}"
+    else:
+        since = f"{_SINCE_WORDS[rule.count_type]} {_ago(age)} ago, over {span_words(rule.age)}"
+    return f"{what}, {since}" if what else since
 
 
 def span_words(span: timedelta) -> str:
