@@ -569,6 +569,18 @@ class StubbedAws:
     def signed_ecr(self, region: str | None = None) -> None:
         return None  # every call goes to the stubbed botocore client
 
+    def client(self, service: str, region: str | None = None) -> object:
+        """STS says who the caller is (STUBBED_CALLER); any other service is the stubbed client."""
+        return _StubbedSts() if service == "sts" else self._client
+
+
+STUBBED_CALLER = "arn:aws:iam::123456789012:user/tester"
+
+
+class _StubbedSts:
+    def get_caller_identity(self) -> dict[str, str]:
+        return {"Account": "123456789012", "Arn": STUBBED_CALLER, "UserId": "AIDATESTER"}
+
 
 @pytest.fixture
 def stubbed_ecr(client: object, stub: object, monkeypatch: pytest.MonkeyPatch) -> object:

@@ -114,6 +114,9 @@ INVALID: dict[str, list[list[str]]] = {
         ["trees", "--keep", "1", "--tag-prefix", "rel ease"],
         ["trees", "--keep", "1", "--keep-tag", "v1;id"],
         ["Trees", "--keep", "1", "--yes"],
+        ["trees", "--not-pulled-for", "0d"],
+        ["trees", "--not-pulled-for", "soon"],
+        ["trees", "--untagged", "--protect-file", "/nonexistent/pods.txt"],
     ],
     "lifecycle": [
         ["show", "trees:v1"],
@@ -125,6 +128,8 @@ INVALID: dict[str, list[list[str]]] = {
         ["set", "trees", "--file", "/nonexistent/policy.json", "--keep", "3"],
         ["preview", "trees", "--keep", "-2"],
         ["preview", "trees", "--tag-prefix", "a/b"],
+        ["set", "trees", "--archive-after", "36h"],
+        ["preview", "trees", "--expire-archived-after", "never"],
     ],
     "run": [
         ["Trees:v1"],

@@ -1,6 +1,7 @@
 """`ecrtool prune` and `ecrtool lifecycle` on a stubbed ECR client: every call checked, in order, with
-nothing more (the Stubber fails on a call it was not given): listing pages, one BatchGetImage per 100
-indexes and untagged images, deletes of at most 100 in an order ECR accepts, and what users read."""
+nothing more (the Stubber fails on a call it was not given): the pull-time exclusions, listing pages of
+every storage class, one BatchGetImage per 100 indexes and untagged images only for a caller whose pulls
+ECR does not record, deletes of at most 100 in an order ECR accepts, and what users read."""
 
 from __future__ import annotations
 
@@ -44,12 +45,18 @@ def detail(
     }
 
 
-def pages(stub: Stubber, details: list[dict[str, Any]]) -> int:
-    """DescribeImages as ECR answers it: 100 images a page. Returns how many pages."""
+CALLER = "arn:aws:iam::123456789012:user/tester"  # conftest's STUBBED_CALLER
+
+
+def pages(stub: Stubber, details: list[dict[str, Any]], *, excluded: bool = False) -> int:
+    """ListPullTimeUpdateExclusions (naming the caller when EXCLUDED: prune may then read manifests), then
+    DescribeImages of every storage class as ECR answers it: 100 images a page. Returns how many pages."""
+    stub.add_response("list_pull_time_update_exclusions", {"pullTimeUpdateExclusions": [CALLER] if excluded else []},
+                      {})
     count = 0
     for start in range(0, len(details), 100):
         reply: dict[str, Any] = {"imageDetails": details[start : start + 100]}
-        params: dict[str, Any] = {"repositoryName": "trees"}
+        params: dict[str, Any] = {"repositoryName": "trees", "filter": {"imageStatus": "ANY"}}
         if start:
             params["nextToken"] = f"page{start}"
         if start + 100 < len(details):
@@ -67,7 +74,8 @@ def rereads(stub: Stubber, digests: list[str], changed: dict[str, dict[str, Any]
     stub.add_response(
         "describe_images",
         {"imageDetails": details},
-        {"repositoryName": "trees", "imageIds": [{"imageDigest": d} for d in digests]},
+        {"repositoryName": "trees", "imageIds": [{"imageDigest": d} for d in digests],
+         "filter": {"imageStatus": "ANY"}},
     )
 
 
@@ -103,7 +111,7 @@ def test_250_images_take_3_listing_pages_and_3_deletes_of_at_most_100(invoke: An
     doc = json.loads(result.stdout)
     assert list(doc) == [
         "repository", "source", "dry_run", "examined", "selected", "selected_bytes", "deleted", "deleted_bytes",
-        "delete_calls", "spared", "images", "failures", "spared_images",
+        "delete_calls", "spared", "in_use", "links", "images", "failures", "spared_images", "in_use_images",
     ]  # fmt: skip
     assert {k: doc[k] for k in ("selected", "deleted", "delete_calls", "examined", "dry_run")} == {
         "selected": 240,
@@ -117,17 +125,14 @@ def test_250_images_take_3_listing_pages_and_3_deletes_of_at_most_100(invoke: An
     assert [image["tags"] for image in images[:2]] == [["t249"], ["t248"]]  # oldest first
     assert {image["status"] for image in images} == {"deleted"}
     assert doc["failures"] == []
-    assert set(images[0]) == {"digest", "tags", "size_bytes", "pushed_at", "media_type", "reason", "rule", "status"}
+    assert set(images[0]) == {"digest", "tags", "size_bytes", "pushed_at", "media_type", "reason", "rule", "status",
+                              "action", "image_status", "last_pulled_at"}
     assert images[0]["reason"].startswith("beyond the newest 10")
 
 
 def test_a_dry_run_deletes_nothing_and_says_how_to_delete(invoke: Any, ecr: Stubber) -> None:
+    # no BatchGetImage: the caller's pulls are recorded, and ECR names a referrer's subject in the listing
     pages(ecr, [detail(1, ["new"], 1), detail(2, ["old"], 40, size=2_500_000), detail(3, [], 50, size=500_000)])
-    ecr.add_response(  # the untagged one's manifest, for a subject it does not have
-        "batch_get_image",
-        {"images": [{"imageId": {"imageDigest": digest(3)}, "imageManifest": '{"schemaVersion": 2, "layers": []}'}]},
-        {"repositoryName": "trees", "imageIds": [{"imageDigest": digest(3)}], "acceptedMediaTypes": ACCEPTED},
-    )
 
     result = invoke("prune", "trees", "--keep", "1", "--untagged")
     assert result.exit_code == 0, result.stderr
@@ -153,6 +158,7 @@ def test_an_index_goes_before_its_children_and_its_signature_after_it(invoke: An
             detail(3, [], 30, size=4000, media_type=OCI_MANIFEST),
             detail(4, [], 29, size=10, media_type=OCI_MANIFEST),
         ],
+        excluded=True,
     )
     index_text = json.dumps({"mediaType": OCI_INDEX, "manifests": [{"digest": child_a}, {"digest": child_b}]})
     signature_text = json.dumps({"mediaType": OCI_MANIFEST, "subject": {"digest": index}, "layers": []})
@@ -183,7 +189,7 @@ def test_an_index_goes_before_its_children_and_its_signature_after_it(invoke: An
 
 def test_a_refused_index_keeps_its_children_and_exits_1_naming_them(invoke: Any, ecr: Stubber) -> None:
     index, child = digest(1), digest(2)
-    pages(ecr, [detail(9, ["new"], 1), detail(1, ["old"], 30, media_type=OCI_INDEX), detail(2, [], 30)])
+    pages(ecr, [detail(9, ["new"], 1), detail(1, ["old"], 30, media_type=OCI_INDEX), detail(2, [], 30)], excluded=True)
     ecr.add_response(
         "batch_get_image",
         {

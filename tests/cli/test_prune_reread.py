@@ -38,8 +38,12 @@ def detail(n: int, tags: list[str], age_days: float, **more: Any) -> dict[str, A
     }
 
 
-def listing(stub: Stubber, details: list[dict[str, Any]]) -> None:
-    stub.add_response("describe_images", {"imageDetails": details}, {"repositoryName": "trees"})
+def listing(stub: Stubber, details: list[dict[str, Any]], *, excluded: bool = False) -> None:
+    """The pull-time exclusions (the caller among them when EXCLUDED: manifests may be read), then the listing."""
+    callers = ["arn:aws:iam::123456789012:user/tester"] if excluded else []  # conftest's STUBBED_CALLER
+    stub.add_response("list_pull_time_update_exclusions", {"pullTimeUpdateExclusions": callers}, {})
+    stub.add_response("describe_images", {"imageDetails": details},
+                      {"repositoryName": "trees", "filter": {"imageStatus": "ANY"}})
 
 
 def manifests(stub: Stubber, texts: dict[str, str]) -> None:
@@ -55,7 +59,8 @@ def reread(stub: Stubber, details: list[dict[str, Any]]) -> None:
     stub.add_response(
         "describe_images",
         {"imageDetails": details},
-        {"repositoryName": "trees", "imageIds": [{"imageDigest": d["imageDigest"]} for d in details]},
+        {"repositoryName": "trees", "imageIds": [{"imageDigest": d["imageDigest"]} for d in details],
+         "filter": {"imageStatus": "ANY"}},
     )
 
 
@@ -72,7 +77,6 @@ PLAIN = json.dumps({"schemaVersion": 2, "mediaType": DOCKER_IMAGE, "layers": []}
 
 def test_an_image_tagged_since_the_listing_is_spared_and_reported(invoke: Any, ecr: Stubber) -> None:
     listing(ecr, [detail(1, ["keep"], 1), detail(2, [], 10), detail(3, [], 20)])
-    manifests(ecr, {digest(2): PLAIN, digest(3): PLAIN})
     # between the listing and the delete a CI job tags image 2 as prod
     reread(ecr, [detail(2, ["prod"], 10), detail(3, [], 20)])
     delete(ecr, [digest(3)])
@@ -92,7 +96,6 @@ def test_an_image_pulled_since_the_listing_is_spared(invoke: Any, ecr: Stubber) 
     pulled_before = NOW - timedelta(days=5)
     pulled_now = NOW + timedelta(seconds=1)
     listing(ecr, [detail(1, [], 10, lastRecordedPullTime=pulled_before), detail(2, [], 20)])
-    manifests(ecr, {digest(1): PLAIN, digest(2): PLAIN})
     reread(ecr, [detail(1, [], 10, lastRecordedPullTime=pulled_now),
                  detail(2, [], 20, lastRecordedPullTime=pulled_before)])  # fmt: skip
     # image 2 was never pulled when listed and shows a pull now: spared too. Nothing left to delete: no call
@@ -107,7 +110,6 @@ def test_an_image_pulled_since_the_listing_is_spared(invoke: Any, ecr: Stubber) 
 def test_a_pull_time_unchanged_since_the_listing_does_not_spare(invoke: Any, ecr: Stubber) -> None:
     pulled = NOW - timedelta(days=40)
     listing(ecr, [detail(1, [], 50, lastRecordedPullTime=pulled)])
-    manifests(ecr, {digest(1): PLAIN})
     reread(ecr, [detail(1, [], 50, lastRecordedPullTime=pulled)])
     delete(ecr, [digest(1)])
     result = invoke("prune", "trees", "--untagged", "--yes", "-q")
@@ -119,7 +121,7 @@ def test_an_index_tagged_since_the_listing_keeps_its_children(invoke: Any, ecr: 
     index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
                         "manifests": [{"digest": digest(11), "mediaType": DOCKER_IMAGE, "size": 1}]})  # fmt: skip
     listing(ecr, [detail(1, ["v2"], 1), detail(10, ["v1"], 30, imageManifestMediaType=OCI_INDEX),
-                  detail(11, [], 30)])  # fmt: skip
+                  detail(11, [], 30)], excluded=True)  # fmt: skip
     manifests(ecr, {digest(10): index, digest(11): PLAIN})
     reread(ecr, [detail(10, ["v1", "stable"], 30, imageManifestMediaType=OCI_INDEX)])
     # the index is spared, so its child is neither re-read nor deleted; no delete call at all
@@ -136,13 +138,14 @@ def test_an_index_tagged_since_the_listing_keeps_its_children(invoke: Any, ecr: 
 
 def test_an_image_gone_since_the_listing_is_not_deleted_again(invoke: Any, ecr: Stubber) -> None:
     listing(ecr, [detail(1, [], 10), detail(2, [], 20)])
-    manifests(ecr, {digest(1): PLAIN, digest(2): PLAIN})
     # ECR answers ImageNotFoundException for the whole call when one id is gone: each is asked alone
     ecr.add_client_error("describe_images", "ImageNotFoundException", "not found", expected_params={
-        "repositoryName": "trees", "imageIds": [{"imageDigest": digest(1)}, {"imageDigest": digest(2)}]})  # fmt: skip
+        "repositoryName": "trees", "imageIds": [{"imageDigest": digest(1)}, {"imageDigest": digest(2)}],
+        "filter": {"imageStatus": "ANY"}})  # fmt: skip
     reread(ecr, [detail(1, [], 10)])
     ecr.add_client_error("describe_images", "ImageNotFoundException", "not found", expected_params={
-        "repositoryName": "trees", "imageIds": [{"imageDigest": digest(2)}]})  # fmt: skip
+        "repositoryName": "trees", "imageIds": [{"imageDigest": digest(2)}],
+        "filter": {"imageStatus": "ANY"}})  # fmt: skip
     delete(ecr, [digest(1)])
     result = invoke("prune", "trees", "--untagged", "--yes", "-o", "json")
     assert result.exit_code == 0, result.stderr

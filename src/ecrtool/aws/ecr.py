@@ -177,6 +177,18 @@ class Ecr:
             )
         return str(reply.get("imageStatus") or "")
 
+    def pull_time_exclusions(self) -> set[str]:
+        """The IAM principals whose pulls ECR does not record (ListPullTimeUpdateExclusions, every page)."""
+        found: set[str] = set()
+        params: dict[str, Any] = {}
+        while True:
+            with translate("ecr:ListPullTimeUpdateExclusions"):
+                reply = self._client.list_pull_time_update_exclusions(**params)
+            found.update(reply.get("pullTimeUpdateExclusions") or [])
+            if not reply.get("nextToken"):
+                return found
+            params["nextToken"] = reply["nextToken"]
+
     def images_by_digest(self, repository: str, digests: list[str]) -> list[ImageInfo]:
         """The images DIGESTS name as DescribeImages has them now, tags and last pull included, 100 ids a
         call; one no longer there is left out. It only reads: DescribeImages, unlike BatchGetImage, never
@@ -186,7 +198,9 @@ class Ecr:
         for chunk in chunks([{"imageDigest": digest} for digest in digests]):
             try:
                 with translate("ecr:DescribeImages", repository=repository):
-                    reply = self._client.describe_images(repositoryName=repository, imageIds=chunk, **self._ids())
+                    reply = self._client.describe_images(
+                        repositoryName=repository, imageIds=chunk, filter={"imageStatus": "ANY"}, **self._ids()
+                    )
             except NotFound:
                 if len(chunk) > 1:
                     for one in chunk:

@@ -33,6 +33,17 @@ _POLICY_OPTIONS = [
         metavar="DURATION",
         help="Rule: expire untagged images pushed longer ago than DURATION, whole days (7d, 2w).",
     ),
+    click.option(
+        "--archive-after",
+        metavar="DURATION",
+        help="Rule: move to archive the images not pulled for DURATION (never pulled: pushed over DURATION ago) "
+        "that no --keep rule counts, whole days (90d).",
+    ),
+    click.option(
+        "--expire-archived-after",
+        metavar="DURATION",
+        help="Rule: expire images archived longer ago than DURATION, whole days (365d).",
+    ),
 ]
 
 
@@ -45,6 +56,7 @@ def policy_options(func: F) -> F:
 @click.group(
     epilog="Examples:\n\n  ecrtool lifecycle show trees\n\n"
     "  ecrtool lifecycle set trees --keep 30 --untagged-older-than 7d\n\n"
+    "  ecrtool lifecycle set trees --archive-after 90d --expire-archived-after 365d\n\n"
     "  ecrtool lifecycle preview trees                # what the repository's own policy expires now\n\n"
     "Replaces: aws ecr get-lifecycle-policy / put-lifecycle-policy, and a day's wait for ECR to act\n"
     "(or start-lifecycle-policy-preview and polling get-lifecycle-policy-preview)."
@@ -87,16 +99,25 @@ def set_(
     keep: int | None,
     tag_prefixes: tuple[str, ...],
     untagged_older_than: str | None,
+    archive_after: str | None,
+    expire_archived_after: str | None,
 ) -> None:
     """Put a lifecycle policy on REPO, from --file or built from the flags, checked against ECR's rules
-    first (unique priorities, an `any` rule last, countType and countNumber consistent, 30,720 characters
-    at most). ECR applies it within a day; `ecrtool lifecycle preview` shows now what it expires."""
+    first (unique priorities, an `any` rule last, countType and countNumber consistent, storageClass and
+    transitions as ECR takes them, 30,720 characters at most). ECR applies it within a day; `ecrtool
+    lifecycle preview` shows now what it expires and archives."""
     from ecrtool.cli.render_cleanup import policy
     from ecrtool.service.prune import Cleanup
 
     a = app(ctx, Cleanup)
     result = a.service.lifecycle_set(
-        repo, file=file, keep=keep, tag_prefixes=tag_prefixes, untagged_older_than=untagged_older_than
+        repo,
+        file=file,
+        keep=keep,
+        tag_prefixes=tag_prefixes,
+        untagged_older_than=untagged_older_than,
+        archive_after=archive_after,
+        expire_archived_after=expire_archived_after,
     )
     policy(a.render, result, was_set=True)
 
@@ -118,17 +139,28 @@ def preview(
     keep: int | None,
     tag_prefixes: tuple[str, ...],
     untagged_older_than: str | None,
+    archive_after: str | None,
+    expire_archived_after: str | None,
 ) -> None:
-    """What a lifecycle policy (--file's, the flags', else REPO's own) would expire in REPO now, at once.
+    """What a lifecycle policy (--file's, the flags', else REPO's own) would expire in REPO now, at once,
+    and what its transition rules would move to archive.
 
-    The selection is prune's: an index's children and an image's signatures go with it and stay with it.
-    Nothing is deleted; `ecrtool prune` with the same rules and --yes deletes.
+    Every rule is evaluated as ECR does: by priority, standard rules over ACTIVE images and archive rules
+    over ARCHIVED ones, sinceImagePulled from the last recorded pull (the push when never pulled),
+    sinceImageTransitioned from the move to archive. The selection is prune's: an index's children and an
+    image's signatures go with it and stay with it. Nothing is deleted or moved; `ecrtool prune` deletes.
     """
     from ecrtool.cli.render_cleanup import cleanup
     from ecrtool.service.prune import Cleanup
 
     a = app(ctx, Cleanup)
     result = a.service.lifecycle_preview(
-        repo, file=file, keep=keep, tag_prefixes=tag_prefixes, untagged_older_than=untagged_older_than
+        repo,
+        file=file,
+        keep=keep,
+        tag_prefixes=tag_prefixes,
+        untagged_older_than=untagged_older_than,
+        archive_after=archive_after,
+        expire_archived_after=expire_archived_after,
     )
     cleanup(a.render, result, preview=True)

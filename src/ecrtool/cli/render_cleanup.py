@@ -5,11 +5,18 @@ The JSON document of a selection (prune, lifecycle preview):
 
     {"repository": "trees", "source": "flags", "dry_run": true, "examined": 12,
      "selected": 3, "selected_bytes": 123, "deleted": 0, "deleted_bytes": 0, "delete_calls": 0, "spared": 0,
+     "in_use": 1, "links": "read" | "listing",
      "images": [{"digest": "sha256:...", "tags": ["v1"], "size_bytes": 41, "pushed_at": "2026-...",
                  "media_type": "...", "reason": "beyond the newest 5 tagged", "rule": 1,
-                 "status": "selected" | "deleted" | "spared" | "failed"}, ...],
+                 "status": "selected" | "deleted" | "spared" | "failed", "action": "expire" | "transition",
+                 "image_status": "ACTIVE" | "ARCHIVED" | "ACTIVATING", "last_pulled_at": "2026-..." | null}, ...],
      "failures": [{"digest": "sha256:...", "code": "ImageReferencedByManifestList", "reason": "..."}],
-     "spared_images": [{"digest": "sha256:...", "reason": "tagged prod since it was selected"}]}
+     "spared_images": [{"digest": "sha256:...", "reason": "tagged prod since it was selected"}],
+     "in_use_images": [{"digest": "sha256:...", "where": "ECS task definition web:3 (ACTIVE)"}]}
+
+`action` is "transition" only in a lifecycle preview of a rule moving images to archive. `links` "listing":
+the manifests were not read (a read counts as a pull), so an index's children are not known and an untagged
+manifest stays while any image index stays.
 
 `spared_images` (prune --yes) lists the selected images read again before their delete and kept: tagged or
 pulled since the listing, gone already, or going with one that was.
@@ -44,6 +51,7 @@ def cleanup(render: Renderer, result: CleanupResult, *, preview: bool = False) -
                 render.line(expiry.image.digest)
     else:
         _cleanup_text(render, result, preview)
+        _notes(render, result)
     for failure in result.failures:
         click.echo(
             f"ecrtool: failed to delete {failure.image.label()}: {failure.code}: {failure.reason}", file=render.err
@@ -63,16 +71,22 @@ def _cleanup_text(render: Renderer, result: CleanupResult, preview: bool) -> Non
     for expiry in result.selected:
         image = expiry.image
         row = [", ".join(image.tags) or "<untagged>", short_digest(image.digest), human_size(image.size_bytes)]
-        row += [when(image.pushed_at), expiry.reason]
+        row += [when(image.pushed_at), f"archive: {expiry.reason}" if expiry.action == "transition" else expiry.reason]
         if not result.dry_run:
             status = result.status(image.digest)
             row.append(f"spared: {result.spared[image.digest]}" if status == "spared" else status)
         rows.append(row)
-    verb = "would expire" if preview else ("selected" if result.dry_run else "to delete")
+    moving = sum(1 for expiry in result.selected if expiry.action == "transition")
+    verb = ("would expire or archive" if moving else "would expire") if preview else (
+        "selected" if result.dry_run else "to delete")
     render.table(f"{result.repository}: {count} of {result.examined} image(s) {verb}", headers, rows)
     size = human_size(result.selected_bytes)
     if preview:
-        render.line(f"preview of {result.source}: {count} image(s) ({size}) would expire; nothing was deleted")
+        archived = f", {moving} would move to archive" if moving else ""
+        render.line(
+            f"preview of {result.source}: {count - moving} image(s) ({size}) would expire{archived}; "
+            "nothing was deleted"
+        )
     elif result.dry_run:
         render.line(f"dry run: pass --yes to delete these {count} image(s) ({size}); nothing was deleted")
     else:
@@ -82,6 +96,19 @@ def _cleanup_text(render: Renderer, result: CleanupResult, preview: bool) -> Non
         )
         render.line(
             f"deleted {len(result.deleted)} image(s), {human_size(result.deleted_bytes)} freed{failed}{spared}"
+        )
+
+
+def _notes(render: Renderer, result: CleanupResult) -> None:
+    if result.in_use:
+        render.note(f"kept {len(result.in_use)} image(s) in use, and what they need: "
+                    + "; ".join(f"{short_digest(d)} ({where})" for d, where in list(result.in_use.items())[:3])
+                    + (" ..." if len(result.in_use) > 3 else ""))
+    if result.links == "listing":
+        render.note(
+            "the children of this repository's image indexes are not known: reading a manifest counts as a pull, "
+            "so an untagged manifest stays while any index stays. To let ecrtool read them without touching pull "
+            "times: aws ecr register-pull-time-update-exclusion --principal-arn <your role's ARN>"
         )
 
 
@@ -96,6 +123,9 @@ def _image_doc(expiry: Expiry, status: str) -> dict[str, Any]:
         "reason": expiry.reason,
         "rule": expiry.rule,
         "status": status,
+        "action": expiry.action,
+        "image_status": image.status,
+        "last_pulled_at": image.last_pulled_at.isoformat() if image.last_pulled_at else None,
     }
 
 
@@ -111,6 +141,8 @@ def _cleanup_json(render: Renderer, result: CleanupResult) -> None:
         "deleted_bytes": result.deleted_bytes,
         "delete_calls": result.delete_calls,
         "spared": len(result.spared),
+        "in_use": len(result.in_use),
+        "links": result.links,
     }
     out = render.out
     click.echo(json.dumps(head, indent=2)[:-2] + ',\n  "images": [', file=out, nl=False)
@@ -123,7 +155,9 @@ def _cleanup_json(render: Renderer, result: CleanupResult) -> None:
     spared = [{"digest": digest, "reason": reason} for digest, reason in result.spared.items()]
     closing = "\n  ]" if result.selected else "]"
     click.echo(f'{closing},\n  "failures": ' + json.dumps(failures, indent=2).replace("\n", "\n  "), file=out, nl=False)
-    click.echo(',\n  "spared_images": ' + json.dumps(spared, indent=2).replace("\n", "\n  ") + "\n}", file=out)
+    in_use = [{"digest": digest, "where": where} for digest, where in result.in_use.items()]
+    click.echo(',\n  "spared_images": ' + json.dumps(spared, indent=2).replace("\n", "\n  "), file=out, nl=False)
+    click.echo(',\n  "in_use_images": ' + json.dumps(in_use, indent=2).replace("\n", "\n  ") + "\n}", file=out)
 
 
 def policy(render: Renderer, info: LifecyclePolicyInfo, *, was_set: bool = False) -> None:

@@ -11,6 +11,7 @@ kept image stripped of its signature (`goes_first`, `delete_order`).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,6 +54,12 @@ class CleanupResult:
     # digest -> why it stayed: read again before its delete, it had gained a tag or a pull since the
     # listing (or was gone already), or it goes with one that had
     spared: dict[str, str] = field(default_factory=dict)
+    # digest -> where it is in use (--protect-in-use, --protect-file): never selected, nor what it needs
+    in_use: dict[str, str] = field(default_factory=dict)
+    # how the links between manifests were learnt: "read" (manifests read by a principal whose pulls ECR
+    # does not record), or "listing" (DescribeImages only: an index's children are not known, so an untagged
+    # manifest stays while any image index stays)
+    links: str = "read"
 
     def status(self, digest: str) -> str:
         """What became of a selected image: selected (a dry run), deleted, spared, or failed."""
@@ -122,3 +129,13 @@ def policy_document(text: str) -> object:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def iam_principal(arn: str) -> str:
+    """The IAM principal (user or role) that STS's caller ARN ARN is: the name a pull-time update exclusion
+    (RegisterPullTimeUpdateExclusion's principalArn) gives it. An assumed role's session is its role."""
+    found = re.match(r"^arn:(aws[a-z-]*):sts::(\d{12}):(?:user/(.+)|assumed-role/([^/]+)/.+)$", arn)
+    if found is None:
+        return arn
+    partition, account, user, role = found.groups()
+    return f"arn:{partition}:iam::{account}:user/{user}" if user else f"arn:{partition}:iam::{account}:role/{role}"
