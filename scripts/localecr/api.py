@@ -26,6 +26,7 @@ from .registry import MANIFEST_TYPES
 from .replication import ACTIONS as REPLICATION_ACTIONS
 from .scans import page_size
 from .state import ACCOUNT_ID, REGION
+from .subjects import SUBJECTS
 from .throttle import MESSAGE as RATE_EXCEEDED
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ class ApiCalls:
             answer = self.bridge.images.decorate(action, self.scope, params, forward(), self.principal)
             if action in _PAGED:
                 answer = self._first_page(action, params, answer)
-            return self._image_sizes(answer) if action == "DescribeImages" else answer
+            return self._image_sizes(answer, name) if action == "DescribeImages" else answer
         if action in _PAGED:
             return self._first_page(action, params, forward())
         if action == "BatchDeleteImage":
@@ -236,7 +237,7 @@ class ApiCalls:
             data["authorizationToken"], data["expiresAt"] = self.bridge.token(self.scope, self.principal)
         return answer.with_json(doc)
 
-    def _image_sizes(self, answer: Answer) -> Answer:
+    def _image_sizes(self, answer: Answer, name: str = "") -> Answer:
         # moto reports the config blob's size; ECR reports the layers', which the mirror knows
         if answer.status != 200:
             return answer
@@ -245,6 +246,7 @@ class ApiCalls:
             size = self.bridge.mirror.sizes.get(detail.get("imageDigest", ""))
             if size:
                 detail["imageSizeInBytes"] = size
+        SUBJECTS.name(doc, self.bridge.registry, name)  # and each referrer's subject (subjects.py)
         return answer.with_json(doc)
 
     def _put_image(self, params: dict[str, Any], name: str) -> Answer:

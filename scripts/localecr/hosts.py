@@ -26,12 +26,15 @@ def registry_host(account: str, region: str) -> str:
 
 
 def names() -> list[str]:
-    """Every name the stack answers to: each account's registry in each region, the APIs, the layer buckets."""
+    """Every name the stack answers to: each account's registry in each region, the APIs, the layer buckets,
+    and the APIs of the workloads that run images (ECS, Lambda, and IAM for their roles), which the bridge
+    hands to moto unchanged (api.py forwards every call that is not ECR's)."""
     found = [registry_host(account.account_id, region) for account in ACCOUNTS for region in REGIONS]
     for region in REGIONS:
         found += [f"api.ecr.{region}.amazonaws.com", f"sts.{region}.amazonaws.com"]
+        found += [f"ecs.{region}.amazonaws.com", f"lambda.{region}.amazonaws.com"]
         found.append(f"prod-{region}-starport-layer-bucket.s3.{region}.amazonaws.com")  # blobs' S3 (s3.py)
-    return [*found, "sts.amazonaws.com"]
+    return [*found, "sts.amazonaws.com", "iam.amazonaws.com"]
 
 
 def _blocks(lines: list[str]) -> list[tuple[int, int, str]]:

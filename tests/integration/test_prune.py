@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -99,18 +100,41 @@ def put_index(env: dict[str, str], reference: str, *options: str) -> dict[str, A
     return printed
 
 
-def listing(stack: Any, repo: str) -> dict[str, list[str]]:
-    """Every manifest the ECR API holds in REPO (digest -> tags), children and signatures included."""
+def api(stack: Any) -> Any:
     import boto3
 
-    ecr = boto3.client("ecr", endpoint_url=stack.api, region_name=stack.env["AWS_REGION"],
-                       aws_access_key_id=stack.env["AWS_ACCESS_KEY_ID"],
-                       aws_secret_access_key=stack.env["AWS_SECRET_ACCESS_KEY"])  # fmt: skip
+    return boto3.client("ecr", endpoint_url=stack.api, region_name=stack.env["AWS_REGION"],
+                        aws_access_key_id=stack.env["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=stack.env["AWS_SECRET_ACCESS_KEY"])  # fmt: skip
+
+
+def listing(stack: Any, repo: str) -> dict[str, list[str]]:
+    """Every manifest the ECR API holds in REPO (digest -> tags), children and signatures included."""
     found: dict[str, list[str]] = {}
-    for page in ecr.get_paginator("describe_images").paginate(repositoryName=repo):
+    for page in api(stack).get_paginator("describe_images").paginate(repositoryName=repo):
         for item in page["imageDetails"]:
             found[item["imageDigest"]] = sorted(item.get("imageTags") or [])
     return found
+
+
+def pulled(stack: Any, repo: str) -> set[str]:
+    """The images of REPO with a recorded pull, in any storage class."""
+    pages = api(stack).get_paginator("describe_images").paginate(repositoryName=repo, filter={"imageStatus": "ANY"})
+    return {item["imageDigest"] for page in pages for item in page["imageDetails"] if item.get("lastRecordedPullTime")}
+
+
+def instance(stack: Any, env: dict[str, str]) -> Run:
+    """Run ecrtool as the stack's instance role (`scripts/local-ecr env --instance`): no keys, no region."""
+    exported = subprocess.run([str(LOCAL_ECR), "env", "--instance"], capture_output=True, text=True, timeout=30,
+                              env={**env, "LOCAL_ECR_HOME": str(stack.home)})  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    role_env = {k: v for k, v in env.items() if not k.startswith("AWS_")}
+    role_env.update(dict(shlex.split(line)[1].split("=", 1) for line in exported.stdout.splitlines()))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["ecrtool", *args], capture_output=True, text=True, timeout=180, env=role_env)
+
+    return run
 
 
 def selected(done: subprocess.CompletedProcess[str]) -> set[str]:
@@ -149,21 +173,24 @@ def test_prune_and_lifecycle_keep_what_kept_images_need_and_agree(
     expired = {old["digest"], *old_children, old_signature, old_listing, v2}
     kept = {multi["digest"], *multi_children, multi_signature, multi_listing, latest}
 
-    # a dry run selects, says so and deletes nothing
+    # a dry run selects, says so and deletes nothing. The caller's pulls are recorded, so prune reads no
+    # manifest (a read counts as a pull): ECR names the signatures' subjects, but not an index's children,
+    # so an untagged manifest stays while any index stays (the orphan and the old index's children)
     dry = ecrtool("prune", repo, "--keep", "2", "--untagged", "-o", "json")
-    assert selected(dry) == expired | {orphan}
+    cautious = {old["digest"], old_signature, old_listing, v2}
+    assert selected(dry) == cautious
     doc = json.loads(dry.stdout)
-    assert (doc["dry_run"], doc["examined"], doc["deleted"], doc["delete_calls"]) == (True, 13, 0, 0)
+    assert (doc["dry_run"], doc["examined"], doc["deleted"], doc["delete_calls"], doc["links"]) == (
+        True, 13, 0, 0, "listing")  # fmt: skip
     reasons = {image["digest"]: image["reason"] for image in doc["images"]}
     assert reasons[v2] == reasons[old["digest"]] == "beyond the newest 2 tagged"
-    assert reasons[orphan] == "untagged"
-    assert reasons[old_signature].startswith(("referrer of", "child of"))
-    assert {reasons[d] for d in old_children} == {f"child of {old['digest'][:19]}"}
+    assert reasons[old_signature] == f"referrer of {old['digest'][:19]}"
     table = ecrtool("prune", repo, "--keep", "2", "--untagged")
     assert table.returncode == 0, table.stderr
-    assert table.stdout.splitlines()[0].rstrip() == f"{repo}: 7 of 13 image(s) selected"
-    assert table.stdout.splitlines()[-1].startswith("dry run: pass --yes to delete these 7 image(s) (")
+    assert table.stdout.splitlines()[0].rstrip() == f"{repo}: 4 of 13 image(s) selected"
+    assert "register-pull-time-update-exclusion" in table.stderr
     assert listing(stack, repo) == before
+    assert not pulled(stack, repo), "planning recorded a pull"
 
     # the same rules as the repository's lifecycle policy: set, shown back, previewed
     put = ecrtool("lifecycle", "set", repo, "--keep", "2", "-o", "json")
@@ -172,21 +199,33 @@ def test_prune_and_lifecycle_keep_what_kept_images_need_and_agree(
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["policy"] == json.loads(put.stdout)["policy"]
     assert json.loads(shown.stdout)["policy"]["rules"][0]["selection"]["countNumber"] == 2
-    previewed = selected(ecrtool("lifecycle", "preview", repo, "-o", "json"))
-    assert previewed == expired
+    assert selected(ecrtool("lifecycle", "preview", repo, "-o", "json")) == cautious
 
-    # prune --yes deletes exactly what the preview selected: the kept index keeps its children and signature
-    pruned = ecrtool("prune", repo, "--keep", "2", "--yes", "-o", "json")
-    assert selected(pruned) == previewed
-    doc = json.loads(pruned.stdout)
-    assert (doc["dry_run"], doc["deleted"], doc["failures"]) == (False, 7 - 1, [])
-    assert doc["deleted_bytes"] == doc["selected_bytes"] > 0
-    after = listing(stack, repo)
-    assert set(after) == kept | {orphan}
-    assert after[multi_listing] == [multi["digest"].replace(":", "-")]
+    # as a principal whose pulls ECR does not record (the instance role, registered for exclusion), prune
+    # reads the indexes' manifests and knows their children: they go with the old index, and stay with multi
+    role = "arn:aws:iam::123456789012:role/ecrtool-local-instance-role"
+    ecr = api(stack)
+    ecr.register_pull_time_update_exclusion(principalArn=role)
+    try:
+        as_role = instance(stack, env)
+        previewed = selected(as_role("lifecycle", "preview", repo, "-o", "json"))
+        assert previewed == expired
 
-    # the untagged image left behind goes alone: nothing a kept image needs is untagged to prune
-    untagged = ecrtool("prune", repo, "--untagged", "--yes")
-    assert untagged.returncode == 0, untagged.stderr
-    assert untagged.stdout.splitlines()[-1].startswith("deleted 1 image(s), ")
-    assert set(listing(stack, repo)) == kept
+        # prune --yes deletes exactly what the preview selected: the kept index keeps its children and signature
+        pruned = as_role("prune", repo, "--keep", "2", "--yes", "-o", "json")
+        assert selected(pruned) == previewed
+        doc = json.loads(pruned.stdout)
+        assert (doc["dry_run"], doc["deleted"], doc["failures"], doc["links"]) == (False, 7 - 1, [], "read")
+        assert doc["deleted_bytes"] == doc["selected_bytes"] > 0
+        after = listing(stack, repo)
+        assert set(after) == kept | {orphan}
+        assert after[multi_listing] == [multi["digest"].replace(":", "-")]
+
+        # the untagged image left behind goes alone: nothing a kept image needs is untagged to prune
+        untagged = as_role("prune", repo, "--untagged", "--yes")
+        assert untagged.returncode == 0, untagged.stderr
+        assert untagged.stdout.splitlines()[-1].startswith("deleted 1 image(s), ")
+        assert set(listing(stack, repo)) == kept
+        assert not pulled(stack, repo), "reading as an excluded principal recorded a pull"
+    finally:
+        ecr.deregister_pull_time_update_exclusion(principalArn=role)
