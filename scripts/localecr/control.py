@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .answer import Answer, json_answer
 from .face import Scope
+from .pulls import caller_arn
 from .registry import MANIFEST_TYPES
 from .state import ACCOUNT_ID, REGION
 
@@ -45,7 +46,9 @@ def control(bridge: Bridge, command: str, path: str, read: Callable[[], bytes]) 
         # a registry password for tests that talk to the registry directly (as docker login would)
         wanted = doc()
         scope = Scope(str(wanted.get("account") or ACCOUNT_ID), str(wanted.get("region") or REGION))
-        password, expires = bridge.tokens.issue(scope.account, scope.region)
+        # the password the account's own key gets from GetAuthorizationToken (it names its principal, pulls.py)
+        principal = str(wanted.get("principal") or caller_arn(scope.account))
+        password, expires = bridge.tokens.issue(scope.account, scope.region, principal=principal)
         return json_answer(200, {"username": "AWS", "password": password, "expiresAt": expires})
     if path == "/_bridge/imds" and command == "POST":
         try:
