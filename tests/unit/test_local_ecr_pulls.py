@@ -162,3 +162,19 @@ def test_a_registry_password_names_the_principal_it_was_issued_to() -> None:
     assert tokens.principal(named) == USER and tokens.principal(plain) == ""
     assert tokens.check(named, SCOPE.account, SCOPE.region).ok
     assert tokens.principal(named[:-2] + "xx") == ""  # not signed by the stack: no one
+
+
+def test_list_images_answers_the_status_asked_for_and_refuses_an_unknown_one(images: Images) -> None:
+    _update(images, "ARCHIVE")
+    moto = Answer(
+        200, [], json.dumps({"imageIds": [{"imageDigest": D1, "imageTag": "v1"}, {"imageDigest": D2}]}).encode()
+    )
+
+    def listed(**params: Any) -> Any:
+        return images.decorate("ListImages", SCOPE, {"repositoryName": "app", **params}, moto, USER)
+
+    assert listed().json()["imageIds"] == [{"imageDigest": D2}]
+    assert listed(filter={"imageStatus": "ARCHIVED"}).json()["imageIds"] == [{"imageDigest": D1, "imageTag": "v1"}]
+    assert len(listed(filter={"imageStatus": "ANY", "tagStatus": "ANY"}).json()["imageIds"]) == 2
+    refused = listed(filter={"imageStatus": "GONE"})
+    assert refused.status == 400 and refused.json()["__type"] == "InvalidParameterException"
