@@ -62,6 +62,8 @@ class Workloads:
                     reply = self._ecs.describe_services(cluster=cluster, services=services[start : start + 10])
                 scan.count("ecs:DescribeServices")
                 for service in reply.get("services", []):
+                    if service.get("status") == "INACTIVE":  # deleted: ECS lists it a while, running nothing
+                        continue
                     why = f"service {service.get('serviceName')}"
                     for deployment in service.get("deployments") or [service]:
                         if deployment.get("taskDefinition"):
