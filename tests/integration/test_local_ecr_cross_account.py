@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -62,14 +63,18 @@ def repo(stack: Any) -> Iterator[str]:
         "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": digest},
         "layers": [],
     }
-    put = requests.put(
-        f"{url}/v2/{name}/manifests/1",
-        data=json.dumps(manifest),
-        headers={"Content-Type": MANIFEST},
-        auth=auth,
-        verify=stack.ca_bundle,
-        timeout=30,
-    )
+    for _ in range(30):  # ECR's PutImage rate, shared with whatever else pushes to A: wait it out
+        put = requests.put(
+            f"{url}/v2/{name}/manifests/1",
+            data=json.dumps(manifest),
+            headers={"Content-Type": MANIFEST},
+            auth=auth,
+            verify=stack.ca_bundle,
+            timeout=30,
+        )
+        if put.status_code != 429:
+            break
+        time.sleep(float(put.headers.get("Retry-After", "1")))
     assert put.status_code == 201, put.text
     yield name
     a.delete_repository(repositoryName=name, force=True)
