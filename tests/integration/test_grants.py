@@ -103,6 +103,13 @@ def test_a_grants_b_pull_not_push_and_revokes_it(
         docker("image", "rm", image)
         one_line_naming_the_grant(ecrtool("pull", image))
         assert ecrtool("doctor", "--can-pull", image).returncode == 1
+
+        # ECR refuses a principal that does not exist: one line saying so, and the policy stays as it was
+        role = f"arn:aws:iam::{B[0]}:role/not-created-yet"
+        early = ecrtool("grant", REPO, "--pull", "--role", role, *a)
+        assert early.returncode == 2, early.stdout
+        assert early.stderr.count("\n") == 1 and "ECR takes only principals that exist" in early.stderr
+        assert ecrtool("policy", "show", REPO, "-o", "json", *a).stdout == "null\n"
     finally:
         deleted = ecrtool("delete", REPO, "--force", "--yes", *a)
     assert deleted.returncode == 0, deleted.stderr

@@ -129,13 +129,23 @@ class Grants(ServiceBase):
         else:
             merged = merge(document, grants)
         if merged.changed:
-            if merged.document is None:
-                policies.delete_registry_policy() if registry else policies.delete_repository_policy(ref.repository)
-            elif registry:
-                policies.put_registry_policy(document_text(merged.document))
-            else:
-                policies.set_repository_policy(ref.repository, document_text(merged.document))
+            try:
+                self._put(policies, ref, registry, merged.document)
+            except InvalidInput as err:
+                # ECR refuses a policy naming a principal that does not exist yet (aws/aws-cdk#16376)
+                raise InvalidInput(
+                    f"{err}: ECR takes only principals that exist: check each --account and --role"
+                    " (create a role before granting it)"
+                ) from err
         return self._result(ref, target, registry, account, merged.document, merged)
+
+    def _put(self, policies: Policies, ref: RepoRef, registry: bool, document: dict[str, Any] | None) -> None:
+        if document is None:
+            policies.delete_registry_policy() if registry else policies.delete_repository_policy(ref.repository)
+        elif registry:
+            policies.put_registry_policy(document_text(document))
+        else:
+            policies.set_repository_policy(ref.repository, document_text(document))
 
     def _cross_account_verdict(self, target: Target, ref: RepoRef, caller: str, arn: str, home: str) -> Verdict:
         """Read the repository's policy when the caller may; else ask ECR itself (BatchGetImage)."""
