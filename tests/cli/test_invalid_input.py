@@ -89,6 +89,22 @@ INVALID: dict[str, list[list[str]]] = {
         ["Trees"],
         ["trees:v1 extra"],
         ["trees", "--region", "CA-WEST-1"],
+        ["trees", "--not-pulled-for", "90"],
+        ["trees", "--not-pulled-for", "-1d"],
+    ],
+    "archive": [
+        [],
+        ["trees"],
+        ["Trees:v1"],
+        ["trees:v1", "trees"],  # every REF checked before the first call
+        ["trees@sha256:abc"],
+    ],
+    "restore": [
+        [],
+        ["trees"],
+        ["trees:v1", "--timeout", "5m"],
+        ["trees:v1", "--wait", "--timeout", "soon"],
+        ["trees:v1", "$(id)"],
     ],
     "repos": [
         ["--region", "nowhere"],
