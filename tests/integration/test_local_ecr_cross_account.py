@@ -37,15 +37,21 @@ def _client(stack: Any, **keys: str) -> Any:
 @pytest.fixture
 def repo(stack: Any) -> Iterator[str]:
     """A repository of A's holding one small image, tagged 1."""
+    name = _seeded(stack, A, _client(stack))
+    yield name
+    _client(stack).delete_repository(repositoryName=name, force=True)
+
+
+def _seeded(stack: Any, owner: str, client: Any) -> str:
+    """A new repository of OWNER's (made with CLIENT, OWNER's) holding one small image, tagged 1."""
     if stack.plain:
         pytest.fail("the cross-account tests need the stack on ECR's names (not LOCAL_ECR_PLAIN)", pytrace=False)
     name = f"shared/x-{uuid.uuid4().hex[:8]}"
-    a = _client(stack)
-    a.create_repository(repositoryName=name)
+    client.create_repository(repositoryName=name)
     config = b"{}"
     digest = "sha256:" + hashlib.sha256(config).hexdigest()
-    auth = ("AWS", stack.password(A, REGION))
-    url = stack.registry_url(A, REGION)
+    auth = ("AWS", stack.password(owner, REGION))
+    url = stack.registry_url(owner, REGION)
     up = requests.post(f"{url}/v2/{name}/blobs/uploads/", auth=auth, verify=stack.ca_bundle, timeout=30)
     assert up.status_code == 202, up.text
     done = requests.put(
@@ -76,8 +82,7 @@ def repo(stack: Any) -> Iterator[str]:
             break
         time.sleep(float(put.headers.get("Retry-After", "1")))
     assert put.status_code == 201, put.text
-    yield name
-    a.delete_repository(repositoryName=name, force=True)
+    return name
 
 
 def _b_password(stack: Any) -> str:
@@ -176,3 +181,49 @@ def test_a_principal_the_stack_lacks_is_refused_at_set_repository_policy(
     assert err.value.response["Error"]["Message"] == (
         "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'"
     )
+
+
+def _role_keys(stack: Any) -> dict[str, str]:
+    """The instance role's keys (account A's role), from the stack's instance metadata, as an instance gets them."""
+    port = dict(line.split("=", 1) for line in (stack.home / "ports").read_text().splitlines() if "=" in line).get(
+        "IMDS_PORT"
+    )
+    base = stack.env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT") or f"http://127.0.0.1:{port}"
+    assert base.startswith("http://127.0.0.1:"), base  # a loopback port, never the link-local address
+    token = requests.put(
+        f"{base}/latest/api/token", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"}, timeout=5
+    ).text
+    path = "/latest/meta-data/iam/security-credentials/"
+    headers = {"X-aws-ec2-metadata-token": token}
+    role = requests.get(f"{base}{path}", headers=headers, timeout=5).text.strip()
+    found = requests.get(f"{base}{path}{role}", headers=headers, timeout=5).json()
+    return {
+        "aws_access_key_id": found["AccessKeyId"],
+        "aws_secret_access_key": found["SecretAccessKey"],
+        "aws_session_token": found["Token"],
+    }
+
+
+def test_a_role_arn_grant_lets_that_role_pull_and_not_its_accounts_other_callers(stack: Any) -> None:
+    b = _client(stack, **B_KEYS)
+    name = _seeded(stack, B, b)
+    try:
+        role = f"arn:aws:iam::{A}:role/ecrtool-local-instance-role"
+        grant = {"Sid": "Role", "Effect": "Allow", "Principal": {"AWS": role}, "Action": PULL}
+        b.set_repository_policy(repositoryName=name, policyText=_policy(grant))
+        as_role = _client(stack, **_role_keys(stack))
+        data = as_role.get_authorization_token()["authorizationData"][0]
+        role_password = base64.b64decode(data["authorizationToken"]).decode().partition(":")[2]
+        url = f"{stack.registry_url(B, REGION)}/v2/{name}/manifests/1"
+        fetch = {"headers": {"Accept": MANIFEST}, "verify": stack.ca_bundle, "timeout": 30}
+        assert requests.get(url, auth=("AWS", role_password), **fetch).status_code == 200
+        images = as_role.batch_get_image(registryId=B, repositoryName=name, imageIds=[{"imageTag": "1"}])["images"]
+        assert len(images) == 1
+        # account A's other callers (its user's keys) are not that role
+        user = requests.get(url, auth=("AWS", stack.password(A, REGION)), **fetch)
+        assert user.status_code == 403, user.text
+        with pytest.raises(ClientError) as err:
+            _client(stack).batch_get_image(registryId=B, repositoryName=name, imageIds=[{"imageTag": "1"}])
+        assert err.value.response["Error"]["Code"] == "AccessDeniedException"
+    finally:
+        b.delete_repository(repositoryName=name, force=True)
