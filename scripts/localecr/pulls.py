@@ -30,6 +30,7 @@ from .answer import ECR_JSON, Answer, ecr_error, json_answer
 from .face import Scope
 
 DEFAULT_RESTORE_SECONDS = 3.0
+_PULL_FLUSH_SECONDS = 1.0
 _PRINCIPAL = re.compile(r"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/[\w+=,.@-]+(/[\w+=,.@-]+)*$")
 _STATUSES = ("ACTIVE", "ARCHIVED", "ACTIVATING")
 _EXCLUSIONS = "pull-time-update-exclusions"  # beside the ACCOUNT/REGION/REPOSITORY keys of images
@@ -84,6 +85,7 @@ class Images:
             else restore_seconds
         )
         self._lock = threading.Lock()
+        self._flush: threading.Timer | None = None  # the pending write of recorded pulls (_save_soon)
         try:
             self._doc: dict[str, dict[str, Any]] = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -126,7 +128,7 @@ class Images:
             record = self._record(scope, repository, digest, create=True)
             assert record is not None
             record["pulled"] = time.time()
-            self._save()
+            self._save_soon()
 
     def pushed(self, scope: Scope, repository: str, digest: str) -> None:
         """A push of DIGEST: an archived (or activating) image is restored at once, as ECR's user guide says."""
@@ -369,6 +371,21 @@ class Images:
             return {"repository": repository, "digest": digest, **record}
 
     def _save(self) -> None:
+        """Write the whole state (under the lock)."""
+        self._flush = None
         fresh = self._path.with_name(self._path.name + ".new")
         fresh.write_text(json.dumps(self._doc))
         fresh.replace(self._path)
+
+    def _save_soon(self) -> None:
+        """A pull's time, written within a second (under the lock): a copy of thousands of images reads as
+        many manifests, and the state would be written whole for each one."""
+        if self._flush is None:
+            self._flush = threading.Timer(_PULL_FLUSH_SECONDS, self._flushed)
+            self._flush.daemon = True
+            self._flush.start()
+
+    def _flushed(self) -> None:
+        with self._lock:
+            if self._flush is not None:
+                self._save()

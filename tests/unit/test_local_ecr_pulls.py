@@ -178,3 +178,11 @@ def test_list_images_answers_the_status_asked_for_and_refuses_an_unknown_one(ima
     assert len(listed(filter={"imageStatus": "ANY", "tagStatus": "ANY"}).json()["imageIds"]) == 2
     refused = listed(filter={"imageStatus": "GONE"})
     assert refused.status == 400 and refused.json()["__type"] == "InvalidParameterException"
+
+
+def test_recorded_pulls_reach_the_state_file_within_a_second(images: Images, tmp_path: Path) -> None:
+    for _ in range(50):  # a burst of pulls: written once, not fifty times
+        images.pulled(SCOPE, "app", D1, USER)
+    time.sleep(1.3)
+    again = Images(tmp_path / "image-state.json", lambda account, region: FakeMoto(), restore_seconds=0)
+    assert time.time() - _describe(again)[0]["lastRecordedPullTime"] < 5
