@@ -219,11 +219,14 @@ def test_a_token_is_its_registrys_password_for_12_hours(stack_env: dict[str, str
     assert data["proxyEndpoint"] == f"https://{host()}"
     bundle = stack_env["AWS_CA_BUNDLE"]
     assert requests.get(f"https://{host()}/v2/", auth=(user, password), timeout=10, verify=bundle).status_code == 200
-    # the same account's registry in another region, and another account's, refuse it
-    for other in (host(ACCOUNT, OTHER_REGION), host(SECOND[0], REGION)):
-        refused = requests.get(f"https://{other}/v2/", auth=(user, password), timeout=10, verify=bundle)
-        assert refused.status_code == 403 and "WWW-Authenticate" not in refused.headers  # ECR's, no challenge
-        assert refused.json()["errors"][0] == {"code": "DENIED", "message": EXPIRED}
+    # the same account's registry in another region refuses it
+    elsewhere = f"https://{host(ACCOUNT, OTHER_REGION)}/v2/"
+    refused = requests.get(elsewhere, auth=(user, password), timeout=10, verify=bundle)
+    assert refused.status_code == 403 and "WWW-Authenticate" not in refused.headers  # ECR's, no challenge
+    assert refused.json()["errors"][0] == {"code": "DENIED", "message": EXPIRED}
+    # another account's registry in the region opens to it ("any Amazon ECR registry that your IAM principal has
+    # access to", GetAuthorizationToken's API reference); its repositories' policies decide (access.py)
+    assert requests.get(f"https://{host(SECOND[0])}/v2/", auth=(user, password), timeout=10, verify=bundle).ok
 
 
 def test_docker_login_refuses_a_wrong_password(docker: Docker) -> None:
@@ -304,12 +307,16 @@ def test_each_account_and_region_is_a_registry_of_its_own(
     second = _client("ecr", stack_env, REGION, keys=SECOND[1:])
     assert repo not in [r["repositoryName"] for r in second.describe_repositories()["repositories"]]
     assert _client("sts", stack_env, keys=SECOND[1:]).get_caller_identity()["Account"] == SECOND[0]
-    # the second account's token opens its own registry, not the first's
+    # the second account's token opens its own registry
     bundle = stack_env["AWS_CA_BUNDLE"]
     theirs = _password(second)
     assert requests.get(f"https://{host(SECOND[0])}/v2/", auth=("AWS", theirs), verify=bundle, timeout=10).ok
-    refused = docker("login", "--username", "AWS", "--password-stdin", host(), input=theirs, check=False)
+    # it logs in to the first's too, as on ECR, but the first's repository refuses it: no policy grants its pull
+    docker("login", "--username", "AWS", "--password-stdin", host(), input=theirs)
+    refused = docker("pull", f"{host()}/{repo}:v1", check=False)
     assert refused.returncode != 0
+    assert f"User: arn:aws:sts::{SECOND[0]}:user/moto is not authorized to perform: ecr:BatchGetImage" in refused.stderr
+    _login(docker, ecr)  # the first account's own login again, for what follows
     docker("rmi", f"{host()}/{repo}:v1")
 
 
