@@ -6,6 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 from localecr.access import ORGANIZATION, Principal, decide, denied_message  # noqa: E402
@@ -97,3 +100,26 @@ def test_source_account_condition_and_unknown_operators_grant_nothing() -> None:
     assert decide(ok, ecs, "ecr:BatchGetImage", REPO).allowed
     odd = _policy(_allow({"AWS": B}, PULL, Condition={"NumericMadeUp": {"aws:SourceAccount": B}}))
     assert not decide(odd, Principal.user(B), "ecr:BatchGetImage", REPO).allowed
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=12,
+)
+_statement = st.fixed_dictionaries(
+    {},
+    optional={
+        "Effect": st.sampled_from(["Allow", "Deny", "allow", 1]),
+        "Principal": st.one_of(st.just("*"), st.just({"AWS": B}), _json),
+        "Action": st.one_of(st.just("ecr:*"), st.just(PULL), _json),
+        "Condition": _json,
+        "Resource": _json,
+    },
+)
+
+
+@given(doc=st.one_of(_json, st.fixed_dictionaries({"Statement": st.one_of(_json, st.lists(_statement, max_size=4))})))
+def test_any_policy_document_is_evaluated_without_failing(doc: object) -> None:
+    decision = decide([("repository policy", doc)], Principal.user(B), "ecr:BatchGetImage", REPO)
+    assert decision.allowed in (True, False)
