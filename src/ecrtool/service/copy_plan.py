@@ -25,6 +25,7 @@ from ecrtool.model.errors import NotFound, RegistryError
 from ecrtool.model.manifests import OCI_INDEX, Descriptor, Manifest, index_of, parse_manifest, referrers_tag
 from ecrtool.model.results import ProgressEvent
 from ecrtool.registry.client import BLOCK, Cancelled, Readable, RegistryRefusal
+from ecrtool.service.shared_reads import SharedReads
 
 Report = Callable[[ProgressEvent], None]
 
@@ -82,6 +83,7 @@ class ImageCopy:
         cancelled: threading.Event | None = None,
         empty: bool = False,
         immutable: Callable[[], bool] = lambda: False,
+        shared: SharedReads | None = None,
     ) -> None:
         self.source, self.source_repo = source, source_repo
         self.dest, self.dest_repo = dest, dest_repo
@@ -100,15 +102,22 @@ class ImageCopy:
         self.immutable = immutable
         # within one registry a blob can be mounted from the source repository instead of sent again
         self.same_registry = source.host == dest.host
+        # with other destinations of the same source: the image's blobs read once for all (shared_reads.py)
+        self.shared = shared
 
     def run(self, root: Manifest, tag: str | None) -> bool:
         """Copy ROOT under TAG (by its digest when None); True when the tag already held it."""
-        there = self._dest_manifest(tag) if tag else None
-        already = there == root.digest
-        if there is not None and not already and self.immutable():
-            raise _tag_taken(self.dest.host, self.dest_repo, tag, there)  # before any blob moves
-        if not already:
-            self._tree(root, tag, holder=there)
+        try:
+            there = self._dest_manifest(tag) if tag else None
+            already = there == root.digest
+            if there is not None and not already and self.immutable():
+                raise _tag_taken(self.dest.host, self.dest_repo, tag, there)  # before any blob moves
+            if not already:
+                self._tree(root, tag, holder=there)
+        finally:
+            if self.shared is not None:  # its blobs never asked for (there already, or failed first): none
+                self.shared.plan(())
+                self.shared = None
         self.empty = False
         if self.with_referrers:
             self._referrers(self._digests(root), seen={root.digest})
@@ -172,12 +181,26 @@ class ImageCopy:
     # -- blobs -------------------------------------------------------------------------------------
 
     def _blobs(self, blobs: list[Descriptor]) -> None:
-        if not blobs:
-            return
-        pool = ThreadPoolExecutor(max_workers=max(1, min(self.jobs, len(blobs))), thread_name_prefix="copy")
-        futures: list[Future[None]] = []
+        """Find what the destination lacks (asking, or mounting, up to N blobs at once), then upload it,
+        in the image's order, up to N at once: with other destinations, each blob read once for all."""
+        shared, self.shared = self.shared, None  # the image's own blobs only: referrers are read as they come
+        uploads: list[tuple[Descriptor, str]] = []
         try:
-            futures = [pool.submit(self._blob, blob) for blob in blobs]
+            found = self._each(self._prepare, blobs)
+            uploads = [(blob, location) for blob, location in zip(blobs, found, strict=True) if location is not None]
+        finally:
+            if shared is not None:  # once, whatever happens, so no other destination waits for this one
+                shared.plan(blob.digest for blob, _ in uploads)
+        self._each(lambda upload: self._send(upload[0], upload[1], shared), uploads)
+
+    def _each(self, work: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """WORK on each of ITEMS, up to N at once, started in their order; the results in that order."""
+        if not items:
+            return []
+        pool = ThreadPoolExecutor(max_workers=max(1, min(self.jobs, len(items))), thread_name_prefix="copy")
+        futures: list[Future[Any]] = []
+        try:
+            futures = [pool.submit(work, item) for item in items]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             for future in done:
                 if future.exception() is not None:
@@ -188,26 +211,32 @@ class ImageCopy:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
+        return [future.result() for future in futures]
 
-    def _blob(self, blob: Descriptor) -> None:
+    def _prepare(self, blob: Descriptor) -> str | None:
+        """Where to upload BLOB, or None when the destination has it (or mounted it)."""
         short = blob.digest.split(":")[-1][:12]
         if self.cancelled.is_set():
             raise Cancelled()
         if not self.empty and self.dest.has_blob(self.dest_repo, blob.digest):
             self.tally.add(blobs_skipped=1)
             self._event(short, "Already exists", blob.size, blob.size)
-            return
+            return None
         if self.same_registry and self.source_repo != self.dest_repo:
             location = self.dest.start_upload(self.dest_repo, mount=blob.digest, source=self.source_repo)
             if location is None:
                 self.tally.add(blobs_mounted=1)
                 self._event(short, f"Mounted from {self.source_repo}", blob.size, blob.size)
-                return
-        else:
-            location = self.dest.start_upload(self.dest_repo)
-        assert location is not None
+            return location
+        return self.dest.start_upload(self.dest_repo)
+
+    def _send(self, blob: Descriptor, location: str, shared: SharedReads | None) -> None:
+        short = blob.digest.split(":")[-1][:12]
+        if self.cancelled.is_set():
+            raise Cancelled()
         # the upload checks the bytes against the digest (finish_upload): the source's stream need not
-        stream, length = self.source.open_blob(self.source_repo, blob.digest, check=False)
+        opener = lambda: self.source.open_blob(self.source_repo, blob.digest, check=False)  # noqa: E731
+        stream, length = opener() if shared is None else shared.open(blob.digest, opener)
         size = blob.size or length or 0
         try:
             report = lambda done: self._event(short, "Copying", done, size)  # noqa: E731
