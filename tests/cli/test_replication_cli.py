@@ -24,6 +24,7 @@ Invoke = Callable[..., Any]
         ["set", "--to", "us-east-1", "--filter", "a b"],
         ["backfill", "Trees"],
         ["backfill", "--filter", "x"],
+        ["backfill", "-j", "0"],
         ["status", "Trees:1"],
         ["status", "trees@sha256:abc"],
         ["status", f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/trees:1"],

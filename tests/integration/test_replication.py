@@ -22,6 +22,7 @@ import requests
 pytestmark = pytest.mark.integration
 
 FIRST, SECOND = "123456789012", "210987654321"
+REGIONS = ("ca-west-1", "us-east-1")
 SECOND_KEYS = ("AKIALOCALECRSECOND01", "local-ecr-second-account-secret")
 ACCEPT = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, " + (
     "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"
@@ -104,18 +105,47 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def _policy(client: Any) -> dict[str, str]:
+    try:
+        return dict(client.get_registry_policy())
+    except client.exceptions.RegistryPolicyNotFoundException:
+        return {}
+
+
+def _without_ours(client: Any) -> str | None:
+    """The registry policy as it is (None: there is none), and in place of it for the test the same without
+    the statement `replication set` puts for the first account (an earlier run's)."""
+    text = _policy(client).get("policyText")
+    if text is None:
+        return None
+    doc = json.loads(text)
+    kept = [s for s in doc.get("Statement", []) if s.get("Sid") != f"EcrtoolReplicationFrom{FIRST}"]
+    if not kept:
+        client.delete_registry_policy()
+    elif len(kept) != len(doc.get("Statement", [])):
+        client.put_registry_policy(policyText=json.dumps({**doc, "Statement": kept}))
+    return str(text)
+
+
 @pytest.fixture
 def prefix(stack: Any) -> Iterator[str]:
     """A repository prefix of this test's own; afterwards the registry's replication configuration is put
     back, and every repository under the prefix is deleted in each of the four registries."""
     first = _ecr(stack, "ca-west-1")
     before = first.describe_registry()["replicationConfiguration"]
+    policies = {region: _without_ours(_ecr(stack, region, SECOND)) for region in REGIONS}
     name = f"repl-{uuid.uuid4().hex[:8]}"
     yield name
     first.put_replication_configuration(replicationConfiguration=before)
+    for region, text in policies.items():
+        client = _ecr(stack, region, SECOND)
+        if text is not None:
+            client.put_registry_policy(policyText=text)
+        elif "policyText" in _policy(client):
+            client.delete_registry_policy()
     stack.control("replication", {"delay": 2})
     for account in (FIRST, SECOND):
-        for region in ("ca-west-1", "us-east-1"):
+        for region in REGIONS:
             client = _ecr(stack, region, account)
             for repo in client.describe_repositories()["repositories"]:
                 if repo["repositoryName"].startswith(name + "/"):
@@ -134,9 +164,7 @@ def with_second_account(env: dict[str, str]) -> dict[str, str]:
     config = home / "xdg" / "ecrtool" / "config.toml"
     config.parent.mkdir(parents=True)
     config.write_text(
-        "".join(
-            f'[registries."{SECOND}.dkr.ecr.{r}.amazonaws.com"]\nprofile = "prod"\n' for r in ("ca-west-1", "us-east-1")
-        )
+        "".join(f'[registries."{SECOND}.dkr.ecr.{r}.amazonaws.com"]\nprofile = "prod"\n' for r in REGIONS)
     )
     return {"XDG_CONFIG_HOME": str(home / "xdg")}
 

@@ -90,9 +90,10 @@ def set_rule(ctx: click.Context, to: tuple[str, ...], filters: tuple[str, ...], 
 @click.option(
     "--filter", "filters", multiple=True, metavar="PREFIX", help="Only repositories whose names start with PREFIX."
 )
+@click.option("-j", "--jobs", type=int, default=4, show_default=True, help="Images to copy at once.")
 @global_options
 @click.pass_context
-def backfill(ctx: click.Context, repos: tuple[str, ...], filters: tuple[str, ...]) -> None:
+def backfill(ctx: click.Context, repos: tuple[str, ...], filters: tuple[str, ...], jobs: int) -> None:
     """Copy to each destination the tagged images the rules cover and it lacks, byte for byte with referrers.
 
     Without REPO, every repository a rule covers. A digest a destination already holds is skipped, so a
@@ -107,7 +108,7 @@ def backfill(ctx: click.Context, repos: tuple[str, ...], filters: tuple[str, ...
 
     a = app(ctx, Replications)
     with a.render.progress() as progress:
-        result = a.service.backfill(repos, filters, progress=progress)
+        result = a.service.backfill(repos, filters, jobs=jobs, progress=progress)
     backfilled(a.render, result)
     if result.failed:
         ctx.exit(1)

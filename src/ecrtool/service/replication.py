@@ -13,7 +13,9 @@ registry (`[registries."HOST"] profile = ...`), merged into the policy it has.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from ecrtool.aws.ecr import Ecr
@@ -40,6 +42,8 @@ from ecrtool.service.tokens import Tokens
 
 if TYPE_CHECKING:  # copy's engine loads with the backfill that uses it
     from ecrtool.service.copy import Copies
+
+MAX_JOBS = 16
 
 
 class Replications(Tokens):
@@ -104,12 +108,18 @@ class Replications(Tokens):
     # -- backfill ----------------------------------------------------------------------------------
 
     def backfill(
-        self, repositories: Iterable[str] = (), filters: Iterable[str] = (), *, progress: Progress | None = None
+        self,
+        repositories: Iterable[str] = (),
+        filters: Iterable[str] = (),
+        *,
+        jobs: int = 4,
+        progress: Progress | None = None,
     ) -> BackfillResult:
         """Copy every tagged image of REPOSITORIES (else of every repository a rule covers, narrowed to FILTERS'
-        prefixes) to each destination its rules name that lacks its digest; one failure does not stop the rest."""
-        from ecrtool.service.copy import Copies
-
+        prefixes) to each destination its rules name that lacks its digest, JOBS images at once; one failure
+        does not stop the rest."""
+        if not 1 <= jobs <= MAX_JOBS:
+            raise InvalidInput(f"invalid -j {jobs}: copy 1 to {MAX_JOBS} images at once")
         named = [validate_repository(name) for name in repositories]
         prefixes = [validate_filter(prefix) for prefix in filters]
         config = self.show()
@@ -126,21 +136,38 @@ class Replications(Tokens):
         source = self._target()
         repos = named or [repo.name for repo in source.ecr.repositories() if config.covers(repo.name)]
         repos = [name for name in repos if not prefixes or any(name.startswith(p) for p in prefixes)]
-        copies = Copies(self.settings, aws=self.aws)
-        items: list[BackfillItem] = []
+        # one task per image and destination lacking it: its tags go one after the other (the first moves the
+        # blobs, the others find them there), the tasks JOBS at once, each thread with a copy service of its own
+        tasks: list[tuple[str, tuple[str, ...], str, Destination, bool]] = []
         for repo in repos:
             images = [image for image in source.ecr.images(repo) if image.tags]
             for dest in config.destinations_for(repo):
                 held = self._held(dest, repo, [image.digest for image in images])
-                for image in images:
-                    for tag in image.tags:
-                        if image.digest in held:
-                            items.append(BackfillItem(repo, tag, image.digest, str(dest), "present"))
-                            continue
-                        item = self._copy(copies, repo, tag, image.digest, dest)
-                        items.append(item)
-                        if progress is not None:
-                            progress(ProgressEvent("backfill", f"{repo}:{tag}", None, _said(item)))
+                tasks += [(repo, tuple(i.tags), i.digest, dest, i.digest in held) for i in images]
+        local = threading.local()
+
+        def run(task: tuple[str, tuple[str, ...], str, Destination, bool]) -> list[BackfillItem]:
+            repo, tags, digest, dest, present = task
+            if present:
+                return [BackfillItem(repo, tag, digest, str(dest), "present") for tag in tags]
+            if not hasattr(local, "copies"):
+                from ecrtool.service.copy import Copies
+
+                local.copies = Copies(self.settings)
+            done = []
+            for tag in tags:
+                done.append(self._copy(local.copies, repo, tag, digest, dest))
+                if progress is not None:
+                    progress(ProgressEvent("backfill", f"{repo}:{tag}", None, _said(done[-1])))
+            return done
+
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="backfill")
+        try:
+            items = [item for found in pool.map(run, tasks) for item in found]
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C: the copies under way stop with the process
+            raise
+        pool.shutdown(wait=True)
         return BackfillResult(items)
 
     def _held(self, dest: Destination, repo: str, digests: list[str]) -> set[str]:
