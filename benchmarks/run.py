@@ -736,6 +736,80 @@ def prunes(stack: Stack, env: dict[str, str], sizes: tuple[int, int], runs: int)
     return figure, scales
 
 
+def replication_backfill(stack: Stack, env: dict[str, str], count: int, runs: int) -> list[Figure]:
+    """`ecrtool replication backfill` of COUNT images (one 1 MB base layer shared, a layer and a config each)
+    to a region a rule names only now, against `skopeo copy` of each image into a repository made
+    beforehand (what a copy loop does); then the backfill again, which finds every digest there and copies
+    nothing. Every tag's digest is compared across the two regions; the ECR API calls and blobs are counted.
+    The rule covers this run's repository alone, and the registry's configuration is put back afterwards."""
+    import requests
+
+    repo, theirs = stack.repo("backfill"), stack.repo("backfill-skopeo", EAST)
+    stack.repositories.append((repo, EAST))
+    stack.ecr().create_repository(repositoryName=repo)
+    stack.ecr(EAST).create_repository(repositoryName=theirs)
+    url, verify = f"https://{stack.registry}", env["AWS_CA_BUNDLE"]
+    auth = ("AWS", str(stack.control("token", {})["password"]))
+
+    def blob(data: bytes, media_type: str) -> dict[str, object]:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        started = requests.post(f"{url}/v2/{repo}/blobs/uploads/", auth=auth, verify=verify, timeout=60)
+        location = started.headers["Location"]
+        where = location if location.startswith("http") else url + location
+        done = requests.put(where, params={"digest": digest}, data=data, auth=auth, verify=verify, timeout=60)
+        done.raise_for_status()
+        return {"mediaType": media_type, "digest": digest, "size": len(data)}
+
+    oci = "application/vnd.oci.image.manifest.v1+json"
+    base = blob(os.urandom(1 << 20), "application/vnd.oci.image.layer.v1.tar")
+    for i in range(count):
+        config = blob(json.dumps({"os": "linux", "architecture": "amd64", "bench": i}).encode(),
+                      "application/vnd.oci.image.config.v1+json")  # fmt: skip
+        layer = blob(f"layer {i}\n".encode() * 1000, "application/vnd.oci.image.layer.v1.tar")
+        body = json.dumps({"schemaVersion": 2, "mediaType": oci, "config": config, "layers": [base, layer]})
+        for _ in range(30):  # the stack paces manifest PUTs as ECR paces PutImage
+            put = requests.put(f"{url}/v2/{repo}/manifests/t{i}", data=body, headers={"Content-Type": oci},
+                               auth=auth, verify=verify, timeout=60)  # fmt: skip
+            if put.status_code != 429:
+                break
+            time.sleep(1)
+        put.raise_for_status()
+    before = stack.ecr().describe_registry()["replicationConfiguration"]
+    run_steps([[ECRTOOL, "replication", "set", "--to", EAST, "--filter", repo, "-q"]], env)
+    east = stack.registry.replace(".ca-west-1.", f".{EAST}.")
+    skopeo = skopeo_args(stack, env, (stack.registry, east))
+    out = Path(env["HOME"]) / "backfill.json"
+    chain = [[*skopeo, f"docker://{stack.registry}/{repo}:t{i}", f"docker://{east}/{theirs}:t{i}"]
+             for i in range(count)]  # fmt: skip
+
+    def fresh_tokens() -> None:  # the shared stack's tests may revoke its passwords between runs
+        skopeo_args(stack, env, (stack.registry, east))
+
+    try:
+        fresh = Figure(f"replication backfill of {count} images to a new region vs skopeo copy of each",
+                       lambda n: [[[ECRTOOL, "replication", "backfill", repo, "-o", "json"], ["tee", str(out)]]],
+                       lambda n: chain, None, chain_name="skopeo copy", before_chain=fresh_tokens)  # fmt: skip
+        stats = stack.control("stats")
+        measure([fresh], 1, env)  # once: it fills the region
+        calls = sum(stack.control("stats").values()) - sum(stats.values())
+        report = json.loads(out.read_text())
+        blobs = sum(int(item["blobs_copied"]) for item in report["images"])
+        mine = {d["imageTags"][0]: d["imageDigest"]
+                for d in stack.ecr().describe_images(repositoryName=repo)["imageDetails"]}  # fmt: skip
+        there = {d["imageTags"][0]: d["imageDigest"]
+                 for d in stack.ecr(EAST).describe_images(repositoryName=repo)["imageDetails"]}  # fmt: skip
+        if mine != there or report["copied"] != count:
+            raise Failed(f"backfill: {len(there)} of {count} digests equal in {EAST}, {report['copied']} copied")
+        fresh.name += f"; every digest equal, {blobs} blobs copied, {calls} ECR API calls"
+        again = Figure("the same backfill again (every digest there: 0 copied) vs skopeo copy of each again",
+                       lambda n: [[ECRTOOL, "replication", "backfill", repo, "-q"]], lambda n: chain, None,
+                       chain_name="skopeo copy", before_chain=fresh_tokens)  # fmt: skip
+        measure([again], runs, env)
+    finally:
+        stack.ecr().put_replication_configuration(replicationConfiguration=before)
+    return [fresh, again]
+
+
 def counted(stack: Stack, action: str) -> Callable[[], int]:
     """How many ACTION calls the stack answers from now on: a difference of its counters, never reset, as
     the stack may be another's, shared with other runs."""
@@ -850,7 +924,7 @@ def write(path: Path, table: str, mode: str) -> None:
 
 
 # what --only can pick: the start-up and login figures, pushes and retags, copies, listing at scale, prune at scale
-GROUPS = ("login", "push", "copy", "scale", "prune")
+GROUPS = ("login", "push", "copy", "scale", "prune", "replication")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -931,6 +1005,9 @@ def main(argv: list[str] | None = None) -> int:
                 large.chain = lambda n, step=theirs: step(n + 1)  # type: ignore[misc]
                 measure([large], large_runs, env)
                 figures.append(large)
+        if "replication" in groups:
+            print("benchmarks: replication backfill...", file=sys.stderr)
+            figures += replication_backfill(stack, env, 50, runs)
         if "prune" in groups:
             print("benchmarks: pruning at scale...", file=sys.stderr)
             pruned, pruning = prunes(stack, env, sizes, runs if args.runs else (1 if args.short else 3))
