@@ -39,9 +39,11 @@ COMMANDS = {
     "config": "config_show",
     "inspect": "inspect",
     "digest": "inspect",
+    "sync": "sync",
     "grant": "grant",
     "revoke": "grant",
     "policy": "grant",
+    "template": "template",
 }
 
 
