@@ -36,6 +36,7 @@ from ecrtool.model.results import CopiedImage, CopyResult, Progress, RepositoryI
 from ecrtool.registry.client import RegistryClient
 from ecrtool.service.base import Target
 from ecrtool.service.copy_plan import ImageCopy, first_failure
+from ecrtool.service.shared_reads import SharedReads
 from ecrtool.service.sources import parse_source, registry_client
 from ecrtool.service.tokens import Tokens
 
@@ -98,7 +99,7 @@ class Copies(Tokens):
         repo: str | None = None,
         create: bool = False,
         referrers: bool = False,
-        jobs: int = 4,
+        jobs: int = 6,
         progress: Progress | None = None,
     ) -> CopyResult:
         """Copy SOURCE to DESTINATION, or to the same repository (or REPO) in each region x account."""
@@ -107,13 +108,15 @@ class Copies(Tokens):
         src = parse_source(source, self.settings)
         targets = self._destinations(src, destination, to_regions, to_accounts, repo)
         stop = threading.Event()
+        # several destinations: each source blob read once for all of them, not once each
+        shared = SharedReads(len(targets), stop) if len(targets) > 1 else None
         opened: Future[_Source] = Future()
         pool = ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="destination")
         try:
             looked = [pool.submit(self._look_up, target, create) for target in targets]
             work = [
                 pool.submit(self._copy_to, opened, target, found, referrers=referrers, jobs=jobs, progress=progress,
-                            stop=stop)
+                            stop=stop, shared=shared)
                 for target, found in zip(targets, looked, strict=True)
             ]  # fmt: skip
             try:
@@ -249,10 +252,13 @@ class Copies(Tokens):
         jobs: int,
         progress: Progress | None,
         stop: threading.Event,
+        shared: SharedReads | None = None,
     ) -> CopiedImage:
         ready = looked.result()
-        src = opened.result()
         client, created = ready.client, ready.created
+        # what the tag names there now, asked while the source's manifest is still on its way
+        there = client.manifest_digest(dst.repository, dst.tag) if dst.tag and not created else None
+        src = opened.result()
 
         def immutable() -> bool:
             try:
@@ -266,10 +272,10 @@ class Copies(Tokens):
         label = f"{where}:{dst.tag}" if dst.tag else f"{where}@{src.manifest.digest}"
         job = ImageCopy(
             src.client, src.repository, client, dst.repository, jobs=jobs, referrers=referrers, progress=progress,
-            label=label, cancelled=stop, empty=created, immutable=immutable,
+            label=label, cancelled=stop, empty=created, immutable=immutable, shared=shared,
         )  # fmt: skip
         try:
-            already = job.run(src.manifest, dst.tag)
+            already = job.run(src.manifest, dst.tag, there=there)
         except NotFound:
             try:
                 missing = ready.described() is None

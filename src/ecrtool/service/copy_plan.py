@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from http.client import HTTPException
+from types import EllipsisType
 from typing import Any, BinaryIO, Protocol
 
 from ecrtool.model.errors import NotFound, RegistryError
@@ -105,10 +106,12 @@ class ImageCopy:
         # with other destinations of the same source: the image's blobs read once for all (shared_reads.py)
         self.shared = shared
 
-    def run(self, root: Manifest, tag: str | None) -> bool:
-        """Copy ROOT under TAG (by its digest when None); True when the tag already held it."""
+    def run(self, root: Manifest, tag: str | None, *, there: str | None | EllipsisType = ...) -> bool:
+        """Copy ROOT under TAG (by its digest when None); True when the tag already held it. THERE: the
+        digest TAG names in the destination (None: nothing) when the caller has asked already."""
         try:
-            there = self._dest_manifest(tag) if tag else None
+            if there is ...:
+                there = self._dest_manifest(tag) if tag else None
             already = there == root.digest
             if there is not None and not already and self.immutable():
                 raise _tag_taken(self.dest.host, self.dest_repo, tag, there)  # before any blob moves
@@ -141,6 +144,9 @@ class ImageCopy:
     def _walk(self, manifest: Manifest, order: list[Manifest], *, top: bool = False) -> None:
         """Post-order: children before their index; a manifest the destination has ends the walk there."""
         if any(item.digest == manifest.digest for item in order):
+            return
+        if top and not manifest.children:
+            order.append(manifest)  # its blobs are asked for one by one anyway: asking for it first saves nothing
             return
         if self._dest_manifest(manifest.digest) == manifest.digest:
             if top:
