@@ -4,13 +4,16 @@ evaluated as ECR does, and prune's --not-pulled-for and in-use set over the same
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ecrtool.model.errors import InvalidInput
-from ecrtool.model.lifecycle import lifecycle_policy, parse_policy, policy_json, prune_policy
-from ecrtool.model.retention import Rule, StoredImage, select
+from ecrtool.model.lifecycle import lifecycle_policy, parse_policy, policy_json, prune_policy, validate_for_ecr
+from ecrtool.model.retention import Policy, Rule, StoredImage, select
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -131,3 +134,37 @@ def test_an_image_in_use_stays_with_its_index_its_siblings_and_its_signature() -
     policy = prune_policy(None, [], True, timedelta(days=30))
     assert set(chosen(images, policy)) == {"index", "amd", "arm", "sig", "other"}
     assert chosen(images, policy, in_use=("sha256:amd",)) == {"other": "expire"}
+
+
+@st.composite
+def hostile_rules(draw: st.DrawFn) -> Rule:
+    status = draw(st.sampled_from(["tagged", "untagged", "any"]))
+    words = st.text(min_size=1, max_size=12)  # quotes, braces, newlines, NULs, any code point
+    prefixes = tuple(draw(st.lists(words, min_size=1, max_size=2, unique=True))) if status == "tagged" else ()
+    storage = draw(st.sampled_from(["standard", "archive"]))
+    action = draw(st.sampled_from(["expire", "transition"])) if storage == "standard" else "expire"
+    since = ["sinceImagePushed", "sinceImagePulled"] + (["sinceImageTransitioned"] if storage == "archive" else [])
+    kind = draw(st.sampled_from(["imageCountMoreThan", *since]))
+    count = draw(st.integers(1, 10_000))
+    return Rule(0, status, kind, count=count if kind == "imageCountMoreThan" else 0,  # type: ignore[arg-type]
+                age=timedelta(days=count) if kind != "imageCountMoreThan" else timedelta(0), tag_prefixes=prefixes,
+                description=draw(st.text(max_size=40)), storage_class=storage, action=action)  # type: ignore[arg-type]
+
+
+@given(st.lists(hostile_rules(), min_size=1, max_size=4))
+def test_no_description_or_tag_changes_the_policy_jsons_structure(drawn: list[Rule]) -> None:
+    rules = tuple(replace(rule, priority=number) for number, rule in enumerate(drawn, 1))
+    policy = Policy(rules)
+    try:
+        validate_for_ecr(policy)
+    except InvalidInput:
+        return  # refused before anything is written
+    document = json.loads(policy_json(policy))
+    assert list(document) == ["rules"] and len(document["rules"]) == len(rules)
+    for written, rule in zip(document["rules"], rules, strict=True):
+        assert set(written) <= {"rulePriority", "description", "selection", "action"}
+        assert set(written["selection"]) <= {"tagStatus", "tagPrefixList", "storageClass", "countType", "countUnit",
+                                             "countNumber"}  # fmt: skip
+        assert written["selection"].get("tagPrefixList", []) == list(rule.tag_prefixes)
+        assert written.get("description", "") == rule.description
+    assert parse_policy(policy_json(policy)) == policy
