@@ -154,6 +154,30 @@ class Ecr:
                 for item in page["imageDetails"]:
                     yield _image(repository, item)
 
+    def tagged(self, repository: str) -> dict[str, str]:
+        """Every tag of REPOSITORY and the digest it names: ListImages (TAGGED, 1000 a page), on the hot path
+        (the signed client where there is one): a sync compares them with its sources' before moving a blob."""
+        params: dict[str, Any] = {
+            "repositoryName": repository,
+            "filter": {"tagStatus": "TAGGED"},
+            "maxResults": 1000,
+            **self._ids(),
+        }
+        found: dict[str, str] = {}
+        with translate("ecr:ListImages", repository=repository):
+            while True:
+                if self._signed is not None:
+                    reply = self._signed.call("ListImages", params)
+                else:
+                    reply = self._client.list_images(**params)
+                for item in reply.get("imageIds") or []:
+                    if "imageTag" in item and "imageDigest" in item:
+                        found[item["imageTag"]] = item["imageDigest"]
+                token = reply.get("nextToken")
+                if not token:
+                    return found
+                params = {**params, "nextToken": token}
+
     def describe_image(self, repository: str, *, tag: str | None = None, digest: str | None = None) -> ImageInfo:
         image_id = {"imageDigest": digest} if digest else {"imageTag": tag or "latest"}
         with translate("ecr:DescribeImages", repository=repository):

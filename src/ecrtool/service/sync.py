@@ -23,6 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ecrtool.model.errors import AlreadyExists, EcrToolError, InvalidInput, NotFound
 from ecrtool.model.refs import ImageRef, RepoRef, parse_repo_ref
@@ -30,9 +31,11 @@ from ecrtool.model.results import Progress, ProgressEvent
 from ecrtool.model.sync_spec import MAX_JOBS, MAX_RATE, SyncEntry, SyncItem, SyncResult, SyncSpec, parse_spec
 from ecrtool.registry.client import RegistryClient
 from ecrtool.registry.tags import list_tags
-from ecrtool.service.copy import Copies
 from ecrtool.service.sources import parse_source, registry_client
 from ecrtool.service.tokens import Tokens
+
+if TYPE_CHECKING:
+    from ecrtool.service.copy import Copies
 
 LOOKUPS = 16  # digests looked up (HEAD) at once while planning
 BLOB_JOBS = 4  # blobs each image's copy moves at once (copy's default)
@@ -122,6 +125,8 @@ class Syncs(Tokens):
             return SyncResult(spec.name, True, items)
         created = self._create_repositories(entries, items)
         pacer = Pacer(rate or spec.rate)
+        from ecrtool.service.copy import Copies  # only when something is to be copied: a re-run loads none of it
+
         copies = Copies(self.settings, self.aws)
         done = self._run(copies, items, jobs or spec.jobs, pacer, progress)
         return SyncResult(spec.name, False, done, created)
@@ -169,7 +174,7 @@ class Syncs(Tokens):
         """REF's repository's tags and digests, one listing (DescribeImages); none when it does not exist."""
         target = self.speaker(ref)._target(ref)
         try:
-            return _Held({tag: image.digest for image in target.ecr.images(ref.repository) for tag in image.tags}, True)
+            return _Held(target.ecr.tagged(ref.repository), True)
         except NotFound:
             return _Held({}, False)
 
