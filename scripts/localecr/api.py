@@ -27,6 +27,7 @@ from .replication import ACTIONS as REPLICATION_ACTIONS
 from .scans import page_size
 from .state import ACCOUNT_ID, REGION
 from .subjects import SUBJECTS
+from .templates import ACTIONS as TEMPLATE_ACTIONS
 from .throttle import MESSAGE as RATE_EXCEEDED
 
 if TYPE_CHECKING:
@@ -133,6 +134,8 @@ class ApiCalls:
         mirror = self.bridge.mirror
         forward: Callable[[], Answer] = lambda: self._forward(body)  # noqa: E731
 
+        if action in TEMPLATE_ACTIONS:  # moto has no repository creation templates (templates.py)
+            return self.bridge.templates.answer(action, self.scope, params)
         if action == "GetAuthorizationToken":
             return self._authorization_token(forward())
         if action in ("PutAccountSetting", "GetAccountSetting") and params.get("name") == "BLOB_MOUNTING":

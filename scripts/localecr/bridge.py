@@ -38,6 +38,7 @@ from .replication import Replication
 from .scans import Scans
 from .settings import Pages, Settings
 from .state import FRONT_IP, State
+from .templates import Templates
 from .tokens import Tokens
 
 log = logging.getLogger("localecr.bridge")
@@ -86,6 +87,9 @@ class Bridge:
         # pull times, storage classes, pull-time exclusions (pulls.py), kept across restarts
         self.images = Images(state.ecr_state.with_name("image-state.json"), self.ecr)
         self.face.images = self.images
+        # repository creation templates, and the repositories they create on push (templates.py)
+        self.templates = Templates(state.root / "templates.json", self)
+        self.replication.created_by_template = lambda scope, repo: self.templates.create_for(scope, repo, "REPLICATION")
 
     def ecr(self, account: str, region: str) -> Any:
         """A boto3 ECR client on moto as ACCOUNT in REGION, for the bridge's own calls (not counted)."""
@@ -110,13 +114,15 @@ class Bridge:
 
     # -- what the registry's face asks of the ECR API -------------------------------------------------
 
-    def exists(self, scope: Scope, repository: str) -> bool:
+    def exists(self, scope: Scope, repository: str, push: str = "") -> bool:
+        """Whether SCOPE has REPOSITORY; a PUSH to it ("POST blobs", "PUT manifests") that does not may have
+        a creation template create it (templates.py)."""
         if (scope, repository) in self._known:
             return True
         try:
             self.ecr(scope.account, scope.region).describe_repositories(repositoryNames=[repository])
         except Exception:  # noqa: BLE001 - RepositoryNotFoundException, or a name ECR would refuse
-            return False
+            return bool(push) and self.templates.create_on_push(scope, repository, *push.split())
         self._known.add((scope, repository))
         return True
 

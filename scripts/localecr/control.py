@@ -66,6 +66,8 @@ def control(bridge: Bridge, command: str, path: str, read: Callable[[], bytes]) 
             return json_answer(200, steered.control(doc()) if steered is not None else {})
         except ValueError as err:
             return json_answer(400, {"error": str(err)})
+    if path == "/_bridge/templates" and command == "POST":  # what creation templates created (templates.py)
+        return json_answer(200, bridge.templates.control(doc()))
     if path == "/_bridge/replication" and command == "POST":
         return json_answer(200, bridge.replication.control(doc()))
     if path == "/_bridge/image-times" and command == "POST":  # an image's pull and push times (pulls.py)

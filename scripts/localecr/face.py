@@ -71,7 +71,7 @@ def split_internal(name: str) -> tuple[Scope, str] | None:
 
 
 class Repositories(Protocol):
-    def exists(self, scope: Scope, repository: str) -> bool: ...
+    def exists(self, scope: Scope, repository: str, push: str = "") -> bool: ...  # PUSH: may create it
 
     def immutable(self, scope: Scope, repository: str) -> bool: ...
 
@@ -141,7 +141,7 @@ class Face:
         )
         if denied is not None:  # another account's token, which the repository's policy does not let in
             return _send(request, *_error(403, "DENIED", denied, detail=False))
-        if not self.repositories.exists(scope, repository):
+        if not self.repositories.exists(scope, repository, push=f"{request.command} {match['kind']}"):
             message = (
                 f"The repository with name '{repository}' does not exist in the registry with id '{scope.account}'"
             )
