@@ -6,10 +6,10 @@ moto keeps one rule at most, in memory). A push that a rule covers is replicated
 destinations, asynchronously: after ``LOCAL_ECR_REPLICATION_DELAY`` seconds (default 2; ECR says most images
 replicate in under 30 minutes), inside the stack's one docker-registry (blobs mounted across repositories,
 manifests by their exact bytes, so the digest stays the same), with the image's referrers (signatures, SBOMs)
-and an index's children. A destination repository that is missing is created with default settings, or with
-what ``template`` (a repository creation template's hook) gives. Across accounts the destination's registry
-policy must allow the source account ecr:ReplicateImage (and ecr:CreateRepository for a missing
-repository), or that destination's replication FAILS. DescribeImageReplicationStatus answers each
+and an index's children. A destination repository that is missing is created with default settings, or as
+a REPLICATION creation template covering it says (the ``created_by_template`` hook). Across accounts the
+destination's registry policy must allow the source account ecr:ReplicateImage (and ecr:CreateRepository
+for a missing repository), or that destination's replication FAILS. DescribeImageReplicationStatus answers each
 destination's IN_PROGRESS, COMPLETE or FAILED.
 
 A replica is not replicated again (ECR replicates once per push); what the bridge writes here it ignores
@@ -18,7 +18,6 @@ when the registry's notification of it comes back.
 
 from __future__ import annotations
 
-import fnmatch
 import http.client
 import json
 import logging
@@ -31,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .access import Principal, decide
 from .answer import ECR_JSON, Answer, ecr_error, json_answer
 from .face import Scope, split_internal
 from .state import ACCOUNTS, REGIONS
@@ -59,36 +59,11 @@ def delay_of(text: str | None) -> float:
 
 
 def policy_allows(policy: Any, source_account: str, action: str, resource: str) -> bool:
-    """Whether a registry policy lets SOURCE_ACCOUNT do ACTION (ecr:...) on RESOURCE: an Allow that names
-    the account (its root ARN, its id, or *) and the action (or a wildcard of it), and no such Deny."""
-    statements = policy.get("Statement") if isinstance(policy, dict) else None
-    if isinstance(statements, dict):
-        statements = [statements]
-    allowed = False
-    for statement in statements if isinstance(statements, list) else []:
-        if not isinstance(statement, dict) or not _names(statement, source_account, action, resource):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        allowed = allowed or statement.get("Effect") == "Allow"
-    return allowed
-
-
-def _listed(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value] if isinstance(value, list) else []
-
-
-def _names(statement: dict[str, Any], account: str, action: str, resource: str) -> bool:
-    principal = statement.get("Principal")
-    who = ["*"] if principal == "*" else _listed(principal.get("AWS")) if isinstance(principal, dict) else []
-    if not any(p in ("*", account, f"arn:aws:iam::{account}:root") for p in who):
-        return False
-    if not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _listed(statement.get("Action"))):
-        return False
-    resources = _listed(statement.get("Resource")) or ["*"]
-    return any(fnmatch.fnmatchcase(resource, r) for r in resources)
+    """Whether a registry policy lets SOURCE_ACCOUNT's replication do ACTION (ecr:...) on RESOURCE, as the
+    stack evaluates every policy (access.py): an Allow naming the account (its id, its root ARN, or *) and
+    the action, whose conditions hold, and no such Deny."""
+    principal = Principal(source_account, f"arn:aws:iam::{source_account}:root")
+    return decide([("registry policy", policy)], principal, action, resource).allowed
 
 
 def validate(config: Any, scope: Scope) -> Answer | None:
@@ -170,8 +145,9 @@ class Replication:
         self._bridge = bridge
         self._path = path
         self.delay = delay_of(os.environ.get("LOCAL_ECR_REPLICATION_DELAY")) if delay is None else delay
-        # a repository creation template's hook: (destination, repository) -> CreateRepository's settings
-        self.template: Callable[[Scope, str], dict[str, Any]] | None = None
+        # the repository creation templates' hook (templates.py): creates REPOSITORY in DESTINATION as a
+        # REPLICATION template covering it says and answers True; False when no template covers it
+        self.created_by_template: Callable[[Scope, str], bool] | None = None
         self._lock = threading.Lock()
         try:
             self._configs: dict[str, Any] = json.loads(path.read_text())
@@ -315,8 +291,11 @@ class Replication:
             return False
 
     def _create(self, dest: Scope, repo: str) -> None:
-        """Create REPO in DEST as ECR does for a replica: default settings, or a creation template's."""
-        params: dict[str, Any] = {**(self.template(dest, repo) if self.template else {}), "repositoryName": repo}
+        """Create REPO in DEST as ECR does for a replica: as a creation template covering it says, else with
+        default settings."""
+        if self.created_by_template is not None and self.created_by_template(dest, repo):
+            return
+        params: dict[str, Any] = {"repositoryName": repo}
         client = self._bridge.ecr(dest.account, dest.region)
 
         class Created:

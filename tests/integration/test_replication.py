@@ -172,7 +172,7 @@ def with_second_account(env: dict[str, str]) -> dict[str, str]:
 def test_a_push_is_replicated_after_the_delay_to_each_region_and_account_and_status_says_when(
     ecrtool: Run, stack: Any, test_image: str, prefix: str, with_second_account: dict[str, str]
 ) -> None:
-    stack.control("replication", {"delay": 4})
+    stack.control("replication", {"delay": 10})  # long enough for the status asked at once
     done = ecrtool(
         "replication", "set", "--to", "us-east-1", "--to", f"ca-west-1:{SECOND}", "--filter", f"{prefix}/",
         extra_env=with_second_account,
