@@ -239,6 +239,21 @@ INVALID: dict[str, list[list[str]]] = {
         ["show", "Trees"],
         ["show", "trees", "--registry"],
     ],
+    "template": [
+        ["set"],
+        ["set", "Team"],
+        ["set", "team//app"],
+        ["set", "--", "-team"],
+        ["set", "team", "--lifecycle-keep", "0"],
+        ["set", "team", "--grant-pull", '1234"}'],
+        ["set", "team", "--for", "create-on-pull"],
+        ["set", "team", "--for", ","],
+        ["set", "team", "--tag", "noequals"],
+        ["set", "team", "--tag", "=value"],
+        ["set", "team", "--tag", "k=" + "v" * 257],
+        ["delete", "Team/"],
+        ["list", "--region", "mars"],
+    ],
 }
 
 CASES = [pytest.param([name, *args], id=f"{name}-{args!r}") for name, cases in INVALID.items() for args in cases]

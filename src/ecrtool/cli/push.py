@@ -23,7 +23,11 @@ from ecrtool.cli.options import global_options
     metavar="TAG",
     help="Tag to push; repeat for more (default: the image's tag, else its name when --repo is given, else latest).",
 )
-@click.option("--create", is_flag=True, help="Create the repository if it does not exist.")
+@click.option(
+    "--create",
+    is_flag=True,
+    help="Create the repository if it does not exist (a creation template that covers it creates it on push).",
+)
 @global_options
 @click.pass_context
 def push(ctx: click.Context, image: str, repo: str | None, tags: tuple[str, ...], create: bool) -> None:
@@ -31,9 +35,18 @@ def push(ctx: click.Context, image: str, repo: str | None, tags: tuple[str, ...]
 
     No prior login is needed: the registry token goes to the engine for this push only.
     """
+    from dataclasses import replace
+
     from ecrtool.service.transfers import Transfers
 
     a = app(ctx, Transfers)
     with a.render.progress() as progress:
         result = a.service.push(image, repo, tags, create=create, progress=progress)
+    prefix = a.service.created_by_template.get(result.repository)
+    if prefix is not None and not a.render.json:
+        a.render.note(
+            f"Repository {result.repository} did not exist: ECR created it on this push, as the registry's "
+            f"creation template for {prefix} says (`ecrtool template list`)"
+        )
+        result = replace(result, created_repository=False)  # said above, with what made it
     a.render.pushed(result)

@@ -15,13 +15,14 @@ from ecrtool.aws.session import AwsSession
 from ecrtool.docker.runner import DockerRunner, build_runner
 from ecrtool.model import token_cache
 from ecrtool.model.errors import EcrToolError, InvalidInput, NotFound
-from ecrtool.model.refs import RepoRef, parse_repo_ref
+from ecrtool.model.refs import RepoRef, parse_repo_ref, registry_host
 from ecrtool.model.results import RepositoryInfo
 from ecrtool.model.settings import Settings
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see ecrtool.model.value)
 if TYPE_CHECKING:
     from ecrtool.model.config import ProfileChoice
+    from ecrtool.model.templates import TemplateInfo
 
 _log = logging.getLogger("ecrtool.profiles")
 
@@ -50,6 +51,8 @@ class ServiceBase:
         # the sessions of the profiles the config file names for the registries this command talks to
         self._sessions: dict[str, AwsSession] = {}
         self._file_config: dict[str, object] | None = None
+        # the repositories this command left to a creation template to create on push, and the template's prefix
+        self.created_by_template: dict[str, str] = {}
 
     @property
     def aws(self) -> AwsSession:
@@ -123,13 +126,36 @@ class ServiceBase:
             return self._create_missing(target, repository, create), True
 
     def _create_missing(self, target: Target, repository: str, create: bool) -> RepositoryInfo:
-        """REPOSITORY, known not to exist, created with CREATE; NotFound saying how to create it otherwise."""
+        """REPOSITORY, known not to exist: left to the registry's creation template that covers it (ECR
+        creates it at the push's first upload: no CreateRepository call), else created with CREATE;
+        NotFound saying how to create it otherwise."""
+        template = self.covering_template(target, repository)
+        if template is not None:
+            self.created_by_template[repository] = template.prefix
+            uri = f"{registry_host(target.account, target.region)}/{repository}" if target.account else ""
+            return RepositoryInfo(repository, uri, target.account or "", tag_mutability=template.mutability)
         if not create:
             raise NotFound(
                 f"repository {repository!r} does not exist in {target.region}: create it with "
-                f"`ecrtool create {repository}` or pass --create"
+                f"`ecrtool create {repository}` or pass --create, or have a creation template create such "
+                "repositories on push: `ecrtool template set PREFIX`"
             )
         return target.ecr.create_repository(repository)
+
+    def covering_template(self, target: Target, repository: str) -> TemplateInfo | None:
+        """The CREATE_ON_PUSH template of TARGET's registry that covers REPOSITORY (the longest prefix, else
+        ROOT's), as ECR would pick it; None when none does or the templates cannot be read."""
+        from ecrtool.aws.templates import TemplateApi
+        from ecrtool.model.templates import covering
+
+        try:
+            registry, found = TemplateApi((target.aws or self.aws).client("ecr", target.region)).templates()
+        except (EcrToolError, NotImplementedError):
+            # not allowed to read them, or an ECR stand-in without them (moto raises NotImplementedError): none
+            return None
+        if target.account and registry and registry != target.account:
+            return None  # the caller's own registry's templates, not those of the registry pushed to
+        return covering(found, repository)
 
     def _archived(self, target: Target, ref: RepoRef, wanted: str) -> EcrToolError | None:
         """NotFound saying how to restore REF when ECR has it in its archive (one DescribeImages by id, which
