@@ -120,10 +120,10 @@ class Syncs(Tokens):
         if rate is not None and not 0 < rate <= MAX_RATE:
             raise InvalidInput(f"invalid --rate {rate}: manifests put a second, above 0 and at most {MAX_RATE:g}")
         entries = [self._read(entry, spec.name) for entry in spec.entries]  # every reference checked before any call
-        items = self._plan(entries)
+        held, items = self._plan(entries)
         if dry_run:
             return SyncResult(spec.name, True, items)
-        created = self._create_repositories(entries, items)
+        created = self._create_repositories(entries, items, held)
         pacer = Pacer(rate or spec.rate)
         from ecrtool.service.copy import Copies  # only when something is to be copied: a re-run loads none of it
 
@@ -157,14 +157,14 @@ class Syncs(Tokens):
 
     # -- the plan ----------------------------------------------------------------------------------
 
-    def _plan(self, entries: list[_Entry]) -> list[SyncItem]:
+    def _plan(self, entries: list[_Entry]) -> tuple[dict[tuple[str | None, str | None, str], _Held], list[SyncItem]]:
         held: dict[tuple[str | None, str | None, str], _Held] = {}
         keys = list(dict.fromkeys(_key(entry.destination) for entry in entries))
         with ThreadPoolExecutor(max_workers=min(LOOKUPS, len(keys) + len(entries)), thread_name_prefix="plan") as pool:
             listings = dict(zip(keys, pool.map(self._held, [self._first(entries, key) for key in keys]), strict=True))
             held.update(listings)
             planned = list(pool.map(lambda entry: self._plan_entry(entry, held[_key(entry.destination)]), entries))
-        return [item for found in planned for item in found]
+        return held, [item for found in planned for item in found]
 
     @staticmethod
     def _first(entries: list[_Entry], key: tuple[str | None, str | None, str]) -> RepoRef:
@@ -237,7 +237,9 @@ class Syncs(Tokens):
 
     # -- the copies --------------------------------------------------------------------------------
 
-    def _create_repositories(self, entries: list[_Entry], items: list[SyncItem]) -> list[str]:
+    def _create_repositories(
+        self, entries: list[_Entry], items: list[SyncItem], held: dict[tuple[str | None, str | None, str], _Held]
+    ) -> list[str]:
         """The destination repositories some image is planned for, created where missing and the spec says
         `create` (else a push leaves them to a repository creation template, as ECR does)."""
         wanted = {item.destination.rsplit(":", 1)[0] for item in items if item.action == "copy"}
@@ -245,7 +247,7 @@ class Syncs(Tokens):
         seen: set[tuple[str | None, str | None, str]] = set()
         for entry in entries:
             key = _key(entry.destination)
-            if key in seen or entry.shown not in wanted or not entry.spec.create:
+            if key in seen or entry.shown not in wanted or not entry.spec.create or held[key].exists:
                 continue
             seen.add(key)
             target = self.speaker(entry.destination)._target(entry.destination)
