@@ -1,7 +1,8 @@
 """A profile per registry, with the real ecrtool on the local ECR's two accounts: the config file alone
 (`[accounts."ID"] profile = …`) chooses the identity of push, pull, images and delete by account B's
 URI; an explicit --profile beats it; AWS_PROFILE does not. The AWS credentials file holds both accounts'
-keys as profiles a and b, and the environment holds no keys of its own."""
+keys as profiles a and b, and the environment holds no keys of its own; account B's registry refuses account A
+(the local ECR enforces cross-account access as ECR does), so a push succeeds only as B."""
 
 from __future__ import annotations
 
@@ -80,10 +81,18 @@ def test_the_config_file_alone_chooses_account_bs_profile_for_its_uri(
         pulled = ecrtool("pull", f"{second}:1", "-q", extra_env=ambient)
         assert pulled.returncode == 0, pulled.stderr
 
-        # an explicit --profile beats the config file: keys B's registry does not know are refused
-        refused = ecrtool("images", second, "--profile", "nobody", extra_env=ambient)
+        # an explicit --profile beats the config file: A's identity, which B's repository does not let in
+        refused = ecrtool("images", second, "--profile", "a", extra_env=ambient)
         assert refused.returncode == 1
-        assert refused.stderr.count("\n") == 1 and "ecrtool: error:" in refused.stderr
+        assert refused.stderr.startswith(f"ecrtool: error: account {FIRST[0]} may not call ecr:DescribeImages")
+        assert refused.stderr.count("\n") == 1
+
+        # without B's entry, the push is A's (AWS_PROFILE), and B's registry refuses it
+        profiles(f'[accounts."{FIRST[0]}"]\nprofile = "a"\n')
+        as_first = ecrtool("push", test_image, "--repo", second, "--tag", "2", extra_env=ambient)
+        assert as_first.returncode == 1
+        assert as_first.stderr.startswith(f"ecrtool: error: account {FIRST[0]} may not call ecr:")
+        assert manifest_in(stack, SECOND[0], repo_name, "2") == 404
 
         # the entry decides: naming a profile whose keys nobody knows fails B's push, and says where it came from
         profiles(f'[accounts."{SECOND[0]}"]\nprofile = "nobody"\n')
