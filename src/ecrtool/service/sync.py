@@ -241,7 +241,8 @@ class Syncs(Tokens):
         self, entries: list[_Entry], items: list[SyncItem], held: dict[tuple[str | None, str | None, str], _Held]
     ) -> list[str]:
         """The destination repositories some image is planned for, created where missing and the spec says
-        `create` (else a push leaves them to a repository creation template, as ECR does)."""
+        `create`, unless a creation template of the registry covers them (as `copy --create` does): then, and
+        with `create: false`, the first push leaves the repository to the template, as ECR does."""
         wanted = {item.destination.rsplit(":", 1)[0] for item in items if item.action == "copy"}
         created: list[str] = []
         seen: set[tuple[str | None, str | None, str]] = set()
@@ -250,7 +251,10 @@ class Syncs(Tokens):
             if key in seen or entry.shown not in wanted or not entry.spec.create or held[key].exists:
                 continue
             seen.add(key)
-            target = self.speaker(entry.destination)._target(entry.destination)
+            speaker = self.speaker(entry.destination)
+            target = speaker._target(entry.destination)
+            if speaker.covering_template(target, entry.destination.repository) is not None:
+                continue  # the registry creates it at the first upload, with the template's settings
             try:
                 target.ecr.create_repository(entry.destination.repository)
                 created.append(entry.shown)
