@@ -251,3 +251,30 @@ def test_backfill_copies_what_was_there_before_the_rule_to_a_destination_added_l
     third = ecrtool("replication", "backfill", repo, extra_env=with_second_account)
     assert third.returncode == 0, third.stderr
     assert third.stdout.startswith("0 copied (0 blobs, 0 B), 4 already there, 0 failed")
+
+
+def test_a_destination_backfill_may_not_reach_fails_its_images_by_name_and_the_others_are_copied(
+    ecrtool: Run, stack: Any, test_image: str, prefix: str
+) -> None:
+    repo = f"{prefix}/app"
+    pushed = ecrtool("push", test_image, "--repo", repo, "--create", "-q")
+    assert pushed.returncode == 0, pushed.stderr
+    # no profile speaks for the other account here: its owner's policy is left to it, and allows nothing
+    done = ecrtool("replication", "set", "--to", "us-east-1", "--to", f"us-east-1:{SECOND}", "--filter", repo,
+                   "--skip-policy")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    backfill = ecrtool("replication", "backfill", repo)
+    assert backfill.returncode == 1
+    assert backfill.stdout.startswith("1 copied (")
+    assert backfill.stdout.rstrip().endswith("0 already there, 1 failed")
+    failed = [line for line in backfill.stderr.splitlines() if line.startswith("failed: ")]
+    assert len(failed) == 1 and failed[0].startswith(f"failed: {repo}:{test_image} -> us-east-1:{SECOND}: ")
+    assert _manifest(stack, FIRST, "us-east-1", repo, test_image) == _manifest(
+        stack, FIRST, "ca-west-1", repo, test_image
+    )
+    status = ecrtool("replication", "status", f"{repo}:{test_image}", "-o", "json")
+    assert status.returncode == 1, status.stderr
+    replicas = {r["destination"]: r for r in json.loads(status.stdout)["replicas"]}
+    assert replicas[f"us-east-1:{FIRST}"]["present"] is True
+    assert replicas[f"us-east-1:{SECOND}"]["present"] is None
+    assert "DescribeImages" in replicas[f"us-east-1:{SECOND}"]["failure"]

@@ -77,7 +77,8 @@ def statuses(render: Renderer, result: StatusResult) -> None:
         return render.emit_json(result)
     if render.quiet:
         return
-    render.line(f"{result.repository}:{result.reference} {result.digest}")
+    sep = "@" if result.reference.startswith("sha256:") else ":"
+    render.line(f"{result.repository}{sep}{result.reference} {result.digest}")
     rows = [
         [
             replica.destination,

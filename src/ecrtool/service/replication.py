@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from ecrtool.aws.ecr import Ecr
 from ecrtool.aws.replication import ReplicationApi
 from ecrtool.aws.session import AwsSession
-from ecrtool.model.errors import AuthError, EcrToolError, InvalidInput, NotFound
+from ecrtool.model.errors import EcrToolError, InvalidInput, NotFound
 from ecrtool.model.refs import RepoRef, parse_repo_ref, registry_host, validate_repository
 from ecrtool.model.replication import (
     BackfillItem,
@@ -139,10 +139,16 @@ class Replications(Tokens):
         # one task per image and destination lacking it: its tags go one after the other (the first moves the
         # blobs, the others find them there), the tasks JOBS at once, each thread with a copy service of its own
         tasks: list[tuple[str, tuple[str, ...], str, Destination, bool]] = []
+        refused: list[BackfillItem] = []
         for repo in repos:
             images = [image for image in source.ecr.images(repo) if image.tags]
             for dest in config.destinations_for(repo):
-                held = self._held(dest, repo, [image.digest for image in images])
+                try:
+                    held = self._held(dest, repo, [image.digest for image in images])
+                except EcrToolError as err:  # not allowed there, say: each of its images fails, the others go on
+                    refused += [BackfillItem(repo, t, i.digest, str(dest), "failed", error=str(err)) for i in images
+                                for t in i.tags]  # fmt: skip
+                    continue
                 tasks += [(repo, tuple(i.tags), i.digest, dest, i.digest in held) for i in images]
         local = threading.local()
 
@@ -163,7 +169,7 @@ class Replications(Tokens):
 
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="backfill")
         try:
-            items = [item for found in pool.map(run, tasks) for item in found]
+            items = [item for found in pool.map(run, tasks) for item in found] + refused
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C: the copies under way stop with the process
             raise
@@ -171,7 +177,8 @@ class Replications(Tokens):
         return BackfillResult(items)
 
     def _held(self, dest: Destination, repo: str, digests: list[str]) -> set[str]:
-        """Which of DIGESTS DEST's REPO holds (none when it has no such repository)."""
+        """Which of DIGESTS DEST's REPO holds (none when it has no such repository); an error when DEST
+        cannot be asked."""
         if not digests:
             return set()
         try:
@@ -224,18 +231,19 @@ class Replications(Tokens):
                 (s.get("region"), s.get("registryId")): s
                 for s in self._api(self.aws, config.region).image_status(ref.repository, image.digest)
             }
-        except (AuthError, InvalidInput):
+        except EcrToolError:  # ECR's own status is a second opinion: the destinations answer for themselves
             said = {}
         replicas = []
         for dest in destinations:
             ecr_said = said.get((dest.region, dest.account), {})
+            failure = ecr_said.get("failureCode")
             try:
                 present: bool | None = bool(self._ecr(dest).images_by_digest(ref.repository, [image.digest]))
             except NotFound:
                 present = False
-            except AuthError:
-                present = None
-            replicas.append(ReplicaStatus(str(dest), present, ecr_said.get("status"), ecr_said.get("failureCode")))
+            except EcrToolError as err:  # not allowed to look there: said, and the others are still asked
+                present, failure = None, failure or str(err)
+            replicas.append(ReplicaStatus(str(dest), present, ecr_said.get("status"), failure))
         shown = ref.tag or ref.digest or "latest"
         return StatusResult(ref.repository, shown, image.digest, replicas)
 
