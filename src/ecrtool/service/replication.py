@@ -49,19 +49,14 @@ MAX_JOBS = 16
 class Replications(Tokens):
     # -- the configuration -------------------------------------------------------------------------
 
-    def _source(self) -> tuple[str, str]:
-        """This registry: its account (--registry-id, else the caller's) and region."""
-        region = self.aws.region(self.settings.region)
-        account = str(self.settings.registry_id or self.aws.caller_account())
-        return account, region
-
     def _api(self, aws: AwsSession, region: str) -> ReplicationApi:
         return ReplicationApi(aws.lazy_client("ecr", region), region)
 
     def show(self) -> ReplicationConfig:
-        account, region = self._source()
+        """The caller's registry in this region (DescribeRegistry names its account) and its rules."""
+        region = self.aws.region(self.settings.region)
         config = self._api(self.aws, region).configuration()
-        return ReplicationConfig(config.account or account, region, config.rules)
+        return ReplicationConfig(config.account or str(self.aws.caller_account()), region, config.rules)
 
     def configure(
         self, to: Iterable[str], filters: Iterable[str], *, add: bool = False, skip_policy: bool = False
@@ -76,12 +71,12 @@ class Replications(Tokens):
             validate_filter(prefix)
         for text in wanted:
             parse_destination(text, None)  # the form, before asking AWS who the caller is
-        account, region = self._source()
+        current = self.show()
+        account, region = current.account, current.region
         rule = new_rule([parse_destination(text, account) for text in wanted], prefixes, (account, region))
         foreign = [d for d in rule.destinations if d.account != account]
         sessions = {} if skip_policy else {d: self._session_for(d, account) for d in foreign}
-        api = self._api(self.aws, region)
-        config = configured(api.configuration(), rule, add=add)
+        config = configured(current, rule, add=add)
         updated = []
         for dest, session in sessions.items():
             remote = self._api(session, dest.region)
@@ -89,9 +84,9 @@ class Replications(Tokens):
             if merged is not None:
                 remote.put_registry_policy(merged)
                 updated.append(str(dest))
-        api.put_configuration(config)
+        self._api(self.aws, region).put_configuration(config)
         left = [str(d) for d in foreign] if skip_policy else []
-        return ReplicationSet(ReplicationConfig(account, region, config.rules), updated, left)
+        return ReplicationSet(config, updated, left)
 
     def _session_for(self, dest: Destination, account: str) -> AwsSession:
         """The AWS session speaking as DEST's account: the profile the config file names for its registry."""
