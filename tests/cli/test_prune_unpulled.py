@@ -148,3 +148,15 @@ def test_lifecycle_preview_of_a_transition_policy_shows_what_it_archives(
     assert lines[3].startswith("idle") and lines[3].endswith("archive: not pulled for 100d, over 90d")
     assert lines[-1] == ("preview of the repository's lifecycle policy: 1 image(s) (1.0 kB) would expire, 1 would "
                          "move to archive; nothing was deleted")
+
+
+def test_lifecycle_show_prints_the_json_and_explains_each_rule(invoke: Any, ecr: Stubber) -> None:
+    ecr.add_response("get_lifecycle_policy", {"repositoryName": "trees", "lifecyclePolicyText": json.dumps(POLICY)},
+                     {"repositoryName": "trees"})  # fmt: skip
+    result = invoke("lifecycle", "show", "trees")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == POLICY
+    assert result.stderr.splitlines() == [
+        "rule 1: move to archive standard images (any) not pulled for 90 days (never pulled: pushed over 90 days ago)",
+        "rule 2: expire archived images (any) archived over 365 days ago",
+    ]

@@ -12,7 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ecrtool.model.errors import InvalidInput
-from ecrtool.model.lifecycle import lifecycle_policy, parse_policy, policy_json, prune_policy, validate_for_ecr
+from ecrtool.model.lifecycle import (
+    explain,
+    lifecycle_policy,
+    parse_policy,
+    policy_json,
+    prune_policy,
+    validate_for_ecr,
+)
 from ecrtool.model.retention import Policy, Rule, StoredImage, select
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
@@ -168,3 +175,14 @@ def test_no_description_or_tag_changes_the_policy_jsons_structure(drawn: list[Ru
         assert written["selection"].get("tagPrefixList", []) == list(rule.tag_prefixes)
         assert written.get("description", "") == rule.description
     assert parse_policy(policy_json(policy)) == policy
+
+
+def test_each_rule_is_explained_in_words_by_priority() -> None:
+    assert explain(parse_policy(ARCHIVING)) == [
+        "rule 1: move to archive standard images (any) not pulled for 90 days (never pulled: pushed over 90 days ago)",
+        "rule 2: expire archived images (any) archived over 365 days ago",
+    ]
+    assert explain(lifecycle_policy(5, ["rel-"], 7 * DAY)) == [
+        "rule 1: expire standard images (tagged rel-*) beyond the newest 5",
+        "rule 2: expire standard images (untagged) pushed over 7 days ago",
+    ]

@@ -172,6 +172,8 @@ def policy(render: Renderer, info: LifecyclePolicyInfo, *, was_set: bool = False
                     " --keep N` or --file policy.json")  # fmt: skip
         return
     render.line(_pretty(info.text))
+    for line in _explained(info.text):
+        render.note(line)
     if was_set:
         render.note(
             f"set the lifecycle policy of {info.repository}: ECR applies it within a day;"
@@ -180,6 +182,17 @@ def policy(render: Renderer, info: LifecyclePolicyInfo, *, was_set: bool = False
         )
     elif info.last_evaluated_at:
         render.note(f"last evaluated by ECR: {when(info.last_evaluated_at)}")
+
+
+def _explained(text: str) -> list[str]:
+    """The policy's rules in words (none for a text ecrtool cannot read: it is shown as it is)."""
+    from ecrtool.model.errors import InvalidInput
+    from ecrtool.model.lifecycle import explain, parse_policy
+
+    try:
+        return explain(parse_policy(text))
+    except InvalidInput:
+        return []
 
 
 def _pretty(text: str) -> str:

@@ -282,6 +282,26 @@ def policy_json(policy: Policy) -> str:
     return json.dumps({"rules": rules}, indent=2)
 
 
+def explain(policy: Policy) -> list[str]:
+    """Each rule of POLICY in words, by priority: "rule 1: move to archive the images not pulled for 90 days
+    (never pulled: pushed over 90 days ago)", "rule 2: expire archived images archived over 365 days ago"."""
+    lines = []
+    for rule in sorted(policy.rules, key=lambda rule: rule.priority):
+        which = describe(rule) or "any"
+        images = f"{'archived' if rule.storage_class == 'archive' else 'standard'} images ({which})"
+        if rule.count_type == "imageCountMoreThan":
+            what = f"{images} beyond the newest {rule.count}"
+        elif rule.count_type == "sinceImagePulled":
+            what = f"{images} not pulled for {rule.age.days} days (never pulled: pushed over {rule.age.days} days ago)"
+        elif rule.count_type == "sinceImageTransitioned":
+            what = f"{images} archived over {rule.age.days} days ago"
+        else:
+            what = f"{images} pushed over {rule.age.days} days ago"
+        verb = "move to archive" if rule.action == "transition" else "expire"
+        lines.append(f"rule {rule.priority}: {verb} {what}")
+    return lines
+
+
 def prune_policy(
     keep: int | None,
     tag_prefixes: Iterable[str],
