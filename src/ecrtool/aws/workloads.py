@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecrtool.aws.errors import translate
+from ecrtool.model.errors import EcrToolError
 from ecrtool.model.inuse import InUse
 
 
@@ -54,33 +55,45 @@ class Workloads:
         for arn in self._pages(self._ecs, "list_task_definitions", "ecs:ListTaskDefinitions", "taskDefinitionArns",
                                scan, status="ACTIVE"):
             definitions.setdefault(arn, "ACTIVE")
-        for cluster in self._pages(self._ecs, "list_clusters", "ecs:ListClusters", "clusterArns", scan):
-            services = list(self._pages(self._ecs, "list_services", "ecs:ListServices", "serviceArns", scan,
-                                        cluster=cluster))
-            for start in range(0, len(services), 10):  # DescribeServices takes 10
-                with translate("ecs:DescribeServices"):
-                    reply = self._ecs.describe_services(cluster=cluster, services=services[start : start + 10])
-                scan.count("ecs:DescribeServices")
-                for service in reply.get("services", []):
-                    if service.get("status") == "INACTIVE":  # deleted: ECS lists it a while, running nothing
-                        continue
-                    why = f"service {service.get('serviceName')}"
-                    for deployment in service.get("deployments") or [service]:
-                        if deployment.get("taskDefinition"):
-                            definitions.setdefault(deployment["taskDefinition"], why)
-            tasks = list(self._pages(self._ecs, "list_tasks", "ecs:ListTasks", "taskArns", scan, cluster=cluster,
-                                     desiredStatus="RUNNING"))
-            for start in range(0, len(tasks), 100):  # DescribeTasks takes 100
-                with translate("ecs:DescribeTasks"):
-                    reply = self._ecs.describe_tasks(cluster=cluster, tasks=tasks[start : start + 100])
-                scan.count("ecs:DescribeTasks")
-                for task in reply.get("tasks", []):
-                    if task.get("taskDefinitionArn"):
-                        definitions.setdefault(task["taskDefinitionArn"], "a running task")
-                    for container in task.get("containers", []):
-                        if container.get("image"):
-                            scan.uses.append(InUse(container["image"], f"ECS task {_last(task.get('taskArn', ''))}",
-                                                   container.get("imageDigest")))
+        for cluster in list(self._pages(self._ecs, "list_clusters", "ecs:ListClusters", "clusterArns", scan)):
+            try:
+                self._cluster_uses(cluster, definitions, scan)
+            except EcrToolError as err:
+                if _code(err) != "ClusterNotFoundException":  # deleted since it was listed: it runs nothing
+                    raise
+        self._definition_uses(definitions, scan)
+
+    def _cluster_uses(self, cluster: str, definitions: dict[str, str], scan: WorkloadScan) -> None:
+        """The task definitions CLUSTER's services use, and the images its running tasks run."""
+        services = list(self._pages(self._ecs, "list_services", "ecs:ListServices", "serviceArns", scan,
+                                    cluster=cluster))
+        for start in range(0, len(services), 10):  # DescribeServices takes 10
+            with translate("ecs:DescribeServices"):
+                reply = self._ecs.describe_services(cluster=cluster, services=services[start : start + 10])
+            scan.count("ecs:DescribeServices")
+            for service in reply.get("services", []):
+                if service.get("status") == "INACTIVE":  # deleted: ECS lists it a while, running nothing
+                    continue
+                why = f"service {service.get('serviceName')}"
+                for deployment in service.get("deployments") or [service]:
+                    if deployment.get("taskDefinition"):
+                        definitions.setdefault(deployment["taskDefinition"], why)
+        tasks = list(self._pages(self._ecs, "list_tasks", "ecs:ListTasks", "taskArns", scan, cluster=cluster,
+                                 desiredStatus="RUNNING"))
+        for start in range(0, len(tasks), 100):  # DescribeTasks takes 100
+            with translate("ecs:DescribeTasks"):
+                reply = self._ecs.describe_tasks(cluster=cluster, tasks=tasks[start : start + 100])
+            scan.count("ecs:DescribeTasks")
+            for task in reply.get("tasks", []):
+                if task.get("taskDefinitionArn"):
+                    definitions.setdefault(task["taskDefinitionArn"], "a running task")
+                for container in task.get("containers", []):
+                    if container.get("image"):
+                        scan.uses.append(InUse(container["image"], f"ECS task {_last(task.get('taskArn', ''))}",
+                                               container.get("imageDigest")))
+
+    def _definition_uses(self, definitions: dict[str, str], scan: WorkloadScan) -> None:
+        """The images of each task definition in DEFINITIONS (one DescribeTaskDefinition each: ECS has no batch)."""
         for arn, why in definitions.items():
             with translate("ecs:DescribeTaskDefinition"):
                 reply = self._ecs.describe_task_definition(taskDefinition=arn)
@@ -109,6 +122,12 @@ class Workloads:
                 resolved = str(code.get("ResolvedImageUri") or "")
                 digest = resolved.partition("@")[2] or None
                 scan.uses.append(InUse(uri, f"Lambda function {name}:{version}", digest))
+
+
+def _code(err: Exception) -> str:
+    """The AWS error code behind a translated error ("" when there is none)."""
+    response = getattr(err.__cause__, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
 
 
 def _last(arn: str) -> str:
