@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-BLOCK = 64 * 1024
+BLOCK = 256 * 1024
 
 
 def chunked(headers: Any) -> bool:

@@ -4,8 +4,8 @@ ECR answers `GET /v2/NAME/blobs/DIGEST` with 307 to a presigned URL on
 `prod-REGION-starport-layer-bucket.s3.REGION.amazonaws.com`, good for 20 minutes; S3 then serves the
 bytes to whoever holds the URL, and refuses a request that also carries an Authorization header (the
 registry's Basic one, if a client forwards it). Here the URL's query is SigV4's presigned shape, its
-signature an HMAC of the method, host, path and query with the stack's secret; the bytes stream from the
-docker-registry with their length.
+signature an HMAC of the method, host, path and query with the stack's secret; the bytes come from the
+docker-registry's storage (a range through the registry itself) with their length.
 
 The path is ACCOUNT/REPOSITORY/DIGEST under the region's bucket host: opaque to a client, as ECR's is.
 """
@@ -16,12 +16,14 @@ import datetime
 import hashlib
 import hmac
 import http.client
+import os
 import re
 import secrets
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -63,9 +65,19 @@ def ttl_of(value: Any) -> int:
 class Layers:
     """Presigns blob URLs for the registry's face and serves them."""
 
-    def __init__(self, secret: bytes, internal_port: int, internal_auth: Callable[[], str], ttl: int) -> None:
+    def __init__(
+        self,
+        secret: bytes,
+        internal_port: int,
+        internal_auth: Callable[[], str],
+        ttl: int,
+        storage: Path | None = None,
+    ) -> None:
         self._key = hmac.new(secret, b"local-ecr s3 face", hashlib.sha256).digest()
         self.internal_port = internal_port
+        # the docker-registry's filesystem storage: a whole blob linked into its repository is read from
+        # there, as S3 serves its objects, rather than through the registry's HTTP answer as well
+        self.storage = storage
         self._internal_auth = internal_auth
         self._default_ttl = self.ttl = ttl
         self._lock = threading.Lock()
@@ -105,6 +117,9 @@ class Layers:
             return send(refusal)
         assert blob is not None
         account, repository, digest = blob
+        stored = None if request.headers.get("Range") else self._stored(account, region, repository, digest)
+        if stored is not None:
+            return self._send_file(request, stored, digest)
         headers = {"Authorization": self._internal_auth(), "Connection": "close"}
         if request.headers.get("Range"):
             headers["Range"] = request.headers["Range"]
@@ -121,15 +136,31 @@ class Layers:
             for name in ("Content-Range",):
                 if resp.getheader(name):
                     request.send_header(name, resp.getheader(name, ""))
-            request.send_header("Accept-Ranges", "bytes")
-            request.send_header("ETag", f'"{digest.partition(":")[2][:32]}"')
-            request.send_header("x-amz-request-id", secrets.token_hex(8).upper())
-            request.send_header("Server", "AmazonS3")
-            request.end_headers()
+            _object_headers(request, digest)
             while block := resp.read(request_body.BLOCK):
                 request.wfile.write(block)
         finally:
             conn.close()
+
+    def _stored(self, account: str, region: str, repository: str, digest: str) -> Path | None:
+        """The blob's file in the registry's storage when it is linked into the repository, else None."""
+        algorithm, _, hexdigest = digest.partition(":")
+        if self.storage is None or not re.fullmatch(r"[a-f0-9]{64}", hexdigest) or algorithm != "sha256":
+            return None
+        root = self.storage / "docker" / "registry" / "v2"
+        link = root / "repositories" / account / region / repository / "_layers" / algorithm / hexdigest / "link"
+        data = root / "blobs" / algorithm / hexdigest[:2] / hexdigest / "data"
+        return data if link.is_file() and data.is_file() else None
+
+    def _send_file(self, request: Any, path: Path, digest: str) -> None:
+        with path.open("rb") as f:
+            request.send_response(200)
+            request.send_header("Content-Type", "application/octet-stream")
+            request.send_header("Content-Length", str(os.fstat(f.fileno()).st_size))
+            _object_headers(request, digest)
+            while block := f.read(request_body.BLOCK):
+                request.wfile.write(block)
+
 
     def _check(self, request: Any, region: str) -> tuple[Answer | None, tuple[str, str, str] | None]:
         url = urllib.parse.urlsplit(request.path)
@@ -174,3 +205,12 @@ def _error(status: int, code: str, message: str, extra: list[tuple[str, str]] | 
     inner = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in fields)
     body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{inner}</Error>'.encode()
     return Answer(status, [("Content-Type", "application/xml"), ("Server", "AmazonS3")], body)
+
+
+def _object_headers(request: Any, digest: str) -> None:
+    """S3's headers of an object's GET, after its type and length; the end of the headers."""
+    request.send_header("Accept-Ranges", "bytes")
+    request.send_header("ETag", f'"{digest.partition(":")[2][:32]}"')
+    request.send_header("x-amz-request-id", secrets.token_hex(8).upper())
+    request.send_header("Server", "AmazonS3")
+    request.end_headers()
