@@ -58,7 +58,7 @@ class Bridge:
         self.face = Face(self.tokens, self, ports.internal, self.registry.auth_header)
         # blob GETs go to ECR's layer bucket on the TLS front; a plain stack has no names to send them to
         ttl = s3.ttl_of(os.environ.get("LOCAL_ECR_S3_URL_TTL"))
-        self.layers = s3.Layers(state.secret(), ports.internal, self.registry.auth_header, ttl)
+        self.layers = s3.Layers(state.secret(), ports.internal, self.registry.auth_header, ttl, state.registry_data)
         if not state.plain:
             self.face.layers = self.layers
         # ECR serves the referrers API; LOCAL_ECR_REFERRERS=0 at `up` leaves a registry without one
