@@ -194,7 +194,8 @@ def test_a_push_is_replicated_after_the_delay_to_each_region_and_account_and_sta
     deadline = time.monotonic() + 60
     while True:
         later = ecrtool("replication", "status", f"{repo}:{test_image}", extra_env=with_second_account)
-        if later.returncode == 0 or time.monotonic() > deadline:
+        # a replica can be seen a moment before ECR calls it COMPLETE: both, or the deadline
+        if (later.returncode == 0 and later.stdout.count("COMPLETE") == 2) or time.monotonic() > deadline:
             break
         time.sleep(1)
     assert later.returncode == 0, later.stdout + later.stderr
