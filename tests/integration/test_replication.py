@@ -209,6 +209,18 @@ def test_a_push_is_replicated_after_the_delay_to_each_region_and_account_and_sta
     created = _ecr(stack, "us-east-1").describe_repositories(repositoryNames=[repo])["repositories"][0]
     assert created["imageTagMutability"] == "MUTABLE"
 
+    # a signature pushed later (by digest, naming the image as its subject) is a push too: it follows
+    stack.control("replication", {"delay": 1})
+    signature = _sign(stack, repo, source)
+    deadline = time.monotonic() + 60
+    where = [(FIRST, "us-east-1"), (SECOND, "ca-west-1")]
+    while time.monotonic() < deadline:
+        found = [_referrers(stack, account, region, repo, _digest(source)) for account, region in where]
+        if found == [[signature], [signature]]:
+            break
+        time.sleep(0.5)
+    assert found == [[signature], [signature]]
+
 
 def test_backfill_copies_what_was_there_before_the_rule_to_a_destination_added_later_and_then_nothing(
     ecrtool: Run, stack: Any, test_image: str, prefix: str, with_second_account: dict[str, str]
