@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import statistics
@@ -810,6 +811,294 @@ def replication_backfill(stack: Stack, env: dict[str, str], count: int, runs: in
     return [fresh, again]
 
 
+IN_USE_ECS, IN_USE_LAMBDA = 150, 50  # images task definitions use, and images Lambda functions use
+RECENT = 100  # images pulled "just now": --not-pulled-for keeps them
+
+
+def chain_unpulled(repo: str, host: str, cutoff: str) -> Argv:
+    """What a shell script does to delete what nobody pulled since CUTOFF (epoch seconds) and no workload
+    uses: the images of every ACTIVE task definition (describe-task-definition each) and of every image
+    function (get-function each), describe-images sorted by last pull (the push when never pulled), a jq
+    filter against that list, xargs batch-delete-image 100 ids at a time."""
+    script = (
+        "set -euo pipefail\n"
+        'used=$(mktemp); trap \'rm -f "$used"\' EXIT\n'
+        'for td in $("$0" ecs list-task-definitions --status ACTIVE --query "taskDefinitionArns[]" --output text); do\n'
+        '  "$0" ecs describe-task-definition --task-definition "$td" --output text'
+        ' --query "taskDefinition.containerDefinitions[].image" | tr "\\t" "\\n"\n'
+        'done > "$used"\n'
+        "for fn in $(\"$0\" lambda list-functions --query \"Functions[?PackageType=='Image'].FunctionName\""
+        " --output text); do\n"
+        '  "$0" lambda get-function --function-name "$fn" --query Code.ImageUri --output text\n'
+        'done >> "$used"\n'
+        '"$0" ecr describe-images --repository-name "$1" --output json'
+        ' | jq -r --argjson cutoff "$3" --arg at "$2/$1:" --rawfile used "$used"'
+        " '($used | split(\"\\n\")) as $u | .imageDetails | sort_by(.lastRecordedPullTime // .imagePushedAt)[]"
+        " | select((.lastRecordedPullTime // .imagePushedAt) < $cutoff)"
+        " | select([(.imageTags // [])[] | $at + .] | any(. as $r | $u | index($r)) | not)"
+        " | \"imageDigest=\" + .imageDigest'"
+        ' | xargs -r -n 100 "$0" ecr batch-delete-image --repository-name "$1" --image-ids > /dev/null\n'
+    )
+    return ["bash", "-c", script, AWS, repo, host, cutoff]
+
+
+_ECR_PRUNE_CALLS = ("DescribeImages", "BatchDeleteImage", "BatchGetImage", "ListPullTimeUpdateExclusions")
+
+
+def unpulled(stack: Stack, env: dict[str, str], sizes: tuple[int, int]) -> tuple[Figure, list[Scale]]:
+    """`prune --not-pulled-for 1s --protect-in-use --yes` over the larger size's images, IN_USE_ECS of them in
+    ECS task definitions and IN_USE_LAMBDA in Lambda image functions, RECENT pulled just now, against the shell
+    script it replaces (chain_unpulled), one run each on fresh repositories (the seeding untimed; seeded
+    images are pushed the moment they are put, so --not-pulled-for 1s takes every image not pulled since);
+    then ecrtool at the smaller size too for the growth of memory. ecrtool's own calls are counted exactly
+    in one more run at the smaller size with --debug (botocore logs each request): no BatchGetImage may be
+    among them; at the larger size the stack's counters give them (shared with whatever else runs there).
+    Both sides must leave the same images."""
+    import boto3
+
+    small, large = sizes
+    repos = {"mine": stack.repo("unpulled-e"), "theirs": stack.repo("unpulled-c"), "small": stack.repo("unpulled-s"),
+             "count": stack.repo("unpulled-n")}  # fmt: skip
+    counts = {"mine": large, "theirs": large, "small": small, "count": small}
+    for key, repo in repos.items():
+        stack.seed(repo, counts[key])
+    session = boto3.session.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                                    aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name=env["AWS_REGION"])
+    ecs, lam, iam = (session.client(s, verify=env.get("AWS_CA_BUNDLE")) for s in ("ecs", "lambda", "iam"))
+    role_name = f"{stack.prefix}unpulled"
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    definitions: list[str] = []
+    functions: list[str] = []
+    try:
+        for i in range(IN_USE_ECS):  # one task definition, one container per repository, tag t<i>
+            containers = [{"name": key, "image": f"{stack.registry}/{repo}:t{i}", "memory": 64}
+                          for key, repo in repos.items()]  # fmt: skip
+            made = ecs.register_task_definition(family=f"{stack.prefix}td{i}", containerDefinitions=containers)
+            definitions.append(made["taskDefinition"]["taskDefinitionArn"])
+        for key, repo in repos.items():
+            for i in range(IN_USE_ECS, IN_USE_ECS + IN_USE_LAMBDA):
+                name = f"{stack.prefix}{key}-fn{i}"
+                lam.create_function(FunctionName=name, PackageType="Image", Role=role,
+                                    Code={"ImageUri": f"{stack.registry}/{repo}:t{i}"})  # fmt: skip
+                functions.append(name)
+            digests = {item["imageTag"]: item["imageDigest"] for page in stack.ecr().get_paginator(
+                "list_images").paginate(repositoryName=repo) for item in page["imageIds"] if "imageTag" in item}
+            for i in range(IN_USE_ECS + IN_USE_LAMBDA, IN_USE_ECS + IN_USE_LAMBDA + RECENT):
+                # stamped an hour ahead: every run, minutes apart, sees it as pulled within --not-pulled-for 1s
+                stack.control("image-times", {"repository": repo, "digest": digests[f"t{i}"],
+                                              "pulled": time.time() + 3600})  # fmt: skip
+        time.sleep(2)
+        cutoff = f"{time.time():.3f}"  # the aws CLI prints ECR's times as epoch seconds
+        time.sleep(1)
+
+        def prune(repo: str) -> list[Step]:
+            return [[ECRTOOL, "prune", repo, "--not-pulled-for", "1s", "--protect-in-use", "--yes", "-o", "json"]]
+
+        figure = Figure(f"prune --not-pulled-for --protect-in-use, {large:,} images ({IN_USE_ECS} in ECS task "
+                        f"definitions, {IN_USE_LAMBDA} in Lambda functions) vs describe-task-definition/get-function"
+                        " + describe-images | jq + batch-delete-image (a shell script)", lambda n: [], lambda n: [],
+                        0.4)  # fmt: skip
+        scales = []
+        calls: dict[str, str] = {}
+        for key in ("count", "small", "mine", "theirs"):
+            before = stack.control("stats")
+            if key == "theirs":
+                figure.theirs.append(run_steps([chain_unpulled(repos[key], stack.registry, cutoff)], env))
+            elif key == "count":
+                done = subprocess.run([*prune(repos[key])[0], "--debug"], capture_output=True, text=True, env=env,
+                                      timeout=600)  # fmt: skip
+                if done.returncode != 0:
+                    raise Failed(f"prune --debug exited {done.returncode}: {done.stderr[-800:]}")
+                made = {}
+                for operation in re.findall(r"Making request for OperationModel\(name=(\w+)\)", done.stderr):
+                    made[operation] = made.get(operation, 0) + 1
+                if made.get("BatchGetImage"):
+                    raise Failed(f"prune --not-pulled-for made {made['BatchGetImage']} BatchGetImage calls")
+                calls[key] = ", ".join(f"{n} {action}" for action, n in sorted(made.items()))
+            else:
+                sample = run_steps(prune(repos[key]), env)
+                if key == "mine":
+                    figure.mine.append(sample)
+                made = {action: n - before.get(action, 0) for action, n in stack.control("stats").items()
+                        if action in _ECR_PRUNE_CALLS and n - before.get(action, 0) > 0}  # fmt: skip
+                calls[key] = ", ".join(f"{n} {action}" for action, n in sorted(made.items()))
+                scales.append(Scale("prune --not-pulled-for 1s --protect-in-use --yes", counts[key], sample,
+                                    sum(made.values())))  # fmt: skip
+            left = len({item["imageDigest"] for page in stack.ecr().get_paginator("list_images").paginate(
+                repositoryName=repos[key]) for item in page["imageIds"]})  # fmt: skip
+            if left != IN_USE_ECS + IN_USE_LAMBDA + RECENT:
+                raise Failed(f"{key} left {left} images in {repos[key]}, not {IN_USE_ECS + IN_USE_LAMBDA + RECENT}")
+        figure.name += (f"; ecrtool's calls at {small:,} (its own log): {calls['count']}; ECR calls at {large:,} "
+                        f"(the stack's counters): {calls['mine']}")  # fmt: skip
+        return figure, scales
+    finally:  # what is left of the workloads (a restart of the shared stack forgets moto's)
+        for undo in [*(lambda name=name: lam.delete_function(FunctionName=name) for name in functions),
+                     *(lambda arn=arn: ecs.deregister_task_definition(taskDefinition=arn) for arn in definitions),
+                     lambda: iam.delete_role(RoleName=role_name)]:  # fmt: skip
+            try:
+                undo()
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+
+
+SYNC_TAGS = (20, 200)  # tags of the sync figures, and of its memory at scale
+
+
+def plain_registry(home: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    """A docker-registry of no one's on loopback (plain http, no auth): a stand-in for Docker Hub."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        host = f"127.0.0.1:{probe.getsockname()[1]}"
+    config = home / "plain-registry.yml"
+    config.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: "
+                      f"{home / 'plain-registry'}\nhttp:\n  addr: {host}\n")  # fmt: skip
+    proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{host}/v2/", timeout=2):
+                return host, proc
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise SystemExit("benchmarks: docker-registry did not start") from None
+            time.sleep(0.2)
+
+
+def seed_plain(host: str, prefix: str, count: int) -> dict[str, list[str]]:
+    """COUNT tags in two repositories of the plain registry (half each), every image a 1 MB base layer they
+    all share and a small layer and a config of its own; the second repository's first tag an index of two
+    platforms. Returns each repository's tags."""
+    import requests
+
+    url = f"http://{host}"
+    session = requests.Session()
+
+    def blob(repo: str, data: bytes, media_type: str) -> dict[str, object]:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if session.head(f"{url}/v2/{repo}/blobs/{digest}", timeout=30).status_code != 200:
+            started = session.post(f"{url}/v2/{repo}/blobs/uploads/", timeout=30)
+            location = started.headers["Location"]
+            where = location if location.startswith("http") else url + location
+            session.put(where, params={"digest": digest}, data=data, timeout=60).raise_for_status()
+        return {"mediaType": media_type, "digest": digest, "size": len(data)}
+
+    def put(repo: str, tag: str, doc: dict[str, object]) -> dict[str, object]:
+        data = json.dumps(doc).encode()
+        media_type = str(doc["mediaType"])
+        session.put(f"{url}/v2/{repo}/manifests/{tag}", data=data, headers={"Content-Type": media_type},
+                    timeout=30).raise_for_status()  # fmt: skip
+        return {"mediaType": media_type, "digest": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+    oci, layer_type = "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.layer.v1.tar"
+    base = os.urandom(1 << 20)
+    repos = {f"{prefix}app": [f"1.{i}.0" for i in range(count // 2)],
+             f"{prefix}tool": [f"0.{i}" for i in range(count - count // 2)]}  # fmt: skip
+
+    def image(repo: str, tag: str, arch: str = "amd64") -> dict[str, object]:
+        config = blob(repo, json.dumps({"os": "linux", "architecture": arch, "tag": tag}).encode(),
+                      "application/vnd.oci.image.config.v1+json")  # fmt: skip
+        own = blob(repo, f"{repo} {tag} {arch}\n".encode() * 2000, layer_type)
+        return put(repo, f"{tag}-{arch}" if arch != "amd64" else tag,
+                   {"schemaVersion": 2, "mediaType": oci, "config": config,
+                    "layers": [blob(repo, base, layer_type), own]})  # fmt: skip
+
+    for repo, tags in repos.items():
+        for n, tag in enumerate(tags):
+            if repo.endswith("tool") and n == 0:  # the multi-platform one: children untagged in the index
+                children = []
+                for arch in ("amd64", "arm64"):
+                    child = image(repo, f"{tag}-child", arch)
+                    children.append({**child, "platform": {"os": "linux", "architecture": arch}})
+                put(repo, tag, {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                                "manifests": children})  # fmt: skip
+            else:
+                image(repo, tag)
+    # the index's children went in under tags of their own (a registry keeps a manifest only by a tag or
+    # an index naming it): the sync selects the versions alone, as the skopeo side lists them
+    return repos
+
+
+def syncs(stack: Stack, env: dict[str, str], runs: int) -> tuple[list[Figure], list[Scale]]:
+    """`ecrtool sync` of 20 tags of 2 repositories (shared base layer, one index) from a plain registry into
+    ECR (us-east-1) against `skopeo sync --all` of the same tags into repositories made beforehand; each
+    run into destinations of its own. Then both again onto run 0's (everything there: no blob moves); then
+    ecrtool alone at 20 and 200 tags, fresh, for its memory."""
+    home = Path(env["HOME"])
+    host, proc = plain_registry(home)
+    east = stack.registry.replace(".ca-west-1.", f".{EAST}.")
+    skopeo = skopeo_args(stack, env, (east,))
+    authfile, certs = skopeo[skopeo.index("--authfile") + 1], skopeo[skopeo.index("--dest-cert-dir") + 1]
+    try:
+        sets = {count: seed_plain(host, f"s{count}/", count) for count in SYNC_TAGS}
+
+        def spec(count: int, dest: str, name: str) -> str:
+            path = home / f"{name}.yaml"
+            lines = ["images:"]
+            for repo, tags in sets[count].items():
+                pattern = "|".join(re.escape(tag) for tag in tags)
+                lines += [f"  - from: {host}/{repo}", f"    to: {dest}/{repo.rsplit('/', 1)[1]}",
+                          f"    tags: ['{pattern}']"]  # fmt: skip
+            path.write_text("\n".join(lines) + "\n")
+            return str(path)
+
+        skopeo_spec = home / "skopeo-sync.yaml"
+        skopeo_spec.write_text(json.dumps({host: {"tls-verify": False, "images": sets[SYNC_TAGS[0]]}}))
+        ecr_east = stack.ecr(EAST)
+        dests = {(side, n): f"{stack.prefix}sync-{side}{n}" for side in "es" for n in range(runs + 1)}
+        for (side, _), dest in dests.items():
+            for repo in sets[SYNC_TAGS[0]]:
+                name = f"{dest}/{repo.rsplit('/', 1)[1]}"
+                stack.repositories.append((name, EAST))
+                if side == "s":
+                    ecr_east.create_repository(repositoryName=name)
+
+        def mine(n: int) -> list[Step]:
+            dest = f"{east}/{dests['e', n]}"
+            return [[ECRTOOL, "sync", spec(SYNC_TAGS[0], dest, f"sync-e{n}"), "-q"]]
+
+        def theirs(n: int) -> list[Step]:
+            return [["skopeo", "sync", "--src", "yaml", "--dest", "docker", "--all", "--preserve-digests",
+                     "--dest-authfile", authfile, "--dest-cert-dir", certs, str(skopeo_spec),
+                     f"{east}/{dests['s', n]}"]]  # fmt: skip
+
+        def fresh_tokens() -> None:  # the shared stack's tests may revoke its passwords between runs
+            skopeo_args(stack, env, (east,))
+
+        fresh = Figure(f"sync {SYNC_TAGS[0]} tags of 2 repositories (shared base layer, one index) from a plain "
+                       "registry into ECR vs skopeo sync --all (repositories made beforehand)", mine, theirs, 0.5,
+                       chain_name="skopeo sync", before_chain=fresh_tokens)  # fmt: skip
+        measure([fresh], runs + 1, env)
+        again = Figure("the same sync again (every digest there) vs skopeo sync again", lambda n: mine(0),
+                       lambda n: theirs(0), 0.2, chain_name="skopeo sync", before_chain=fresh_tokens)  # fmt: skip
+        measure([again], runs, env)
+        report_path = home / "sync-again.json"
+        with report_path.open("w") as out:
+            subprocess.run([ECRTOOL, "sync", spec(SYNC_TAGS[0], f"{east}/{dests['e', 0]}", "sync-e0"), "-o", "json"],
+                           stdout=out, env=env, check=True)  # fmt: skip
+        doc = json.loads(report_path.read_text())
+        if doc["copied"] or doc["blobs_copied"] or doc["skipped"] != SYNC_TAGS[0]:
+            raise Failed(f"the sync again copied {doc['copied']} images, {doc['blobs_copied']} blobs")
+        again.name += f"; ecrtool: {doc['skipped']} skipped, 0 blobs uploaded"
+        scales = []
+        for count in SYNC_TAGS:
+            dest = f"{stack.prefix}sync-scale{count}"
+            for repo in sets[count]:
+                stack.repositories.append((f"{dest}/{repo.rsplit('/', 1)[1]}", EAST))
+            sample = run_steps([[ECRTOOL, "sync", spec(count, f"{east}/{dest}", f"sync-{count}"), "-q"]], env)
+            scales.append(Scale("sync from a plain registry, fresh", count, sample, None))
+        return [fresh, again], scales
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 def counted(stack: Stack, action: str) -> Callable[[], int]:
     """How many ACTION calls the stack answers from now on: a difference of its counters, never reset, as
     the stack may be another's, shared with other runs."""
@@ -841,6 +1130,7 @@ def report(
     short: bool,
     copies: Sequence[Scale] = (),
     copy_sizes: tuple[int, int] = (0, 0),
+    synced: Sequence[Scale] = (),
 ) -> tuple[str, bool]:
     lines = [
         "| figure | ecrtool | chain | ratio | target | |",
@@ -861,7 +1151,8 @@ def report(
         if f.versus is not None:
             chain = f"({chain}: {f.versus.chain_name})"
         lines.append(f"| {f.name} | {f.ms:.0f} ms | {chain} | {ratio} | {target} | {status}{extra} |")
-    for found, (small, large), unit in ((scales, sizes, " images"), (copies, copy_sizes, " MB image")):
+    groups = ((scales, sizes, " images"), (copies, copy_sizes, " MB image"), (synced, SYNC_TAGS, " tags"))
+    for found, (small, large), unit in groups:
         if not found:
             continue
         lines += [
@@ -924,7 +1215,7 @@ def write(path: Path, table: str, mode: str) -> None:
 
 
 # what --only can pick: the start-up and login figures, pushes and retags, copies, listing at scale, prune at scale
-GROUPS = ("login", "push", "copy", "scale", "prune", "replication")
+GROUPS = ("login", "push", "copy", "scale", "prune", "replication", "unpulled", "sync")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -977,6 +1268,7 @@ def main(argv: list[str] | None = None) -> int:
         measure(figures, runs, env)
         scales: list[Scale] = []
         copied: list[Scale] = []
+        syncing: list[Scale] = []
         if "scale" in groups:
             print("benchmarks: listing and deleting at scale...", file=sys.stderr)
             deletion, calls = delete_thousand(stack, env, 1 if args.short else 5)
@@ -1008,16 +1300,25 @@ def main(argv: list[str] | None = None) -> int:
         if "replication" in groups:
             print("benchmarks: replication backfill...", file=sys.stderr)
             figures += replication_backfill(stack, env, 50, runs)
+        if "sync" in groups:
+            print("benchmarks: sync from a plain registry...", file=sys.stderr)
+            synced, syncing = syncs(stack, env, runs)
+            figures += synced
         if "prune" in groups:
             print("benchmarks: pruning at scale...", file=sys.stderr)
             pruned, pruning = prunes(stack, env, sizes, runs if args.runs else (1 if args.short else 3))
             figures.append(pruned)
             scales += pruning
+        if "unpulled" in groups:
+            print("benchmarks: prune --not-pulled-for with images in use...", file=sys.stderr)
+            idle, idling = unpulled(stack, env, sizes)
+            figures.append(idle)
+            scales += idling
     finally:
         stack.down()
         shutil.rmtree(home, ignore_errors=True)
 
-    table, failed = report(figures, scales, sizes, args.short, copied, copy_sizes)
+    table, failed = report(figures, scales, sizes, args.short, copied, copy_sizes, syncing)
     print(table)
     if args.write:
         write(args.write, table, f"--short, {runs} runs" if args.short else f"median of {runs} interleaved runs")
