@@ -64,7 +64,8 @@ def test_push_to_a_missing_repository_says_create(
     assert result.exit_code == 1
     assert result.stderr == (
         "ecrtool: error: repository 'trees' does not exist in ca-west-1: create it with `ecrtool create trees`"
-        " or pass --create\n"
+        " or pass --create, or have a creation template create such repositories on push: "
+        "`ecrtool template set PREFIX`\n"
     )
     assert signed_calls == ["DescribeRepositories"]
     pushed = invoke("push", "viruses", "--repo", "trees", "--create", "-q")

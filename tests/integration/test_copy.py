@@ -283,7 +283,8 @@ def test_a_missing_destination_repository_says_create_and_a_missing_source_names
     assert one.returncode == 1
     assert one.stderr.strip().splitlines() == [
         f"ecrtool: error: repository '{repo_name}-west' does not exist in us-east-1: create it with "
-        f"`ecrtool create {repo_name}-west` or pass --create"
+        f"`ecrtool create {repo_name}-west` or pass --create, or have a creation template create such "
+        "repositories on push: `ecrtool template set PREFIX`"
     ]
 
 
