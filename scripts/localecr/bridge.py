@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from . import imds, s3, throttle
+from . import imds, public, s3, throttle
 from .access import Access
 from .answer import Answer, ecr_error
 from .face import Face, Scope
@@ -37,7 +37,7 @@ from .registry import Registry
 from .replication import Replication
 from .scans import Scans
 from .settings import Pages, Settings
-from .state import FRONT_IP, State
+from .state import ACCOUNT_ID, FRONT_IP, State
 from .templates import Templates
 from .tokens import Tokens
 
@@ -61,6 +61,8 @@ class Bridge:
         self.layers = s3.Layers(state.secret(), ports.internal, self.registry.auth_header, ttl, state.registry_data)
         if not state.plain:
             self.face.layers = self.layers
+        # the public gallery, read anonymously: the first account's us-east-1 repositories (public.py)
+        self.gallery = public.Gallery(state.secret(), ACCOUNT_ID, ports.internal, self.registry.auth_header)
         # ECR serves the referrers API; LOCAL_ECR_REFERRERS=0 at `up` leaves a registry without one
         self.face.referrers = Referrers(self.registry, os.environ.get("LOCAL_ECR_REFERRERS", "1") != "0")
         # PutImage and the registry's manifest PUTs: one bucket per account and region (throttle.py)

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from . import body as request_body
-from . import s3
+from . import public, s3
 from .answer import Answer, ecr_error, json_answer
 from .api import ApiCalls
 from .control import control
@@ -94,6 +94,11 @@ class Handler(ApiCalls, BaseHTTPRequestHandler):
                 self._registry_keep_alive = keep_alive
                 scheme = "https" if self.server.kind == "tls" else "http"
                 self.bridge.face.serve(self, Scope(named["account"], named["region"]), f"{scheme}://{host}")
+                return
+            if host == public.HOST and self.server.kind == "tls":  # the public gallery (public.py)
+                action = "public"
+                self._registry_keep_alive = keep_alive
+                self.bridge.gallery.serve(self, self._send)
                 return
             region = s3.region_of(host) if self.server.kind == "tls" else None
             if region:

@@ -34,7 +34,7 @@ def names() -> list[str]:
         found += [f"api.ecr.{region}.amazonaws.com", f"sts.{region}.amazonaws.com"]
         found += [f"ecs.{region}.amazonaws.com", f"lambda.{region}.amazonaws.com"]
         found.append(f"prod-{region}-starport-layer-bucket.s3.{region}.amazonaws.com")  # blobs' S3 (s3.py)
-    return [*found, "sts.amazonaws.com", "iam.amazonaws.com"]
+    return [*found, "sts.amazonaws.com", "iam.amazonaws.com", "public.ecr.aws"]
 
 
 def _blocks(lines: list[str]) -> list[tuple[int, int, str]]:

@@ -78,3 +78,41 @@ def test_copy_of_a_missing_public_image_says_so_and_leaves_no_repository(ecrtool
     assert done.returncode == 1
     assert "not found" in done.stderr and f"{open_registry}/team/nothing-here:v1" in done.stderr
     assert ecrtool("images", repo_name).returncode != 0
+
+
+def test_copy_from_the_gallery_on_its_own_name_reads_it_with_an_anonymous_token(ecrtool, stack, test_image):
+    """The local ECR's public face (public.ecr.aws over TLS, its token flow): its repositories are the first
+    account's in us-east-1, so pushing there publishes; reading it takes a token anyone may ask for."""
+    import uuid
+
+    import requests
+
+    alias = f"pub{uuid.uuid4().hex[:8]}"
+    published = ecrtool("push", "viruses", "--repo", f"{alias}/viruses", "--tag", "v1", "--region", "us-east-1",
+                        "--create", "-q")  # fmt: skip
+    assert published.returncode == 0, published.stderr
+    ca = stack.env["AWS_CA_BUNDLE"]
+    try:
+        # as ECR Public answers: a Bearer challenge naming its token endpoint; its token reads one repository
+        refused = requests.get(f"https://public.ecr.aws/v2/{alias}/viruses/manifests/v1", verify=ca, timeout=30)
+        assert refused.status_code == 401
+        assert refused.headers["WWW-Authenticate"] == (
+            'Bearer realm="https://public.ecr.aws/token/",service="public.ecr.aws",scope="aws"'
+        )
+        target = f"{alias}-copy/viruses"
+        done = ecrtool("copy", f"public.ecr.aws/{alias}/viruses:v1", f"{target}:v1", "--create", "-o", "json")
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["source"] == f"public.ecr.aws/{alias}/viruses:v1"
+        private = ecrtool("images", f"{alias}/viruses", "--region", "us-east-1", "-o", "json")
+        assert result["digest"] in private.stdout  # the gallery's image, byte for byte
+        assert result["copies"][0]["digest"] == result["digest"]
+        # a push with the anonymous token is refused: publishing needs an ECR Public login
+        token = requests.get("https://public.ecr.aws/token/", params={"scope": f"repository:{alias}/viruses:pull"},
+                             verify=ca, timeout=30).json()["token"]  # fmt: skip
+        pushed = requests.post(f"https://public.ecr.aws/v2/{alias}/viruses/blobs/uploads/", verify=ca, timeout=30,
+                               headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        assert pushed.status_code == 401
+        ecrtool("delete", target, "--force", "--yes")
+    finally:
+        ecrtool("delete", f"{alias}/viruses", "--region", "us-east-1", "--force", "--yes")
