@@ -58,7 +58,7 @@ class FakeRegistry:
         data = self.blobs[(repository, digest)]
         return io.BytesIO(data), len(data)
 
-    def finish_upload(self, repository: str, location: str, digest: str, body: Any, size: int) -> None:
+    def finish_upload(self, repository: str, location: str, digest: str, body: Any, size: int, **_: Any) -> None:
         if digest == self.fail_blob:
             raise RegistryError(f"{self.label} stopped answering")
         data = b"".join(iter(lambda: body.read(7), b""))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -172,6 +173,44 @@ def test_a_403_denied_renews_the_credentials_once_and_asks_again(serve: Callable
     assert found is not None and found.data == MANIFEST
     assert renewed == [("AWS", "old")]
     assert [r.headers["authorization"] for r in recorder.requests] == [_basic("old"), _basic("new")]
+
+
+def test_a_blob_put_refused_for_a_dead_token_is_sent_again_whole_with_a_fresh_one(
+    serve: Callable[..., Recorder],
+) -> None:
+    data = b"a layer's bytes " * 1000
+
+    def answer(request: Request) -> Answer:
+        if request.headers.get("authorization") != _basic("new"):
+            return 403, {"Content-Type": "application/json"}, _error("DENIED", EXPIRED)
+        return 201, {}, b""
+
+    recorder = serve(answer)
+    reopened: list[int] = []
+
+    def reopen() -> io.BytesIO:
+        reopened.append(1)
+        return io.BytesIO(data)
+
+    client = _client(recorder, renew=lambda refused: ("AWS", "new"))
+    client.finish_upload("app", "/v2/app/blobs/uploads/u1", digest_of(data), io.BytesIO(data), len(data),
+                         reopen=reopen)  # fmt: skip
+
+    assert reopened == [1]  # the stream sent once cannot be sent again: a fresh one from the source
+    assert [r.headers["authorization"] for r in recorder.requests] == [_basic("old"), _basic("new")]
+    assert recorder.requests[-1].body == data and recorder.requests[-1].complete
+
+
+def test_a_blob_put_refused_twice_is_an_error_not_a_loop(serve: Callable[..., Recorder]) -> None:
+    data = b"bytes"
+    recorder = serve(lambda request: (403, {}, _error("DENIED", EXPIRED)))
+
+    with pytest.raises(AuthError, match="refused uploading the blob"):
+        _client(recorder, renew=lambda refused: ("AWS", "new")).finish_upload(
+            "app", "/v2/app/blobs/uploads/u1", digest_of(data), io.BytesIO(data), len(data),
+            reopen=lambda: io.BytesIO(data),
+        )  # fmt: skip
+    assert len(recorder.requests) == 2
 
 
 def test_a_second_denial_is_an_error_saying_what_was_refused(serve: Callable[..., Recorder]) -> None:

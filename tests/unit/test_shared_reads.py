@@ -133,7 +133,7 @@ class Registry:
         self.opened.append(digest)
         return io.BytesIO(self.blobs[digest]), len(self.blobs[digest])
 
-    def finish_upload(self, repository: str, location: str, digest: str, body: Any, size: int) -> None:
+    def finish_upload(self, repository: str, location: str, digest: str, body: Any, size: int, **_: Any) -> None:
         data = b"".join(iter(lambda: body.read(4096), b""))
         assert digest_of(data) == digest
         self.blobs[digest] = data

@@ -200,15 +200,38 @@ class RegistryClient:
         stream = _Digested(reply, digest if check else None, length, what, cut_short)
         return cast(BinaryIO, stream), length
 
-    def finish_upload(self, repository: str, location: str, digest: str, body: Readable, size: int) -> None:
-        """PUT the whole blob at LOCATION in one request with its length, streamed from BODY."""
+    def finish_upload(
+        self,
+        repository: str,
+        location: str,
+        digest: str,
+        body: Readable,
+        size: int,
+        reopen: Callable[[], Readable] | None = None,
+    ) -> None:
+        """PUT the whole blob at LOCATION in one request with its length, streamed from BODY. A streamed body
+        cannot be sent twice: when the registry refuses the token (ECR's 403 DENIED for one that expired
+        mid-copy, or a 401), the token is renewed and the blob sent again from REOPEN's fresh stream."""
         parts = urlsplit(location)
         path = (parts.path or "/") + "?" + (parts.query + "&" if parts.query else "") + urlencode({"digest": digest})
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
-        # the last block is held back unless the bytes match DIGEST: a wrong blob's upload is never completed
-        checked = _Digested(body, digest, size, f"the blob {digest} sent to {self.label}")
-        reply, data = self._call("PUT", path, repository, body=checked, headers=headers)
+        while True:
+            sent_with = self._authorization(repository)
+            # the last block is held back unless the bytes match DIGEST: a wrong blob's upload is never completed
+            checked = _Digested(body, digest, size, f"the blob {digest} sent to {self.label}")
+            reply, data = self._call("PUT", path, repository, body=checked, headers=headers)
+            if reopen is None or not self._renewed_after(reply, data, repository, sent_with):
+                break
+            body, reopen = reopen(), None  # once
         self._check(reply, data, f"uploading the blob {digest} to {repository}", (201, 204))
+
+    def _renewed_after(self, reply: HTTPResponse, data: bytes, repository: str, sent_with: str | None) -> bool:
+        """Whether REPLY refused the token the request went with, and a fresh one is now held."""
+        if reply.status == 403 and _error_of(data)[0] == "DENIED":
+            return self._answer("Basic" if self._preemptive else "", repository, sent_with)
+        if reply.status == 401:
+            return self._answer(reply.getheader("WWW-Authenticate") or "", repository, sent_with)
+        return False
 
     # -- referrers ---------------------------------------------------------------------------------
 

@@ -45,7 +45,15 @@ class Side(Protocol):
     def has_blob(self, repository: str, digest: str) -> bool: ...
     def start_upload(self, repository: str, *, mount: str | None = None, source: str | None = None) -> str | None: ...
     def open_blob(self, repository: str, digest: str, *, check: bool = True) -> tuple[BinaryIO, int | None]: ...
-    def finish_upload(self, repository: str, location: str, digest: str, body: Readable, size: int) -> None: ...
+    def finish_upload(
+        self,
+        repository: str,
+        location: str,
+        digest: str,
+        body: Readable,
+        size: int,
+        reopen: Callable[[], Readable] | None = None,
+    ) -> None: ...
     def referrers(self, repository: str, digest: str) -> list[Descriptor] | None: ...
 
 
@@ -244,12 +252,20 @@ class ImageCopy:
         opener = lambda: self.source.open_blob(self.source_repo, blob.digest, check=False)  # noqa: E731
         stream, length = opener() if shared is None else shared.open(blob.digest, opener)
         size = blob.size or length or 0
+        streams = [stream]
+        report = lambda done: self._event(short, "Copying", done, size)  # noqa: E731
+
+        def reopen() -> Readable:  # the token was renewed mid-blob: the blob again, read afresh from the source
+            fresh, _ = opener()
+            streams.append(fresh)
+            return _Reader(fresh, size, report, self.source, blob, self.cancelled)
+
         try:
-            report = lambda done: self._event(short, "Copying", done, size)  # noqa: E731
             reader = _Reader(stream, size, report, self.source, blob, self.cancelled)
-            self.dest.finish_upload(self.dest_repo, location, blob.digest, reader, size)
+            self.dest.finish_upload(self.dest_repo, location, blob.digest, reader, size, reopen=reopen)
         finally:
-            stream.close()
+            for opened in streams:
+                opened.close()
         self.tally.add(blobs_copied=1, bytes_copied=size)
         self._event(short, "Copied", size, size)
 
