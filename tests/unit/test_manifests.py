@@ -110,3 +110,13 @@ def test_any_json_is_read_forgivingly_and_parsed_strictly_or_refused(doc: object
         parse_manifest(text.encode(), None, "it")
     except RegistryError:
         pass
+
+
+def test_an_image_manifest_names_its_config_and_a_referrer_its_artifact_type() -> None:
+    config = {"mediaType": "application/vnd.dev.cosign.artifact.sig.v1+json", "digest": D1, "size": 2}
+    doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [], "subject": {"digest": D2}}
+    data = json.dumps(doc).encode()
+    for manifest in (parse_manifest(data, OCI_MANIFEST, "a signature"), read_manifest(data.decode())):
+        assert manifest.config is not None and manifest.config.digest == D1
+        assert manifest.artifact_type == "application/vnd.dev.cosign.artifact.sig.v1+json"
+    assert parse_manifest(INDEX, None, "an index").config is None

@@ -58,6 +58,9 @@ class Manifest:
     blobs: tuple[Descriptor, ...] = ()
     children: tuple[Descriptor, ...] = ()
     subject: Descriptor | None = None
+    config: Descriptor | None = None  # an image manifest's config (also among its blobs)
+    # what a referrer is (a signature, an SBOM): its artifactType, else its config's media type
+    artifact_type: str | None = None
 
     @property
     def is_index(self) -> bool:
@@ -135,11 +138,20 @@ def _media_type(doc: dict[str, Any], content_type: str | None) -> str:
     return media_type
 
 
-def _blobs(doc: dict[str, Any], strict: bool) -> tuple[Descriptor, ...]:
+def _config(doc: dict[str, Any], strict: bool) -> Descriptor | None:
     config = doc.get("config")
-    found = [_descriptor(config, strict)] if isinstance(config, dict) else []
-    found += _descriptors(doc.get("layers"), strict)
+    return _descriptor(config, strict) if isinstance(config, dict) else None
+
+
+def _blobs(doc: dict[str, Any], strict: bool) -> tuple[Descriptor, ...]:
+    found = [_config(doc, strict), *_descriptors(doc.get("layers"), strict)]
     return tuple(item for item in found if item is not None and not item.media_type.startswith(_FOREIGN))
+
+
+def _artifact_type(doc: dict[str, Any]) -> str | None:
+    config = doc.get("config")
+    value = doc.get("artifactType") or (config.get("mediaType") if isinstance(config, dict) else None)
+    return str(value) if value else None
 
 
 def parse_manifest(data: bytes, content_type: str | None, where: str) -> Manifest:
@@ -156,10 +168,19 @@ def parse_manifest(data: bytes, content_type: str | None, where: str) -> Manifes
                 " manifests and indexes"
             )
         subject = _descriptor(doc["subject"], True) if isinstance(doc.get("subject"), dict) else None
+        kind = _artifact_type(doc)
         if media_type in INDEXES:
             children = _descriptors(doc.get("manifests"), True)
-            return Manifest(data, media_type, digest_of(data), children=children, subject=subject)
-        return Manifest(data, media_type, digest_of(data), blobs=_blobs(doc, True), subject=subject)
+            return Manifest(data, media_type, digest_of(data), children=children, subject=subject, artifact_type=kind)
+        return Manifest(
+            data,
+            media_type,
+            digest_of(data),
+            blobs=_blobs(doc, True),
+            subject=subject,
+            config=_config(doc, True),
+            artifact_type=kind,
+        )
     except (ValueError, TypeError, KeyError) as err:
         raise RegistryError(f"{where} is not a manifest ecrtool can read: {err}") from err
 
@@ -183,6 +204,8 @@ def read_manifest(text: str | bytes, media_type: str | None = None) -> Manifest:
         blobs=_blobs(doc, False),
         children=_descriptors(doc.get("manifests"), False),
         subject=subject,
+        config=_config(doc, False),
+        artifact_type=_artifact_type(doc),
     )
 
 
@@ -229,12 +252,8 @@ class StoredManifest:
 
 def config_digest(text: str) -> str | None:
     """The digest of the image config an image manifest names; None for an index (or no JSON at all)."""
-    try:
-        config = json.loads(text).get("config")
-    except (ValueError, AttributeError):
-        return None
-    digest = config.get("digest") if isinstance(config, dict) else None
-    return digest if isinstance(digest, str) else None
+    config = read_manifest(text).config
+    return config.digest if config else None
 
 
 def holds_image(manifest: StoredManifest, image_id: str) -> bool:

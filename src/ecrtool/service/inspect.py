@@ -25,7 +25,7 @@ from ecrtool.model.inspection import (
     Referrer,
     parse_config,
 )
-from ecrtool.model.manifests import Descriptor, Manifest, config_digest, referrers_tag
+from ecrtool.model.manifests import Descriptor, Manifest, referrers_tag
 from ecrtool.model.refs import (
     ImageRef,
 )
@@ -112,8 +112,8 @@ class Inspections(Tokens):
         return self._image(src, manifest, platform, referrers=referrers)
 
     def _image(self, src: _Source, manifest: Manifest, platform: str | None, *, referrers: bool) -> PlatformImage:
-        config_id = config_digest(manifest.data.decode("utf-8", "replace"))
-        config_blob = next((blob for blob in manifest.blobs if blob.digest == config_id), None)
+        config_blob = manifest.config
+        config_id = config_blob.digest if config_blob else None
         facts, raw = ImageConfig(), None
         if config_blob is not None and config_blob.media_type in IMAGE_CONFIGS:
             raw = self._config(src, config_blob)
