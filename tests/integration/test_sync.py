@@ -226,3 +226,34 @@ def test_a_bad_spec_is_one_line_naming_the_line_and_key(ecrtool: Run, tmp_path: 
     assert done.returncode == 2
     assert done.stderr.startswith(f"ecrtool: error: sync spec {spec}:4: images[0].tags[0]: not a regex")
     assert done.stderr.count("\n") == 1
+
+
+def test_an_ecr_source_a_prefix_and_one_platform_of_an_index(
+    ecrtool: Run, stack: Any, open_registry: str, seeded: dict[str, str], repo_name: str, tmp_path: Path,
+    cleanup: list[str],
+) -> None:  # fmt: skip
+    index = requests.get(
+        f"http://{open_registry}/v2/team/tool/manifests/multi", headers={"Accept": OCI_INDEX}, timeout=30
+    ).json()
+    arm64 = next(m["digest"] for m in index["manifests"] if m["platform"]["architecture"] == "arm64")
+    first = tmp_path / "first.yaml"
+    first.write_text(
+        f"images:\n  - from: {open_registry}/team/tool:multi\n    prefix: {repo_name}/\n    platform: linux/arm64\n"
+        f"  - from: {open_registry}/team/app\n    to: {repo_name}-app\n    tags: ['1\\.2\\..*']\n"
+    )
+    cleanup.extend([f"{repo_name}/team/tool", f"{repo_name}-app", f"{repo_name}-newest"])
+    done = ecrtool("sync", str(first), "-o", "json")
+    assert done.returncode == 0, done.stderr
+    ecr = Ecr(stack)
+    assert ecr.digest(f"{repo_name}/team/tool", "multi") == arm64  # the platform's image, not the index
+
+    # ECR as the source: its tags from one DescribeImages, the newest version of them copied
+    second = tmp_path / "second.yaml"
+    second.write_text(f"images:\n  - from: {repo_name}-app\n    to: {repo_name}-newest\n    newest: 1\n")
+    done = ecrtool("sync", str(second), "-o", "json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert [(item["destination"], item["status"]) for item in doc["images"]] == [
+        (f"{repo_name}-newest:1.2.1", "copied")
+    ]
+    assert ecr.digest(f"{repo_name}-newest", "1.2.1") == seeded["team/app:1.2.1"]
