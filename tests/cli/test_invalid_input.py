@@ -178,6 +178,16 @@ INVALID: dict[str, list[list[str]]] = {
         ["trees:v1", "--repo", "trees:v2", "--to-region", "us-east-1"],
         ["--", "-rf", "trees:v1"],
     ],
+    "replication": [
+        ["set"],
+        ["set", "--to", "us_east_1"],
+        ["set", "--to", "us-east-1:123"],
+        ["set", "--to", "us-east-1", "--filter", "Prod"],
+        ["backfill", "Trees"],
+        ["backfill", "-j", "0"],
+        ["status", "trees@sha256:abc"],
+        ["status", "123456789012.dkr.ecr.us-east-1.amazonaws.com/trees:1"],
+    ],
     "ec2": [
         ["user-data", "--image", "Trees"],
         ["user-data", "--image", "trees:v1", "--region", "mars"],
