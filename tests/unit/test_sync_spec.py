@@ -141,3 +141,33 @@ def test_any_text_is_a_spec_or_one_line_of_invalid_input(text: str) -> None:
             parse_spec(text, name)
         except InvalidInput as err:
             assert "\n" not in str(err)
+
+
+REFERENCES = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["docker.io/library/nginx", "ghcr.io/o/a", "public.ecr.aws/docker/library/alpine", "a/b",
+                     "123456789012.dkr.ecr.us-east-1.amazonaws.com/app", "localhost:5000/x", "UPPER/case", "a//b",
+                     "-x", "a b", "../..", "x:y:z", "host:99999/x"]),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(REFERENCES, REFERENCES | st.none(), st.text(max_size=10))
+def test_any_from_and_to_are_read_or_refused_in_one_line_before_any_call(
+    source: str, destination: str | None, prefix: str
+) -> None:
+    import json
+
+    from ecrtool.model.settings import Settings
+    from ecrtool.service.sync import Syncs
+
+    entry: dict[str, object] = {"from": source, "tags": [".*"], "prefix": prefix}
+    if destination is not None:
+        entry["to"] = destination
+    try:
+        spec = parse_spec(json.dumps({"images": [entry]}), "s.yaml")
+        found = Syncs(Settings(region="ca-west-1"))._read(spec.entries[0], spec.name)
+    except InvalidInput as err:
+        assert "\n" not in str(err)
+    else:
+        assert found.destination.repository and not found.destination.tag
