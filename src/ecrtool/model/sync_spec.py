@@ -26,6 +26,7 @@ InvalidInput: exit 2, before any registry or AWS is asked.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -294,7 +295,10 @@ def _parse(text: str | bytes, name: str) -> SyncSpec:
     if "\x00" in text:
         raise _Bad(0, "", "holds a NUL byte: not text")
     if name.lower().endswith(".toml"):
-        import tomllib
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover - Python 3.10: the same parser, as tomli
+            import tomli as tomllib
 
         try:
             doc: Any = tomllib.loads(text)
