@@ -139,6 +139,7 @@ class Tokens(ServiceBase):
         """The service that speaks for REF's registry: this one, whose targets each speak as the identity
         chosen for their registry (ServiceBase.profile_for), so the two sides of a copy may differ."""
         return self
+
     def registry_client(self, ref: RepoRef, side: str, service: Tokens | None = None) -> RegistryClient:
         """A client of REF's registry holding its token (the cache's when fresh), as SERVICE (else REF's
         speaker), renewing it from ECR when the registry refuses it, as it does a cached token revoked since."""
