@@ -17,6 +17,7 @@ def test_regexes_match_whole_tags_and_a_plain_tag_is_one() -> None:
     assert TagRule(patterns=(r"1\.2\..*",)).select(TAGS) == ["1.2.1", "1.2.1-rc1", "1.2.0"]
     assert TagRule(patterns=("latest", "1.0.0")).select(TAGS) == ["1.0.0", "latest"]
     assert TagRule(patterns=(r"1\.2",)).select(TAGS) == []
+    assert TagRule(patterns=(".*",)).select(["1", "sha256-" + "a" * 64]) == ["1"]  # a referrers tag
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,9 @@ MAX_RATE = 1000.0
 DEFAULT_JOBS = 4
 DEFAULT_RATE = 10.0  # ECR's default quota of PutImage requests a second (per account and region)
 _PATTERN_LIMIT = 1000
+# OCI 1.1's referrers tag (a registry without the referrers API lists an image's signatures under it): it
+# goes with its image (`referrers: true`), never as an image of its own
+_REFERRERS_TAG = re.compile(r"sha256-[0-9a-f]{64}")
 _PLATFORM = re.compile(r"[a-z0-9_.-]+/[a-z0-9_.-]+(/[a-z0-9_.-]+)?")
 _ENTRY_KEYS = frozenset({"from", "to", "prefix", "tags", "semver", "newest", "platform", "referrers", "create"})
 _DEFAULT_KEYS = _ENTRY_KEYS - {"from", "to"}
@@ -182,7 +185,8 @@ class TagRule:
         chosen = [
             tag
             for tag in dict.fromkeys(tags)
-            if (not compiled or any(pattern.fullmatch(tag) for pattern in compiled))
+            if not _REFERRERS_TAG.fullmatch(tag)
+            and (not compiled or any(pattern.fullmatch(tag) for pattern in compiled))
             and (self.range is None or Version.of(tag) in self.range)
         ]
         ordered = newest_first(chosen)
