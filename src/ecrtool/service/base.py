@@ -149,7 +149,7 @@ class ServiceBase:
         from ecrtool.model.templates import covering
 
         try:
-            registry, found = TemplateApi((target.aws or self.aws).client("ecr", target.region)).templates()
+            registry, found = TemplateApi((target.aws or self.aws).lazy_client("ecr", target.region)).templates()
         except (EcrToolError, NotImplementedError):
             # not allowed to read them, or an ECR stand-in without them (moto raises NotImplementedError): none
             return None

@@ -22,7 +22,7 @@ class Templates(ServiceBase):
         """The template calls as the identity chosen for the registry (--registry-id's account, else the
         caller's), in its region: a template belongs to the caller's own registry."""
         target = self._target()
-        return TemplateApi((target.aws or self.aws).client("ecr", target.region))
+        return TemplateApi((target.aws or self.aws).lazy_client("ecr", target.region))
 
     def set(
         self,
