@@ -257,3 +257,38 @@ def test_an_ecr_source_a_prefix_and_one_platform_of_an_index(
         (f"{repo_name}-newest:1.2.1", "copied")
     ]
     assert ecr.digest(f"{repo_name}-newest", "1.2.1") == seeded["team/app:1.2.1"]
+
+
+def test_referrers_go_with_their_image_and_their_tag_is_no_image(
+    ecrtool: Run, stack: Any, open_registry: str, repo_name: str, tmp_path: Path, cleanup: list[str]
+) -> None:
+    plain = Plain(open_registry)
+    image = plain.image("team/signed", "1.0", BASE, os.urandom(2048))
+    image_size = len(requests.get(f"http://{open_registry}/v2/team/signed/manifests/1.0",
+                                  headers={"Accept": OCI_MANIFEST}, timeout=30).content)  # fmt: skip
+    empty = {**plain.blob("team/signed", b"{}"), "mediaType": "application/vnd.oci.empty.v1+json"}
+    signature = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
+        "config": empty,
+        "layers": [plain.blob("team/signed", b"signed " + image.encode())],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": image, "size": image_size},
+    }
+    signed, size = plain.put("team/signed", sha(json.dumps(signature).encode()), signature)
+    # the referrers tag, as cosign and oras write it where a registry may lack the referrers API
+    entry = {"mediaType": OCI_MANIFEST, "digest": signed, "size": size, "artifactType": signature["artifactType"]}
+    listing = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]}
+    plain.put("team/signed", image.replace(":", "-"), listing)
+    spec = tmp_path / "sync.yaml"
+    spec.write_text(f"images:\n  - from: {open_registry}/team/signed\n    to: {repo_name}\n    tags: ['.*']\n"
+                    "    referrers: true\n")  # fmt: skip
+    cleanup.append(repo_name)
+
+    done = ecrtool("sync", str(spec), "-o", "json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert [item["destination"] for item in doc["images"]] == [f"{repo_name}:1.0"]
+    ecr = Ecr(stack)
+    assert ecr.digest(repo_name, "1.0") == image
+    assert ecr.digest(repo_name, signed) == signed  # the signature, byte for byte
