@@ -3,7 +3,7 @@
 The spec is read and every reference checked first (model/sync_spec: exit 2 naming the line and key).
 Then the plan: each source's tags are listed (a registry's tag list, or one DescribeImages for an ECR
 source) and selected, each selected tag's digest looked up with a HEAD (no blob is read), and each
-destination repository listed once (DescribeImages): a tag the destination holds with the source's
+destination repository listed once (ListImages): a tag the destination holds with the source's
 digest is skipped before anything moves, so a sync run again, finished or interrupted, sends only what
 is missing. `--dry-run` stops at the plan.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +37,8 @@ from ecrtool.service.tokens import Tokens
 if TYPE_CHECKING:
     from ecrtool.service.copy import Copies
 
-LOOKUPS = 16  # digests looked up (HEAD) at once while planning
+LOOKUPS = 16  # digests looked up (HEAD) at once while planning, for each of
+ENTRIES = 4  # spec entries planned at once
 BLOB_JOBS = 4  # blobs each image's copy moves at once (copy's default)
 
 
@@ -88,10 +89,12 @@ class _Entry:
 
 @dataclass(frozen=True)
 class _Held:
-    """A destination repository as listed once: tag -> digest, and whether it exists."""
+    """A destination repository as listed once: tag -> digest, whether it exists, and why it could not be
+    listed (its images then fail, the others go on)."""
 
     tags: dict[str, str]
     exists: bool
+    error: str | None = None
 
 
 def load_spec(path: str) -> SyncSpec:
@@ -160,10 +163,14 @@ class Syncs(Tokens):
     def _plan(self, entries: list[_Entry]) -> tuple[dict[tuple[str | None, str | None, str], _Held], list[SyncItem]]:
         held: dict[tuple[str | None, str | None, str], _Held] = {}
         keys = list(dict.fromkeys(_key(entry.destination) for entry in entries))
-        with ThreadPoolExecutor(max_workers=min(LOOKUPS, len(keys) + len(entries)), thread_name_prefix="plan") as pool:
-            listings = dict(zip(keys, pool.map(self._held, [self._first(entries, key) for key in keys]), strict=True))
-            held.update(listings)
-            planned = list(pool.map(lambda entry: self._plan_entry(entry, held[_key(entry.destination)]), entries))
+        # the destinations are listed while the sources' tags are: an entry waits for its own only to compare
+        with ThreadPoolExecutor(max_workers=min(LOOKUPS, len(keys)), thread_name_prefix="listing") as lister:
+            listed = {key: lister.submit(self._held, self._first(entries, key)) for key in keys}
+            with ThreadPoolExecutor(max_workers=min(ENTRIES, len(entries)), thread_name_prefix="plan") as pool:
+                planned = list(
+                    pool.map(lambda entry: self._plan_entry(entry, listed[_key(entry.destination)]), entries)
+                )
+            held.update({key: future.result() for key, future in listed.items()})
         return held, [item for found in planned for item in found]
 
     @staticmethod
@@ -171,14 +178,16 @@ class Syncs(Tokens):
         return next(entry.destination for entry in entries if _key(entry.destination) == key)
 
     def _held(self, ref: RepoRef) -> _Held:
-        """REF's repository's tags and digests, one listing (DescribeImages); none when it does not exist."""
+        """REF's repository's tags and digests, one listing (ListImages); none when it does not exist."""
         target = self.speaker(ref)._target(ref)
         try:
             return _Held(target.ecr.tagged(ref.repository), True)
         except NotFound:
             return _Held({}, False)
+        except EcrToolError as err:  # not allowed to list it, say: its images fail, the others go on
+            return _Held({}, True, f"listing the destination {ref.repository}: {err}")
 
-    def _plan_entry(self, entry: _Entry, held: _Held) -> list[SyncItem]:
+    def _plan_entry(self, entry: _Entry, listed: Future[_Held]) -> list[SyncItem]:
         source_text = entry.spec.source
         try:
             client, digests = self._source_tags(entry)
@@ -199,14 +208,21 @@ class Syncs(Tokens):
                     digest = self._platform_digest(client, entry, tag, digest)
             except EcrToolError as err:
                 return SyncItem(f"{source_text}:{tag}", destination, None, "fail", "failed", str(err))
-            if held.tags.get(tag) == digest:
-                return SyncItem(f"{source_text}:{tag}", destination, digest, "skip", "skipped")
             return SyncItem(
                 f"{source_text}:{tag}", destination, digest, "copy", "planned", referrers=entry.spec.referrers
             )
 
         with ThreadPoolExecutor(max_workers=min(LOOKUPS, len(tags)), thread_name_prefix="lookup") as pool:
-            return list(pool.map(plan, tags))
+            found = list(pool.map(plan, tags))
+        held = listed.result()
+        if held.error is not None:
+            return [replace(item, action="fail", status="failed", error=held.error) for item in found]
+        return [
+            replace(item, action="skip", status="skipped")
+            if item.action == "copy" and held.tags.get(_tag(item)) == item.digest
+            else item
+            for item in found
+        ]
 
     def _source_tags(self, entry: _Entry) -> tuple[RegistryClient, dict[str, str | None]]:
         """A client of the source's registry and its tags, each with its digest where the listing gave it."""
@@ -309,6 +325,10 @@ class Syncs(Tokens):
             raise
         pool.shutdown(wait=True)
         return done
+
+
+def _tag(item: SyncItem) -> str:
+    return item.destination.rsplit(":", 1)[1]
 
 
 def _key(ref: RepoRef) -> tuple[str | None, str | None, str]:
