@@ -67,8 +67,11 @@ def test_push_to_a_missing_repository_says_create(
         " or pass --create, or have a creation template create such repositories on push: "
         "`ecrtool template set PREFIX`\n"
     )
-    assert signed_calls == ["DescribeRepositories"]
+    # whether a creation template would create it is asked on the same signed client
+    assert signed_calls == ["DescribeRepositories", "DescribeRepositoryCreationTemplates"]
     pushed = invoke("push", "viruses", "--repo", "trees", "--create", "-q")
     assert pushed.exit_code == 0, pushed.output
     assert pushed.stdout.splitlines()[0] == f"{HOST}/trees:viruses"
-    assert signed_calls[1:] == ["DescribeRepositories", "CreateRepository", "GetAuthorizationToken"]
+    assert signed_calls[2:] == [
+        "DescribeRepositories", "DescribeRepositoryCreationTemplates", "CreateRepository", "GetAuthorizationToken"
+    ]

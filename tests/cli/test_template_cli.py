@@ -25,13 +25,17 @@ def template(prefix: str, **extra: Any) -> dict[str, Any]:
     return {"prefix": prefix, "appliedFor": ["CREATE_ON_PUSH"], "imageTagMutability": "MUTABLE", **extra}
 
 
-def described(ecr: Stubber, *templates: dict[str, Any], scan_filters: tuple[str, ...] = ()) -> None:
+def described(
+    ecr: Stubber, *templates: dict[str, Any], scan_filters: tuple[str, ...] = (), scanning: bool = True
+) -> None:
+    """ECR's answers to listing the templates; with SCANNING, the registry's scan rules too (template list
+    shows them; a push asks only which template covers its repository)."""
     ecr.add_response(
         "describe_repository_creation_templates",
         {"registryId": ACCOUNT, "repositoryCreationTemplates": list(templates)},
         {},
     )
-    if templates:
+    if templates and scanning:
         rules = [
             {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": f, "filterType": "WILDCARD"}]}
             for f in scan_filters
@@ -139,7 +143,7 @@ def test_a_push_to_a_missing_repository_a_template_covers_creates_nothing_itself
 ) -> None:
     fake_docker.add_image("viruses")
     ecr.add_client_error("describe_repositories", "RepositoryNotFoundException", "no such repository")
-    described(ecr, template("team", imageTagMutability="IMMUTABLE"), template("team/app"))
+    described(ecr, template("team", imageTagMutability="IMMUTABLE"), template("team/app"), scanning=False)
     token = {"authorizationToken": "QVdTOnNlY3JldA==", "proxyEndpoint": f"https://{HOST}",
              "expiresAt": datetime(2030, 1, 1, tzinfo=timezone.utc)}  # fmt: skip
     ecr.add_response("get_authorization_token", {"authorizationData": [token]})

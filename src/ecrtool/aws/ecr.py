@@ -136,6 +136,21 @@ class Ecr:
             reply = self._hot().create_repository(**params)
         return _repository(reply["repository"])
 
+    def creation_templates(self) -> tuple[str | None, list[dict[str, Any]]]:
+        """The caller's registry id and its repository creation templates as ECR lists them (on the hot
+        path: `copy --create` and `push --create` ask before creating a repository)."""
+        registry: str | None = None
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {}
+        with translate("ecr:DescribeRepositoryCreationTemplates"):
+            while True:
+                reply = self._hot().describe_repository_creation_templates(**params)
+                registry = reply.get("registryId") or registry
+                items += reply.get("repositoryCreationTemplates") or []
+                if not reply.get("nextToken"):
+                    return registry, items
+                params["nextToken"] = reply["nextToken"]
+
     def repositories(self) -> Iterator[RepositoryInfo]:
         with translate("ecr:DescribeRepositories"):
             for page in self._client.get_paginator("describe_repositories").paginate(**self._ids()):

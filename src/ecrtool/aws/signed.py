@@ -138,6 +138,9 @@ class EcrJsonClient:
     def put_image(self, **params: Any) -> dict[str, Any]:
         return self.call("PutImage", params)
 
+    def describe_repository_creation_templates(self, **params: Any) -> dict[str, Any]:
+        return self.call("DescribeRepositoryCreationTemplates", params)
+
     def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         body = json.dumps(params, separators=(",", ":")).encode()
         for attempt in range(1, self._max_attempts + 1):

@@ -145,17 +145,16 @@ class ServiceBase:
     def covering_template(self, target: Target, repository: str) -> TemplateInfo | None:
         """The CREATE_ON_PUSH template of TARGET's registry that covers REPOSITORY (the longest prefix, else
         ROOT's), as ECR would pick it; None when none does or the templates cannot be read."""
-        from ecrtool.aws.templates import TemplateApi
-        from ecrtool.model.templates import covering
+        from ecrtool.model.templates import covering, template_info
 
         try:
-            registry, found = TemplateApi((target.aws or self.aws).lazy_client("ecr", target.region)).templates()
+            registry, items = target.ecr.creation_templates()
         except (EcrToolError, NotImplementedError):
             # not allowed to read them, or an ECR stand-in without them (moto raises NotImplementedError): none
             return None
         if target.account and registry and registry != target.account:
             return None  # the caller's own registry's templates, not those of the registry pushed to
-        return covering(found, repository)
+        return covering([template_info(item) for item in items], repository)
 
     def _archived(self, target: Target, ref: RepoRef, wanted: str) -> EcrToolError | None:
         """NotFound saying how to restore REF when ECR has it in its archive (one DescribeImages by id, which
