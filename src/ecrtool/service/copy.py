@@ -88,15 +88,6 @@ def _described_once(target: Target, repository: str) -> Callable[[], RepositoryI
     return answer
 
 
-def _missing(described: Callable[[], RepositoryInfo | None]) -> bool:
-    """Whether DescribeRepositories finds no such repository; True when it may not be asked (then
-    CreateRepository says, as it did before a creation template could be asked)."""
-    try:
-        return described() is None
-    except AuthError:
-        return True
-
-
 class Copies(Tokens):
     def copy(
         self,
@@ -206,14 +197,15 @@ class Copies(Tokens):
         """What a destination needs before the copy, asked while the source is read: a client holding its
         token and, with CREATE, its repository created, unless a creation template of its registry covers
         it (ECR then creates it on push). DescribeRepositories is asked only to tell a missing repository
-        or an immutable tag held by another image, so a copy into an existing repository without --create
-        makes no call for it."""
+        or an immutable tag held by another image, so a copy into an existing repository makes no call for
+        it."""
         service = self.speaker(ref)
         target = service._target(ref)
         described = _described_once(target, ref.repository)
         created = False
-        # a missing repository that a creation template covers is the registry's to create, at the first upload
-        if create and _missing(described) and service.covering_template(target, ref.repository) is None:
+        # a name a template covers is left to it (ECR creates the repository at the first upload, if missing);
+        # else CreateRepository, whose "already exists" is as good as a DescribeRepositories: one call, not two
+        if create and service.covering_template(target, ref.repository) is None:
             try:
                 info = target.ecr.create_repository(ref.repository)
                 described, created = (lambda: info), True
