@@ -249,6 +249,13 @@ INVALID: dict[str, list[list[str]]] = {
         ["show", "Trees"],
         ["show", "trees", "--registry"],
     ],
+    "sync": [
+        ["/nonexistent/mirror.yaml"],
+        ["/"],
+        ["/dev/null"],
+        ["/dev/null", "--region", "mars"],
+        ["/dev/null", "--registry-id", "123"],
+    ],
     "template": [
         ["set"],
         ["set", "Team"],
