@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from ecrtool.aws import workloads
 from ecrtool.aws.workloads import Workloads
 
 IMAGE = "123456789012.dkr.ecr.ca-west-1.amazonaws.com/web"
@@ -33,7 +34,10 @@ def definition(name: str, revision: int, image: str) -> dict[str, Any]:
         {"name": "app", "image": image}]}}  # fmt: skip
 
 
-def test_every_workload_that_runs_an_image_is_found(clients: tuple[Any, Stubber, Any, Stubber]) -> None:
+def test_every_workload_that_runs_an_image_is_found(
+    clients: tuple[Any, Stubber, Any, Stubber], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workloads, "WORKERS", 1)  # the Stubber answers in the order it was given
     ecs_client, ecs, lambda_client, lam = clients
     ecs.add_response("list_task_definitions", {"taskDefinitionArns": [TD + "web:3"]}, {"status": "ACTIVE"})
     ecs.add_response("list_clusters", {"clusterArns": ["prod", "gone"]}, {})
@@ -71,3 +75,18 @@ def test_every_workload_that_runs_an_image_is_found(clients: tuple[Any, Stubber,
         (f"{IMAGE}:fn-1", "Lambda function fn:4", DIGEST),
     ]
     assert scan.calls["ecs:DescribeTaskDefinition"] == 3 and scan.calls["lambda:GetFunction"] == 2
+
+
+def test_describes_run_several_at_once_and_answer_in_order() -> None:
+    import threading
+    import time
+
+    seen: set[int] = set()
+
+    def slow(n: int) -> dict[str, Any]:
+        seen.add(threading.get_ident())
+        time.sleep(0.01)
+        return {"n": n}
+
+    assert [reply["n"] for reply in workloads.concurrently(slow, list(range(40)))] == list(range(40))
+    assert len(seen) > 1

@@ -4,13 +4,16 @@ here pulls an image or touches its last pull time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ecrtool.aws.errors import translate
 from ecrtool.model.errors import EcrToolError
 from ecrtool.model.inuse import InUse
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -93,11 +96,17 @@ class Workloads:
                                                container.get("imageDigest")))
 
     def _definition_uses(self, definitions: dict[str, str], scan: WorkloadScan) -> None:
-        """The images of each task definition in DEFINITIONS (one DescribeTaskDefinition each: ECS has no batch)."""
-        for arn, why in definitions.items():
+        """The images of each task definition in DEFINITIONS (one DescribeTaskDefinition each: ECS has no batch,
+        so WORKERS at once)."""
+
+        def describe(arn: str) -> dict[str, Any]:
             with translate("ecs:DescribeTaskDefinition"):
-                reply = self._ecs.describe_task_definition(taskDefinition=arn)
-            scan.count("ecs:DescribeTaskDefinition")
+                found: dict[str, Any] = self._ecs.describe_task_definition(taskDefinition=arn)
+            return found
+
+        replies = concurrently(describe, list(definitions))
+        scan.count("ecs:DescribeTaskDefinition", len(replies))
+        for (arn, why), reply in zip(definitions.items(), replies, strict=True):
             definition = reply.get("taskDefinition", {})
             name = f"{definition.get('family', _last(arn))}:{definition.get('revision', '?')}"
             for container in definition.get("containerDefinitions", []):
@@ -107,21 +116,38 @@ class Workloads:
     # -- Lambda ----------------------------------------------------------------------------------
 
     def _lambda_uses(self, scan: WorkloadScan) -> None:
-        for function in self._pages(self._lambda, "list_functions", "lambda:ListFunctions", "Functions", scan,
-                                    FunctionVersion="ALL"):
-            if function.get("PackageType") != "Image":
-                continue
-            name = function.get("FunctionName", "")
-            version = function.get("Version", "$LATEST")
+        """Every version of every image function: ListFunctions has no image URI, so one GetFunction each,
+        WORKERS at once."""
+        versions = [(function.get("FunctionName", ""), function.get("Version", "$LATEST"))
+                    for function in self._pages(self._lambda, "list_functions", "lambda:ListFunctions", "Functions",
+                                                scan, FunctionVersion="ALL")
+                    if function.get("PackageType") == "Image"]  # fmt: skip
+
+        def get(version: tuple[str, str]) -> dict[str, Any]:
             with translate("lambda:GetFunction"):
-                reply = self._lambda.get_function(FunctionName=name, Qualifier=version)
-            scan.count("lambda:GetFunction")
+                found: dict[str, Any] = self._lambda.get_function(FunctionName=version[0], Qualifier=version[1])
+            return found
+
+        replies = concurrently(get, versions)
+        scan.count("lambda:GetFunction", len(replies))
+        for (name, version), reply in zip(versions, replies, strict=True):
             code = reply.get("Code") or {}
             uri = code.get("ImageUri")
             if uri:
                 resolved = str(code.get("ResolvedImageUri") or "")
                 digest = resolved.partition("@")[2] or None
                 scan.uses.append(InUse(uri, f"Lambda function {name}:{version}", digest))
+
+
+WORKERS = 8  # describes at once: each is a round trip of its own
+
+
+def concurrently(call: Callable[[T], dict[str, Any]], items: list[T]) -> list[dict[str, Any]]:
+    """CALL of each of ITEMS, WORKERS at once (boto3's clients are thread-safe), answers in ITEMS' order."""
+    if len(items) < 2:
+        return [call(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
+        return list(pool.map(call, items))
 
 
 def _code(err: Exception) -> str:
