@@ -213,6 +213,23 @@ def test_a_blob_put_refused_twice_is_an_error_not_a_loop(serve: Callable[..., Re
     assert len(recorder.requests) == 2
 
 
+def test_a_blob_put_a_policy_refuses_is_not_read_again_for_a_fresh_token(serve: Callable[..., Recorder]) -> None:
+    refusal = (
+        "User: arn:aws:sts::210987654321:assumed-role/ci/x is not authorized to perform: ecr:CompleteLayerUpload"
+        " on resource: arn:aws:ecr:ca-west-1:123456789012:repository/app because no resource-based policy allows"
+        " the ecr:CompleteLayerUpload action"
+    )
+    recorder = serve(lambda request: (403, {}, _error("DENIED", refusal)))
+    reopened: list[int] = []
+
+    with pytest.raises(AuthError):
+        _client(recorder, renew=lambda refused: ("AWS", "new")).finish_upload(
+            "app", "/v2/app/blobs/uploads/u1", digest_of(b"x"), io.BytesIO(b"x"), 1,
+            reopen=lambda: reopened.append(1) or io.BytesIO(b"x"),  # type: ignore[func-returns-value]
+        )  # fmt: skip
+    assert reopened == [] and len(recorder.requests) == 1
+
+
 def test_a_second_denial_is_an_error_saying_what_was_refused(serve: Callable[..., Recorder]) -> None:
     messages = iter([EXPIRED, "The fresh token was refused as well."])
     recorder = serve(lambda request: (403, {}, _error("DENIED", next(messages))))

@@ -226,8 +226,11 @@ class RegistryClient:
         self._check(reply, data, f"uploading the blob {digest} to {repository}", (201, 204))
 
     def _renewed_after(self, reply: HTTPResponse, data: bytes, repository: str, sent_with: str | None) -> bool:
-        """Whether REPLY refused the token the request went with, and a fresh one is now held."""
-        if reply.status == 403 and _error_of(data)[0] == "DENIED":
+        """Whether REPLY refused the token the request went with, and a fresh one is now held. ECR's 403
+        DENIED also answers a policy's refusal ("… is not authorized to perform …"), which no fresh token
+        changes: only its words for a token it no longer takes are renewed here."""
+        code, message = _error_of(data)
+        if reply.status == 403 and code == "DENIED" and "authorization token" in message.lower():
             return self._answer("Basic" if self._preemptive else "", repository, sent_with)
         if reply.status == 401:
             return self._answer(reply.getheader("WWW-Authenticate") or "", repository, sent_with)
