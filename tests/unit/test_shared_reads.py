@@ -164,3 +164,22 @@ def test_a_copy_to_two_destinations_reads_each_source_blob_once() -> None:
         assert dest.get_manifest("app", "v1").data == root.data  # type: ignore[union-attr]
         assert dest.blobs == source.blobs
     assert sorted(source.opened) == sorted(source.blobs)  # each blob read from the source once
+
+
+def test_a_stopped_copy_closes_the_source_though_a_planned_reader_never_came() -> None:
+    closed: list[int] = []
+
+    class Stream(io.BytesIO):
+        def close(self) -> None:
+            closed.append(1)
+            super().close()
+
+    stop = threading.Event()
+    shared = SharedReads(2, stop)
+    shared.plan(["sha256:a"])
+    shared.plan(["sha256:a"])  # the second destination failed before opening its reader
+    stream, _ = shared.open("sha256:a", lambda: (Stream(b"q" * 10), 10))
+    stream.read(4)
+    stop.set()
+    stream.close()
+    assert closed == [1]

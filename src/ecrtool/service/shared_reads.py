@@ -96,6 +96,8 @@ class _Tee:
     def read(self, key: int, amount: int) -> bytes:
         with self.lock:
             position = self.positions[key]
+            if position < self.first:  # only as many readers as were planned open: none comes after a trim
+                raise RuntimeError("a shared blob stream was opened by more readers than planned it")
             while True:
                 self._open()
                 if position < self.first + len(self.blocks):
@@ -138,7 +140,10 @@ class _Tee:
             self.positions.pop(key, None)
             self._trim()
             self.lock.notify_all()
-            if not self.positions and self.opened >= self.readers and self.stream is not None:
+            # the last reader is done, or the copy stopped before every planned reader came: the source's
+            # connection is not left holding an unread answer
+            done = self.opened >= self.readers or self.stop.is_set()
+            if not self.positions and done and self.stream is not None:
                 self.stream.close()
 
     def _slowest(self) -> int:
