@@ -805,3 +805,18 @@ def test_a_throttling_registry_is_waited_out_for_longer_than_a_failing_one(serve
 
     assert len(recorder.requests) == ATTEMPTS + 4 and len(slept) == ATTEMPTS + 3
     assert all(1 <= pause <= 1.25 for pause in slept)  # Retry-After, with a little jitter
+
+
+# -- tags ------------------------------------------------------------------------------------------------
+
+
+def test_tags_are_read_page_by_page_and_a_name_that_is_no_tag_is_left_out(serve: Callable[..., Recorder]) -> None:
+    def answer(request: Request) -> Answer:
+        if "last=" not in request.path:
+            doc = {"name": "app", "tags": ["v1", "x?y=1", "../../other/manifests/v9"]}
+            return 200, {"Link": '</v2/app/tags/list?n=1000&last=v1>; rel="next"'}, json.dumps(doc).encode()
+        return 200, {}, json.dumps({"name": "app", "tags": ["v2", "-dash", "a" * 129, 7]}).encode()
+
+    recorder = serve(answer)
+    assert _client(recorder).tags("app") == ["v1", "v2"]
+    assert recorder.paths() == ["GET /v2/app/tags/list?n=1000", "GET /v2/app/tags/list?n=1000&last=v1"]

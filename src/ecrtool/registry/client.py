@@ -55,6 +55,8 @@ ATTEMPTS = 5  # of one request a failing registry (503) keeps refusing
 # of one request a throttling registry (429) keeps refusing: ECR paces PutImage per account and region
 # (10 a second), so a copy of many images at once is refused for as long as its queue takes to drain
 THROTTLED_ATTEMPTS = 60
+TAGS_PAGE = 1000  # tags asked for a page
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")  # the distribution spec's tag
 PAGES = 1000  # of referrers followed by their Link headers: a registry paging for ever is an error
 PATIENCE = 60.0  # seconds one request waits in all for a busy registry before its refusal is reported
 CLIENT_ID = "ecrtool"  # who asks a token service for a token, as its OAuth2 flow wants it named
@@ -235,6 +237,38 @@ class RegistryClient:
         if reply.status == 401:
             return self._answer(reply.getheader("WWW-Authenticate") or "", repository, sent_with)
         return False
+
+    # -- tags --------------------------------------------------------------------------------------
+
+    def tags(self, repository: str) -> list[str]:
+        """Every tag of REPOSITORY, following each page's Link header (as Docker Hub and the distribution
+        registry page them); NotFound when the registry knows no such repository. A listed name that is no
+        tag (one that would change a request's path or query, or no destination would take) is left out."""
+        path = f"/v2/{repository}/tags/list?n={TAGS_PAGE}"
+        doing = f"listing the tags of {repository}"
+        found: list[str] = []
+        asked: set[str] = set()
+        while True:
+            asked.add(path)
+            reply, data = self._call("GET", path, repository)
+            self._check(reply, data, doing, (200,))
+            try:
+                tags = json.loads(data).get("tags") or []
+            except (ValueError, AttributeError):
+                tags = None
+            if not isinstance(tags, list):
+                raise RegistryError(f"{self.label} answered {doing} with no tag list: report it to its operator")
+            found.extend(tag for tag in tags if isinstance(tag, str) and _TAG.fullmatch(tag))
+            following = next_link(reply.getheader("Link"))
+            if following is None:
+                return found
+            url = redirect_target(f"{'https' if self._secure else 'http'}://{self.host}{path}", following, self.label)
+            parts = urlsplit(url)
+            if parts.netloc and parts.netloc != self.host:
+                raise RegistryError(f"{self.label} sent the next page of {doing} to {url}: report it to its operator")
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            if path in asked or len(asked) >= PAGES:
+                raise RegistryError(f"{self.label} kept paging {doing} ({len(asked)} pages): report it to its operator")
 
     # -- referrers ---------------------------------------------------------------------------------
 

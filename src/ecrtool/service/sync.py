@@ -30,7 +30,6 @@ from ecrtool.model.refs import ImageRef, RepoRef, parse_repo_ref
 from ecrtool.model.results import Progress, ProgressEvent
 from ecrtool.model.sync_spec import MAX_JOBS, MAX_RATE, SyncEntry, SyncItem, SyncResult, SyncSpec, parse_spec
 from ecrtool.registry.client import RegistryClient
-from ecrtool.registry.tags import list_tags
 from ecrtool.service.sources import parse_source, registry_client
 from ecrtool.service.tokens import Tokens
 
@@ -229,7 +228,7 @@ class Syncs(Tokens):
         source = entry.source
         if isinstance(source, ImageRef):
             client = registry_client(source, "source")
-            return client, dict.fromkeys(list_tags(client, source.repository))
+            return client, dict.fromkeys(client.tags(source.repository))
         speaker = self.speaker(source)
         found: dict[str, str | None] = {}
         for image in speaker._target(source).ecr.images(source.repository):
