@@ -7,12 +7,14 @@ registry face (a token GetAuthorizationToken gave it in its own account) or on t
 naming the other account), is refused with ECR's words unless an Allow statement of the repository
 policy (or the registry policy) names its principal and the action and no Deny does
 (docs.aws.amazon.com/AmazonECR/latest/userguide/repository-policies.html, "Repository policies vs IAM
-policies"; the refusal's text: aws/containers-roadmap#2053).
+policies"; the refusal's text: aws-actions/amazon-ecr-login#232).
 
 Principals understood: an account id, its root ARN, a role or user ARN, "*" narrowed by conditions,
 and service principals (lambda.amazonaws.com, ecs-tasks.amazonaws.com...). Conditions: the String*,
 Arn* operators (and their IfExists forms) on aws:PrincipalOrgID, aws:PrincipalAccount, aws:PrincipalArn,
-aws:SourceArn, aws:SourceAccount. Every stack account belongs to ONE organization, ORGANIZATION.
+aws:SourceArn, aws:SourceAccount; NotPrincipal. An operator or key it does not model makes a Deny apply and
+an Allow not: the stand-in is never kinder than ECR. Every stack account belongs to ONE organization,
+ORGANIZATION.
 
 SetRepositoryPolicy (and PutRegistryPolicy) naming a principal the stack does not have (an account it
 does not serve, a role or user moto's IAM does not hold) is refused with ECR's message, as ECR refuses a
@@ -143,6 +145,8 @@ def _listed(value: Any) -> list[Any]:
 
 
 def _applies(statement: dict[str, Any], principal: Principal, action: str, resource: str) -> bool:
+    """Whether STATEMENT speaks of this request. What the stand-in cannot tell (a condition operator or key
+    it does not model) makes a Deny apply and an Allow not: the stand-in is never kinder than ECR."""
     if "Action" in statement:
         if not any(_glob(str(a), action) for a in _listed(statement["Action"])):
             return False
@@ -153,9 +157,17 @@ def _applies(statement: dict[str, Any], principal: Principal, action: str, resou
         return False
     if "Resource" in statement and not any(_glob(str(r), resource, case=True) for r in _listed(statement["Resource"])):
         return False
-    if "Principal" not in statement or not _principal_matches(statement["Principal"], principal):
+    deny = statement.get("Effect") == "Deny"
+    if "Principal" in statement:
+        if not _principal_matches(statement["Principal"], principal):
+            return False
+    elif "NotPrincipal" in statement:
+        if not _not_principal_applies(statement["NotPrincipal"], principal, deny=deny):
+            return False
+    else:
         return False
-    return _conditions_hold(statement.get("Condition") or {}, principal.keys())
+    holds = _conditions_hold(statement.get("Condition") or {}, principal.keys())
+    return deny if holds is None else holds
 
 
 def _glob(pattern: str, value: str, *, case: bool = False) -> bool:
@@ -180,15 +192,58 @@ def _principal_matches(named: Any, principal: Principal) -> bool:
     return False
 
 
-def _conditions_hold(conditions: Any, keys: dict[str, str]) -> bool:
+def _not_principal_applies(named: Any, principal: Principal, *, deny: bool) -> bool:
+    """A NotPrincipal statement speaks of every principal it does not list. IAM evaluates each identity
+    of the caller (its account, its role, its session): a Deny spares the caller only when all of them
+    are listed; an Allow reaches it only when none is (IAM reference, "AWS JSON policy elements:
+    NotPrincipal")."""
+    if named == "*":
+        return False  # everyone is listed: the statement speaks of no one
+    if not isinstance(named, dict):
+        return deny
+    if principal.service is not None:
+        identities = [{principal.service}]
+        listed = {str(s) for s in _listed(named.get("Service", []))}
+    else:
+        identities = [{principal.account, f"arn:aws:iam::{principal.account}:root"}, {principal.arn}]
+        if principal.role_arn:
+            identities.append({principal.role_arn})
+        listed = {str(a) for a in _listed(named.get("AWS", []))}
+    hits = [bool(names & listed) for names in identities]
+    return not all(hits) if deny else not any(hits)
+
+
+# the condition keys the stand-in knows of a request (Principal.keys()); any other is one it cannot tell
+_KNOWN_KEYS = {"aws:principalorgid", "aws:principalaccount", "aws:principalarn", "aws:sourcearn", "aws:sourceaccount"}
+_OPERATORS = {
+    "StringEquals",
+    "StringEqualsIgnoreCase",
+    "StringLike",
+    "ArnEquals",
+    "ArnLike",
+    "StringNotEquals",
+    "StringNotLike",
+    "ArnNotEquals",
+    "ArnNotLike",
+}
+
+
+def _conditions_hold(conditions: Any, keys: dict[str, str]) -> bool | None:
+    """True or False when the stand-in can tell; None when a condition uses an operator or key it does
+    not model (and none it can tell is False: the conditions of a statement all must hold)."""
     if not isinstance(conditions, dict):
-        return False
+        return None
+    unknown = False
     for operator, tests in conditions.items():
-        if not isinstance(tests, dict):
-            return False
         base = str(operator).removesuffix("IfExists")
+        if not isinstance(tests, dict) or base not in _OPERATORS:
+            unknown = True
+            continue
         if_exists = base != operator
         for key, wanted in tests.items():
+            if str(key).lower() not in _KNOWN_KEYS:
+                unknown = True
+                continue
             value = keys.get(str(key).lower())
             if value is None:
                 if not (if_exists or "Not" in base):
@@ -196,7 +251,7 @@ def _conditions_hold(conditions: Any, keys: dict[str, str]) -> bool:
                 continue
             if not _test(base, value, [str(w) for w in _listed(wanted)]):
                 return False
-    return True
+    return None if unknown else True
 
 
 def _test(operator: str, value: str, wanted: list[str]) -> bool:
@@ -208,9 +263,7 @@ def _test(operator: str, value: str, wanted: list[str]) -> bool:
         return any(_glob(w, value, case=True) for w in wanted)
     if operator in ("StringNotEquals", "ArnNotEquals"):
         return value not in wanted
-    if operator in ("StringNotLike", "ArnNotLike"):
-        return not any(_glob(w, value, case=True) for w in wanted)
-    return False  # an operator the stand-in does not know grants nothing
+    return not any(_glob(w, value, case=True) for w in wanted)  # StringNotLike, ArnNotLike
 
 
 def denied_message(principal: Principal, action: str, resource: str, decision: Decision) -> str:

@@ -123,3 +123,50 @@ _statement = st.fixed_dictionaries(
 def test_any_policy_document_is_evaluated_without_failing(doc: object) -> None:
     decision = decide([("repository policy", doc)], Principal.user(B), "ecr:BatchGetImage", REPO)
     assert decision.allowed in (True, False)
+
+
+def test_a_deny_with_not_principal_refuses_everyone_it_does_not_list() -> None:
+    role = f"arn:aws:iam::{B}:role/deployer"
+    session_arn = f"arn:aws:sts::{B}:assumed-role/deployer/i-0abc"
+    session = Principal.from_arn(B, session_arn)
+    listed = [f"arn:aws:iam::{B}:root", role, session_arn]
+    policy = _policy(
+        _allow({"AWS": B}, PULL),
+        {"Sid": "OnlyDeployer", "Effect": "Deny", "NotPrincipal": {"AWS": listed}, "Action": "ecr:*"},
+    )
+    decision = decide(policy, Principal.user(B), "ecr:BatchGetImage", REPO)
+    assert not decision.allowed and decision.explicit_deny
+    assert decision.statement == "repository policy statement OnlyDeployer"
+    assert decide(policy, session, "ecr:BatchGetImage", REPO).allowed
+    # naming the role alone spares none of its sessions (IAM evaluates the account and session too)
+    role_only = _policy(_allow({"AWS": B}, PULL), {"Effect": "Deny", "NotPrincipal": {"AWS": role}, "Action": "ecr:*"})
+    assert decide(role_only, session, "ecr:BatchGetImage", REPO).explicit_deny
+
+
+def test_an_allow_with_not_principal_reaches_only_those_it_does_not_list() -> None:
+    policy = _policy({"Effect": "Allow", "NotPrincipal": {"AWS": B}, "Action": PULL})
+    assert not decide(policy, Principal.user(B), "ecr:BatchGetImage", REPO).allowed
+    assert decide(policy, Principal.user("111111111111"), "ecr:BatchGetImage", REPO).allowed
+
+
+def test_a_deny_whose_condition_the_stand_in_cannot_tell_applies() -> None:
+    allow = _allow({"AWS": B}, PULL)
+    for condition in (
+        {"ForAnyValue:StringEquals": {"aws:PrincipalOrgPaths": ["o-x/r-y/ou-z/"]}},
+        {"Bool": {"aws:PrincipalIsAWSService": "false"}},
+        {"StringEquals": {"aws:SourceVpce": "vpce-0abc"}},
+        {"StringEquals": {"aws:PrincipalAccount": B}, "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}},
+    ):
+        deny = {"Sid": "Guard", "Effect": "Deny", "Principal": "*", "Action": "ecr:*", "Condition": condition}
+        decision = decide(_policy(allow, deny), Principal.user(B), "ecr:BatchGetImage", REPO)
+        assert not decision.allowed and decision.explicit_deny, condition
+        # the same condition on an Allow grants nothing
+        assert not decide(_policy({**deny, "Effect": "Allow"}), Principal.user(B), "ecr:BatchGetImage", REPO).allowed
+    # a condition the stand-in can tell is False keeps the Deny away, whatever else it holds
+    spared = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "ecr:*",
+        "Condition": {"StringEquals": {"aws:PrincipalAccount": "111111111111"}, "Bool": {"aws:SecureTransport": "x"}},
+    }
+    assert decide(_policy(allow, spared), Principal.user(B), "ecr:BatchGetImage", REPO).allowed

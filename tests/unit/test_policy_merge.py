@@ -170,3 +170,27 @@ def test_another_accounts_refusal_becomes_one_line_naming_the_grant() -> None:
     # the caller's own account: IAM's refusal, not a missing grant
     assert missing_grant(text.replace(f"sts::{B}", f"sts::{A}")) is None
     assert missing_grant("denied: Your authorization token has expired. Reauthenticate and try again.") is None
+
+
+def test_pull_verdict_weighs_not_principal_and_conditions_it_cannot_see() -> None:
+    arn = f"arn:aws:sts::{B}:assumed-role/deployer/ci"
+    role = f"arn:aws:iam::{B}:role/deployer"
+    allow = {"Sid": "Pull", "Effect": "Allow", "Principal": {"AWS": B}, "Action": "ecr:*"}
+
+    def verdict(deny: dict) -> bool | None:
+        doc = {"Statement": [allow, {"Sid": "Guard", "Effect": "Deny", "Action": "ecr:*", **deny}]}
+        return can_pull([("repository policy", doc)], B, arn, A).allowed
+
+    # "deny everyone except role X": another role's caller is refused
+    assert verdict({"NotPrincipal": {"AWS": f"arn:aws:iam::{B}:role/other"}}) is False
+    # the caller's account, role and session all listed: the Deny spares it
+    assert verdict({"NotPrincipal": {"AWS": [f"arn:aws:iam::{B}:root", role, arn]}}) is True
+    # only its role listed: IAM's answer depends on the identities it weighs, ecrtool does not guess
+    assert verdict({"NotPrincipal": {"AWS": role}}) is None
+    assert verdict({"Principal": "*", "Condition": {"Bool": {"aws:PrincipalIsAWSService": "false"}}}) is None
+    assert verdict({"Principal": "*", "Condition": {"ForAnyValue:StringEquals": {"aws:PrincipalAccount": B}}}) is None
+    # an Allow by NotPrincipal reaches only the callers it does not list
+    not_me = {"Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": B}, "Action": "ecr:*"}]}
+    assert can_pull([("repository policy", not_me)], B, arn, A).allowed is False
+    not_them = {"Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": "111111111111"}, "Action": "ecr:*"}]}
+    assert can_pull([("repository policy", not_them)], B, arn, A).allowed is True

@@ -323,11 +323,15 @@ def can_pull(
             for index, statement in enumerate(doc.get("Statement") or []):
                 if not isinstance(statement, dict) or not _acts(statement, action):
                     continue
-                if not _principal_is(statement.get("Principal"), caller_account, caller_arn, role):
+                deny = statement.get("Effect") == "Deny"
+                reaches = _reaches(statement, caller_account, caller_arn, role, deny=deny)
+                if reaches is False:
                     continue
                 holds = _conditions(statement.get("Condition"), caller_account, caller_arn, role)
+                if holds is not False and reaches is None:
+                    holds = None
                 name = f"{label} statement {_name(statement, index)}"
-                if statement.get("Effect") == "Deny" and holds is not False:
+                if deny and holds is not False:
                     return Verdict(False if holds else None, f"denied by {name}", name)
                 if statement.get("Effect") == "Allow":
                     if holds:
@@ -368,13 +372,36 @@ def _principal_is(principal: Any, account: str, arn: str, role: str | None) -> b
     return False
 
 
+def _reaches(statement: dict[str, Any], account: str, arn: str, role: str | None, *, deny: bool) -> bool | None:
+    """Whether STATEMENT's Principal (or NotPrincipal) names the caller; None when ecrtool cannot tell.
+    A NotPrincipal speaks of everyone it does not list: IAM weighs each identity of the caller (account,
+    role, session), so a Deny spares it only when all are listed, an Allow reaches it only when none is."""
+    if "Principal" in statement:
+        return _principal_is(statement["Principal"], account, arn, role)
+    if "NotPrincipal" not in statement:
+        return False
+    named = statement["NotPrincipal"]
+    if named == "*":
+        return False
+    if not isinstance(named, dict):
+        return None
+    listed = {str(value) for value in _listed(named.get("AWS", []))}
+    identities = [{account, f"arn:aws:iam::{account}:root"}, {arn}] + ([{role}] if role else [])
+    hits = [bool(names & listed) for names in identities]
+    if deny:
+        return True if not any(hits) else (False if all(hits) else None)
+    return not any(hits)
+
+
 def _conditions(condition: Any, account: str, arn: str, role: str | None) -> bool | None:
     """True/False when ecrtool can tell; None when a condition needs what it cannot see (the org id)."""
     if not condition:
         return True
     known = {"aws:principalaccount": account, "aws:principalarn": role or arn}
     result: bool | None = True
-    for operator, tests in condition.items() if isinstance(condition, dict) else []:
+    if not isinstance(condition, dict):
+        return None
+    for operator, tests in condition.items():
         for key, wanted in tests.items() if isinstance(tests, dict) else []:
             value = known.get(str(key).lower())
             if value is None:
