@@ -69,18 +69,31 @@ def policy_allows(policy: Any, source_account: str, action: str, resource: str) 
 def validate(config: Any, scope: Scope) -> Answer | None:
     """ECR's refusal of a replication configuration, or None when it is one ECR takes (its API reference and
     user guide; destinations must be registries of this stack, which can replicate to nothing else)."""
-    rules = config.get("rules") if isinstance(config, dict) else None
-    if not isinstance(rules, list):
+    if not isinstance(config, dict):
+        return _wrong_type("replicationConfiguration", "an object")
+    rules = config.get("rules")
+    if rules is None:
         return _invalid("'rules' is required")
+    if not isinstance(rules, list):
+        return _wrong_type("replicationConfiguration.rules", "a list")
     if len(rules) > MAX_RULES:
         return _invalid(f"'Member must have length less than or equal to {MAX_RULES}'", "rules")
     unique: set[tuple[str, str]] = set()
     for n, rule in enumerate(rules, 1):
-        destinations = rule.get("destinations") if isinstance(rule, dict) else None
-        if not isinstance(destinations, list) or not destinations:
+        if not isinstance(rule, dict):
+            return _wrong_type(f"rules.{n}", "an object")
+        destinations = rule.get("destinations")
+        if destinations is not None and not isinstance(destinations, list):
+            return _wrong_type(f"rules.{n}.destinations", "a list")
+        if not destinations:
             return _invalid("'Member must have length greater than or equal to 1'", f"rules.{n}.destinations")
         for dest in destinations:
-            region, account = str(dest.get("region", "")), str(dest.get("registryId", ""))
+            if not isinstance(dest, dict):
+                return _wrong_type(f"rules.{n}.destinations", "a list of objects")
+            for key in ("region", "registryId"):
+                if not isinstance(dest.get(key, ""), str):
+                    return _wrong_type(f"rules.{n}.destinations.{key}", "a string")
+            region, account = dest.get("region", ""), dest.get("registryId", "")
             if (region, account) == (scope.region, scope.account):
                 return _invalid("'Replication destination cannot be the same as the source registry'")
             if not re.fullmatch(r"[0-9]{12}", account):
@@ -97,15 +110,22 @@ def validate(config: Any, scope: Scope) -> Answer | None:
         filters = rule.get("repositoryFilters")
         if filters is None:
             continue
-        if not isinstance(filters, list) or not 1 <= len(filters) <= MAX_FILTERS:
+        if not isinstance(filters, list):
+            return _wrong_type(f"rules.{n}.repositoryFilters", "a list")
+        if not 1 <= len(filters) <= MAX_FILTERS:
             return _invalid(f"'Member must have length between 1 and {MAX_FILTERS}'", f"rules.{n}.repositoryFilters")
         for f in filters:
+            if not isinstance(f, dict):
+                return _wrong_type(f"rules.{n}.repositoryFilters", "a list of objects")
+            for key in ("filter", "filterType"):
+                if not isinstance(f.get(key, ""), str):
+                    return _wrong_type(f"rules.{n}.repositoryFilters.{key}", "a string")
             if f.get("filterType") != "PREFIX_MATCH":
                 return _validation(
                     f"Value '{f.get('filterType')}' at 'rules.{n}.repositoryFilters.filterType' failed "
                     "to satisfy constraint: Member must satisfy enum value set: [PREFIX_MATCH]"
                 )
-            value = str(f.get("filter", ""))
+            value = f.get("filter", "")
             if not 2 <= len(value) <= 256 or not _FILTER.match(value):
                 return _validation(
                     f"Value '{value}' at 'rules.{n}.repositoryFilters.filter' failed to satisfy "
@@ -120,6 +140,10 @@ def _invalid(why: str, where: str = "replicationConfiguration") -> Answer:
     return ecr_error(
         400, "InvalidParameterException", f"Invalid parameter at '{where}' failed to satisfy constraint: {why}"
     )
+
+
+def _wrong_type(where: str, expected: str) -> Answer:
+    return _validation(f"Value at '{where}' failed to satisfy constraint: Member must be {expected}")
 
 
 def _validation(message: str) -> Answer:

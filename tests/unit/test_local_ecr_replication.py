@@ -67,6 +67,38 @@ def test_a_configuration_ecr_refuses_is_refused_in_its_words(config: object, cod
     assert refusal is not None and refusal[0] == code and words in refusal[1]
 
 
+@pytest.mark.parametrize(
+    ("config", "where"),
+    [
+        ([], "replicationConfiguration"),
+        ({"rules": {"destinations": []}}, "replicationConfiguration.rules"),
+        ({"rules": ["rule"]}, "rules.1"),
+        ({"rules": [{"destinations": {"region": "us-east-1"}}]}, "rules.1.destinations"),
+        ({"rules": [{"destinations": ["us-east-1"]}]}, "rules.1.destinations"),
+        ({"rules": [{"destinations": [None]}]}, "rules.1.destinations"),
+        ({"rules": [{"destinations": [{"region": 1, "registryId": A}]}]}, "rules.1.destinations.region"),
+        (
+            {"rules": [{"destinations": [{"region": "us-east-1", "registryId": [A]}]}]},
+            "rules.1.destinations.registryId",
+        ),
+        ({"rules": [_rule(("us-east-1", A), filters=["prod/"])]}, "rules.1.repositoryFilters"),
+        ({"rules": [_rule(("us-east-1", A), filters=[[]])]}, "rules.1.repositoryFilters"),
+        ({"rules": [{**_rule(("us-east-1", A)), "repositoryFilters": "prod/"}]}, "rules.1.repositoryFilters"),
+        (
+            {"rules": [_rule(("us-east-1", A), filters=[{"filter": ["pr"], "filterType": "PREFIX_MATCH"}])]},
+            "rules.1.repositoryFilters.filter",
+        ),
+        (
+            {"rules": [_rule(("us-east-1", A), filters=[{"filter": "prod", "filterType": {}}])]},
+            "rules.1.repositoryFilters.filterType",
+        ),
+    ],
+)
+def test_a_configuration_of_the_wrong_shape_is_a_validation_error_not_a_crash(config: object, where: str) -> None:
+    refusal = _refusal(config)
+    assert refusal is not None and refusal[0] == "ValidationException" and f"'{where}'" in refusal[1]
+
+
 def test_a_push_goes_once_to_each_destination_of_the_rules_covering_its_repository() -> None:
     config = {
         "rules": [
