@@ -111,7 +111,6 @@ def test_set_replaces_a_template_that_is_there(invoke: Any, ecr: Stubber) -> Non
         f"The repository creation template with prefix 'team' already exists in the registry with id '{ACCOUNT}'",
     )
     ecr.add_response("update_repository_creation_template", {"registryId": ACCOUNT})
-    ecr.add_response("get_registry_scanning_configuration", {"registryId": ACCOUNT, "scanningConfiguration": {}})
     described(ecr, template("team"))
     result = invoke("template", "set", "team")
     assert result.exit_code == 0, result.output
@@ -168,4 +167,133 @@ def test_delete_names_a_prefix_with_no_template(invoke: Any, ecr: Stubber) -> No
     assert (result.exit_code, result.stderr) == (
         1,
         "ecrtool: error: no repository creation template for prefix 'team': `ecrtool template list` lists them\n",
+    )
+
+
+def scanning(ecr: Stubber, *rules: dict[str, Any], scan_type: str = "BASIC") -> None:
+    ecr.add_response(
+        "get_registry_scanning_configuration",
+        {"registryId": ACCOUNT, "scanningConfiguration": {"scanType": scan_type, "rules": list(rules)}},
+        {},
+    )
+
+
+def push_rule(*filters: str) -> dict[str, Any]:
+    return {
+        "scanFrequency": "SCAN_ON_PUSH",
+        "repositoryFilters": [{"filter": f, "filterType": "WILDCARD"} for f in filters],
+    }
+
+
+@pytest.mark.parametrize(
+    ("prefix", "options", "theirs"),
+    [
+        ("ROOT", ("--for", "replication"), "*"),  # the registry-wide filter: scan on push for every repository
+        ("team", (), "team/*"),  # a filter the user added themselves
+    ],
+)
+def test_set_without_scan_on_push_leaves_the_registry_scanning_alone(
+    invoke: Any, ecr: Stubber, prefix: str, options: tuple[str, ...], theirs: str
+) -> None:
+    ecr.add_response("create_repository_creation_template", {"registryId": ACCOUNT})
+    applied = ["REPLICATION"] if options else ["CREATE_ON_PUSH"]
+    described(ecr, template(prefix, appliedFor=applied), scan_filters=(theirs,))  # no PutRegistryScanningConfiguration
+    result = invoke("template", "set", prefix, *options)
+    assert result.exit_code == 0, result.output
+    assert "scan on push    yes\n" in result.stdout  # as the registry has it
+
+
+def test_set_no_scan_on_push_removes_only_that_filter(invoke: Any, ecr: Stubber) -> None:
+    ecr.add_response("create_repository_creation_template", {"registryId": ACCOUNT})
+    continuous = {
+        "scanFrequency": "CONTINUOUS_SCAN",
+        "repositoryFilters": [{"filter": "team/*", "filterType": "WILDCARD"}],
+    }
+    scanning(ecr, push_rule("team/*", "*", "team/app*"), continuous, scan_type="ENHANCED")
+    kept = [push_rule("*", "team/app*"), continuous]
+    ecr.add_response("put_registry_scanning_configuration", {}, {"scanType": "ENHANCED", "rules": kept})
+    described(ecr, template("team"), scan_filters=("*",))
+    result = invoke("template", "set", "team", "--no-scan-on-push")
+    assert result.exit_code == 0, result.output
+    assert "scan on push    no\n" in result.stdout
+
+
+def test_set_says_so_when_ecr_does_not_list_the_template_back(invoke: Any, ecr: Stubber) -> None:
+    ecr.add_response("create_repository_creation_template", {"registryId": ACCOUNT})
+    described(ecr, template("other"))
+    result = invoke("template", "set", "team")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "ecrtool: error: ECR does not list the creation template for team that it just accepted: "
+        "`ecrtool template list` shows what the registry has now\n",
+    )
+
+
+def test_delete_leaves_the_scan_filter_and_says_how_to_remove_it(invoke: Any, ecr: Stubber) -> None:
+    described(ecr, template("team"), scan_filters=("team/*",))
+    ecr.add_response("delete_repository_creation_template", {"registryId": ACCOUNT}, {"prefix": "team"})
+    result = invoke("template", "delete", "team")  # no PutRegistryScanningConfiguration
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Deleted the creation template for team\n"
+    assert result.stderr == (
+        "The registry's scan-on-push filter team/* stays (pushes it matches are still scanned): "
+        "`ecrtool template delete team --no-scan-on-push` removes it\n"
+    )
+
+
+def test_delete_no_scan_on_push_removes_the_filter(invoke: Any, ecr: Stubber) -> None:
+    described(ecr, template("team"), scan_filters=("team/*",))
+    ecr.add_response("delete_repository_creation_template", {"registryId": ACCOUNT}, {"prefix": "team"})
+    scanning(ecr, push_rule("team/*"))
+    ecr.add_response("put_registry_scanning_configuration", {}, {"scanType": "BASIC", "rules": []})
+    result = invoke("template", "delete", "team", "--no-scan-on-push", "-o", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "deleted": "team", "scan_on_push_filter": "team/*", "scan_on_push_filter_removed": True,
+        "scan_on_push_filter_kept": False,
+    }  # fmt: skip
+
+
+def test_delete_no_scan_on_push_after_the_template_is_gone_removes_the_filter(invoke: Any, ecr: Stubber) -> None:
+    described(ecr)
+    scanning(ecr, push_rule("team/*", "*"))
+    ecr.add_response("put_registry_scanning_configuration", {}, {"scanType": "BASIC", "rules": [push_rule("*")]})
+    result = invoke("template", "delete", "team", "--no-scan-on-push")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Removed the registry's scan-on-push filter team/*\n"
+
+
+@pytest.mark.parametrize("args", [("set", "team", "--scan-on-push"), ("delete", "team")])
+def test_another_accounts_registry_id_is_refused_before_any_ecr_call(
+    invoke: Any, ecr: Stubber, args: tuple[str, ...]
+) -> None:
+    result = invoke("template", *args, "--registry-id", OTHER)  # the Stubber answers no ECR call
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"ecrtool: error: registry id {OTHER} (--registry-id): creation templates belong to the caller's own "
+        f"registry, and the caller is account {ACCOUNT}: to act as account {OTHER}, pass --profile NAME or name its "
+        f'profile in the config file: [accounts."{OTHER}"] profile = "NAME"\n'
+    )
+
+
+def test_the_callers_own_registry_id_is_accepted(invoke: Any, ecr: Stubber) -> None:
+    ecr.add_response("create_repository_creation_template", {"registryId": ACCOUNT})
+    described(ecr, template("team"))
+    result = invoke("template", "set", "team", "--registry-id", ACCOUNT)
+    assert result.exit_code == 0, result.output
+
+
+def test_a_profile_of_another_account_is_refused_too(
+    invoke: Any, ecr: Stubber, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'registry_id = "{OTHER}"\n\n[accounts."{OTHER}"]\nprofile = "theirs"\n')
+    monkeypatch.setenv("ECRTOOL_CONFIG", str(config))
+    result = invoke("template", "delete", "team")  # the profile's credentials turn out to be ACCOUNT's
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"ecrtool: error: registry id {OTHER} ({config}, line 1): creation templates belong to the caller's own "
+        f'registry, and the profile theirs ([accounts."{OTHER}"] in {config}, line 3) is account {ACCOUNT}: to act '
+        f'as account {OTHER}, pass --profile NAME or name its profile in the config file: [accounts."{OTHER}"] '
+        'profile = "NAME"\n'
     )

@@ -154,3 +154,10 @@ def test_any_prefix_is_a_namespace_or_refused(prefix: str) -> None:
     except InvalidInput:
         return
     assert kept == "ROOT" or all(part and part.isascii() and part == part.lower() for part in kept.split("/"))
+
+
+def test_scan_on_push_is_left_alone_unless_asked() -> None:
+    assert build_spec("team").scan_on_push is None  # the registry's scanning configuration stays as it is
+    assert build_spec("team", scan_on_push=True).scan_on_push is True
+    assert build_spec("team", scan_on_push=False).scan_on_push is False
+    assert "scan" not in json.dumps(build_spec("team", scan_on_push=True).api_params()).lower()

@@ -82,26 +82,35 @@ class TemplateApi:
             for found in rule.get("repositoryFilters") or []
         ]
 
-    def set_scan_on_push(self, wildcard: str, wanted: bool) -> None:
-        """Add WILDCARD to the registry's SCAN_ON_PUSH rule (WANTED) or take it out, keeping every other rule."""
+    def set_scan_on_push(self, wildcard: str, wanted: bool) -> bool:
+        """Add WILDCARD to the registry's SCAN_ON_PUSH rule (WANTED) or take that exact filter out, keeping every
+        other rule and filter: True when the configuration changed (it is written only then)."""
         with translate("ecr:GetRegistryScanningConfiguration"):
             reply = self._client.get_registry_scanning_configuration()
         config = reply.get("scanningConfiguration") or {}
         rules = [dict(rule) for rule in config.get("rules") or []]
-        push = next((rule for rule in rules if rule.get("scanFrequency") == "SCAN_ON_PUSH"), None)
-        filters = list((push or {}).get("repositoryFilters") or [])
-        present = any(found.get("filter") == wildcard for found in filters)
+        pushes = [rule for rule in rules if rule.get("scanFrequency") == "SCAN_ON_PUSH"]
+        present = any(
+            found.get("filter") == wildcard for rule in pushes for found in rule.get("repositoryFilters") or []
+        )
         if present == wanted:
-            return
-        if wanted:
-            filters.append({"filter": wildcard, "filterType": "WILDCARD"})
+            return False
+        if wanted and pushes:
+            pushes[0]["repositoryFilters"] = [
+                *(pushes[0].get("repositoryFilters") or []),
+                {"filter": wildcard, "filterType": "WILDCARD"},
+            ]
+        elif wanted:
+            rules.append(
+                {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": wildcard, "filterType": "WILDCARD"}]}
+            )
         else:
-            filters = [found for found in filters if found.get("filter") != wildcard]
-        if push is None:
-            rules.append({"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": filters})
-        elif filters:
-            push["repositoryFilters"] = filters
-        else:
-            rules.remove(push)
+            for rule in pushes:
+                rule["repositoryFilters"] = [
+                    found for found in rule.get("repositoryFilters") or [] if found.get("filter") != wildcard
+                ]
+            # a scan-on-push rule left with no filter goes: ECR takes no rule without one
+            rules = [rule for rule in rules if rule.get("scanFrequency") != "SCAN_ON_PUSH" or rule["repositoryFilters"]]
         with translate("ecr:PutRegistryScanningConfiguration"):
             self._client.put_registry_scanning_configuration(scanType=config.get("scanType") or "BASIC", rules=rules)
+        return True

@@ -41,7 +41,9 @@ class TemplateSpec:
     prefix: str
     applied_for: tuple[str, ...] = ("CREATE_ON_PUSH",)
     immutable: bool = False
-    scan_on_push: bool = False
+    # --scan-on-push (True) adds the filter PREFIX/* to the registry's scan-on-push rule, --no-scan-on-push
+    # (False) takes that one filter out; None leaves the registry's scanning configuration as it is
+    scan_on_push: bool | None = None
     lifecycle_keep: int | None = None
     grant_pull: tuple[str, ...] = ()
     tags: tuple[tuple[str, str], ...] = ()
@@ -123,7 +125,7 @@ def build_spec(
     prefix: str,
     *,
     immutable: bool = False,
-    scan_on_push: bool = False,
+    scan_on_push: bool | None = None,
     lifecycle_keep: int | None = None,
     grant_pull: Sequence[str] = (),
     for_: str | None = None,
@@ -239,6 +241,19 @@ class TemplateSetResult:
 
     template: TemplateInfo
     created: bool
+
+
+@dataclass(frozen=True)
+class TemplateDeleteResult:
+    """`ecrtool template delete`: what was deleted, and what became of the registry's scan-on-push filter
+    PREFIX/*."""
+
+    prefix: str
+    deleted: bool  # the template was deleted (False: there was none, and only its scan filter was to go)
+    template: TemplateInfo | None  # the template as it was listed before, when it was
+    scan_filter: str
+    filter_removed: bool = False
+    filter_kept: bool = False  # the deleted template's prefix had a filter, and it stays
 
 
 @dataclass(frozen=True)
