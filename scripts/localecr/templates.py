@@ -184,21 +184,40 @@ class Templates:
         except Exception:  # noqa: BLE001 - a name ECR refuses: the push is refused as for any missing repository
             log.exception("template %s could not create %s", template["prefix"], repository)
             return False
+        # the template's policies, or no repository at all: ECR never leaves one made without them
+        applied: list[tuple[str, dict[str, Any]]] = []
+        try:
+            if template.get("lifecyclePolicy"):
+                text = template["lifecyclePolicy"]
+                client.put_lifecycle_policy(repositoryName=repository, lifecyclePolicyText=text)
+                applied.append(("PutLifecyclePolicy", {"repositoryName": repository, "lifecyclePolicyText": text}))
+            if template.get("repositoryPolicy"):
+                text = template["repositoryPolicy"]
+                client.set_repository_policy(repositoryName=repository, policyText=text)
+                applied.append(("SetRepositoryPolicy", {"repositoryName": repository, "policyText": text}))
+        except Exception:  # noqa: BLE001 - a policy moto refuses: the half-made repository goes, the push is refused
+            log.exception("template %s could not apply its policies to %s", template["prefix"], repository)
+            self._undo(scope, repository, client)
+            return False
         settings = self._bridge.settings  # kept across restarts, as a CreateRepository call's settings are
         settings.record(scope, "CreateRepository", params)
-        if template.get("lifecyclePolicy"):
-            text = template["lifecyclePolicy"]
-            client.put_lifecycle_policy(repositoryName=repository, lifecyclePolicyText=text)
-            settings.record(scope, "PutLifecyclePolicy", {"repositoryName": repository, "lifecyclePolicyText": text})
-        if template.get("repositoryPolicy"):
-            text = template["repositoryPolicy"]
-            client.set_repository_policy(repositoryName=repository, policyText=text)
-            settings.record(scope, "SetRepositoryPolicy", {"repositoryName": repository, "policyText": text})
+        for action, recorded in applied:
+            settings.record(scope, action, recorded)
         self.made.append(
             {"account": scope.account, "region": scope.region, "repository": repository, "prefix": template["prefix"]}
         )
         log.info("template %s created %s in %s/%s", template["prefix"], repository, scope.account, scope.region)
         return True
+
+    def _undo(self, scope: Scope, repository: str, client: Any) -> None:
+        def delete() -> Answer:
+            client.delete_repository(repositoryName=repository, force=True)
+            return Answer(200)
+
+        try:
+            self._bridge.mirror.delete_repository(scope.internal(repository), delete)
+        except Exception:  # noqa: BLE001 - logged: nothing more the bridge can do
+            log.exception("could not remove the half-made repository %s", repository)
 
     def control(self, doc: dict[str, Any]) -> dict[str, Any]:
         """/_bridge/templates: what templates created ({"reset": true} forgets it), and every template."""
@@ -250,7 +269,42 @@ def _invalid_prefix(prefix: Any) -> Answer | None:
     return None
 
 
+# each field's JSON type (botocore's ECR service model): a value of another type is ECR's ValidationException
+_TYPES: dict[str, tuple[type, str]] = {
+    "description": (str, "a string"),
+    "customRoleArn": (str, "a string"),
+    "repositoryPolicy": (str, "a string"),
+    "lifecyclePolicy": (str, "a string"),
+    "imageTagMutability": (str, "a string"),
+    "encryptionConfiguration": (dict, "an object"),
+    "appliedFor": (list, "a list"),
+    "resourceTags": (list, "a list"),
+    "imageTagMutabilityExclusionFilters": (list, "a list"),
+}
+_ITEMS = {"appliedFor": str, "resourceTags": dict, "imageTagMutabilityExclusionFilters": dict}
+
+
+def _wrong_type(params: dict[str, Any]) -> Answer | None:
+    for key, (kind, what) in _TYPES.items():
+        value = params.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, kind):
+            return _validation(f"Value at '{key}' failed to satisfy constraint: Member must be {what}")
+        item = _ITEMS.get(key)
+        if item is not None and not all(isinstance(v, item) for v in value):
+            each = "a string" if item is str else "an object"
+            return _validation(f"Value at '{key}' failed to satisfy constraint: each member must be {each}")
+    for tag in params.get("resourceTags") or []:
+        if not all(isinstance(tag.get(k, ""), str) for k in ("Key", "Value")):
+            return _validation("Value at 'resourceTags' failed to satisfy constraint: Key and Value must be strings")
+    return None
+
+
 def _invalid_fields(params: dict[str, Any], *, required: bool) -> Answer | None:
+    wrong = _wrong_type(params)
+    if wrong is not None:
+        return wrong
     applied = params.get("appliedFor")
     if applied is None and required or applied is not None and not applied:
         return _validation("Value null at 'appliedFor' failed to satisfy constraint: Member must not be null")
@@ -288,7 +342,7 @@ def _invalid_fields(params: dict[str, Any], *, required: bool) -> Answer | None:
                     f"'{constraint}'"
                 )  # fmt: skip
     for tag in params.get("resourceTags") or []:
-        key, value = str(tag.get("Key", "")), str(tag.get("Value", ""))
+        key, value = tag.get("Key", ""), tag.get("Value", "")
         if not 1 <= len(key) <= 128 or len(value) > 256:
             return ecr_error(
                 400, "InvalidParameterException", "Invalid parameter at 'resourceTags' failed to satisfy constraint: "
