@@ -18,6 +18,7 @@ import argparse
 import base64
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -261,6 +262,18 @@ def _follow_the_registry(bridge: Bridge, face: BridgeServer) -> None:
         time.sleep(0.2)
 
 
+def _flush_on_term(bridge: Bridge) -> None:
+    """`local-ecr down` sends SIGTERM: what is written lazily (pull times, pulls.py) is written first."""
+
+    def on_term(signum: int, frame: Any) -> None:
+        try:
+            bridge.images.flush()
+        finally:
+            os._exit(128 + signum)  # as the signal's default action ends the process
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="localecr.bridge", description=__doc__.split("\n")[0])
     parser.add_argument("--state", type=Path, required=True, help="the stack's state folder")
@@ -290,6 +303,7 @@ def main(argv: list[str] | None = None) -> None:
         # refusal it tries http too, and reports what that says. The same face answers there.
         servers += [tls, BridgeServer((FRONT_IP, 80), bridge, "http")]
     bridge.restore()
+    _flush_on_term(bridge)
     imds.serve(bridge.instance, ports.imds)  # on loopback only; never 169.254.169.254
     for server in servers[2:]:
         threading.Thread(target=server.serve_forever, daemon=True).start()

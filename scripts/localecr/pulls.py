@@ -385,6 +385,18 @@ class Images:
             self._flush.daemon = True
             self._flush.start()
 
+    def flush(self, timeout: float = 5.0) -> None:
+        """Write a pending pull time now (the bridge stopping: `local-ecr down`), so none recorded in the
+        last second is lost. Waits at most TIMEOUT seconds for the lock (a signal handler calls it)."""
+        if not self._lock.acquire(timeout=timeout):
+            return
+        try:
+            if self._flush is not None:
+                self._flush.cancel()
+                self._save()
+        finally:
+            self._lock.release()
+
     def _flushed(self) -> None:
         with self._lock:
             if self._flush is not None:

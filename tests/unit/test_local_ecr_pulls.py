@@ -4,6 +4,8 @@ ListImages and BatchGetImage answer about archived images and recorded pulls, as
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -184,5 +186,33 @@ def test_recorded_pulls_reach_the_state_file_within_a_second(images: Images, tmp
     for _ in range(50):  # a burst of pulls: written once, not fifty times
         images.pulled(SCOPE, "app", D1, USER)
     time.sleep(1.3)
+    again = Images(tmp_path / "image-state.json", lambda account, region: FakeMoto(), restore_seconds=0)
+    assert time.time() - _describe(again)[0]["lastRecordedPullTime"] < 5
+
+
+def test_a_pull_recorded_just_before_the_bridge_stops_is_kept(tmp_path: Path) -> None:
+    """`local-ecr down` sends the bridge SIGTERM: a pull recorded less than a second before is written."""
+    script = f"""
+import os, signal, sys, time
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2] / "scripts")!r})
+from localecr.bridge import _flush_on_term
+from localecr.face import Scope
+from localecr.pulls import Images, caller_arn
+images = Images(__import__("pathlib").Path({str(tmp_path / "image-state.json")!r}), lambda a, r: None)
+_flush_on_term(type("Bridge", (), {{"images": images}})())
+scope = Scope("123456789012", "ca-west-1")
+images.pulled(scope, "app", {D1!r}, caller_arn(scope.account))
+os.kill(os.getpid(), signal.SIGTERM)
+time.sleep(5)
+"""
+    done = subprocess.run([sys.executable, "-c", script], timeout=30, capture_output=True, text=True)
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    again = Images(tmp_path / "image-state.json", lambda account, region: FakeMoto(), restore_seconds=0)
+    assert time.time() - _describe(again)[0]["lastRecordedPullTime"] < 5
+
+
+def test_flush_writes_a_pending_pull_at_once(images: Images, tmp_path: Path) -> None:
+    images.pulled(SCOPE, "app", D1, USER)
+    images.flush()
     again = Images(tmp_path / "image-state.json", lambda account, region: FakeMoto(), restore_seconds=0)
     assert time.time() - _describe(again)[0]["lastRecordedPullTime"] < 5
