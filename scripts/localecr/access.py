@@ -359,7 +359,9 @@ class Access:
             return True  # moto refuses it with the same message
         statements = doc.get("Statement") if isinstance(doc, dict) else None
         for statement in _listed(statements) if statements is not None else []:
-            named = statement.get("Principal", "*") if isinstance(statement, dict) else "*"
+            if not isinstance(statement, dict):
+                continue
+            named = statement.get("Principal", statement.get("NotPrincipal", "*"))
             if named == "*":
                 continue
             if not isinstance(named, dict) or set(named) - {"AWS", "Service"}:

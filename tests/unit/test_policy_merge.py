@@ -187,6 +187,10 @@ def test_pull_verdict_weighs_not_principal_and_conditions_it_cannot_see() -> Non
     assert verdict({"NotPrincipal": {"AWS": [f"arn:aws:iam::{B}:root", role, arn]}}) is True
     # only its role listed: IAM's answer depends on the identities it weighs, ecrtool does not guess
     assert verdict({"NotPrincipal": {"AWS": role}}) is None
+    doc = {"Statement": [allow, {"Sid": "Guard", "Effect": "Deny", "Action": "ecr:*", "NotPrincipal": {"AWS": role}}]}
+    assert can_pull([("repository policy", doc)], B, arn, A).reason == (
+        "may be denied by repository policy statement Guard: ecrtool cannot check all it names"
+    )
     assert verdict({"Principal": "*", "Condition": {"Bool": {"aws:PrincipalIsAWSService": "false"}}}) is None
     assert verdict({"Principal": "*", "Condition": {"ForAnyValue:StringEquals": {"aws:PrincipalAccount": B}}}) is None
     # an Allow by NotPrincipal reaches only the callers it does not list

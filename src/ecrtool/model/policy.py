@@ -331,8 +331,10 @@ def can_pull(
                 if holds is not False and reaches is None:
                     holds = None
                 name = f"{label} statement {_name(statement, index)}"
-                if deny and holds is not False:
-                    return Verdict(False if holds else None, f"denied by {name}", name)
+                if deny and holds:
+                    return Verdict(False, f"denied by {name}", name)
+                if deny and holds is None:
+                    return Verdict(None, f"may be denied by {name}: ecrtool cannot check all it names", name)
                 if statement.get("Effect") == "Allow":
                     if holds:
                         allowed_by = allowed_by or name
@@ -344,7 +346,8 @@ def can_pull(
     if not missing:
         return Verdict(True, f"allowed by {deciding}", deciding)
     if undecided is not None:
-        return Verdict(None, f"depends on {undecided}'s organization condition", undecided, tuple(missing))
+        why = f"depends on {undecided}'s conditions, which ecrtool cannot check (the caller's organization...)"
+        return Verdict(None, why, undecided, tuple(missing))
     return Verdict(False, f"no statement allows {', '.join(missing)} to account {caller_account}", None, tuple(missing))
 
 
