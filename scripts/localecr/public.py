@@ -5,9 +5,9 @@ endpoint (`realm="https://public.ecr.aws/token/"`, `service="public.ecr.aws"`); 
 token there for a repository's scope, and with it read manifests, blobs and tags. Pushing needs an
 `aws ecr-public get-login-password` login, which this face does not serve: a write is refused.
 
-The gallery's repositories here are the first account's private ones in us-east-1 (ECR Public's region):
-`public.ecr.aws/ALIAS/NAME` reads `ACCOUNT.dkr.ecr.us-east-1.amazonaws.com/ALIAS/NAME`, so a test
-publishes an image by pushing it there.
+The gallery's repositories here are the first account's private ones in us-east-1 (ECR Public's region)
+under `gallery/`: `public.ecr.aws/ALIAS/NAME` reads `ACCOUNT.dkr.ecr.us-east-1.amazonaws.com/gallery/ALIAS/NAME`,
+so a test publishes an image by pushing it there, and no other repository is shown.
 """
 
 from __future__ import annotations
@@ -30,9 +30,18 @@ HOST = "public.ecr.aws"
 REGION = "us-east-1"  # ECR Public's own region
 TOKEN_LIFETIME = 3600
 CHALLENGE = f'Bearer realm="https://{HOST}/token/",service="{HOST}",scope="aws"'
-_NAME = re.compile(r"^/v2/(?P<name>[a-z0-9]+(?:[._/-][a-z0-9]+)*)/(?P<kind>manifests|blobs|tags)/(?P<rest>.+)$")
+_PART = r"[a-z0-9]+(?:[._-][a-z0-9]+)*"
+# ALIAS/NAME (a name of one part is no gallery repository), then what is read of it
+_NAME = re.compile(rf"^/v2/(?P<name>{_PART}(?:/{_PART})+)/(?P<kind>manifests|blobs|tags)/(?P<rest>.+)$")
+# what each kind of read may name: a manifest's tag or digest, a blob's digest, the tag list
+_REST = {
+    "manifests": re.compile(r"^(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|sha256:[a-f0-9]{64})$"),
+    "blobs": re.compile(r"^sha256:[a-f0-9]{64}$"),
+    "tags": re.compile(r"^list$"),
+}
+PREFIX = "gallery/"  # the private repositories the gallery shows: gallery/ALIAS/NAME
 _DROPPED = ("connection", "transfer-encoding", "location", "docker-distribution-api-version")
-_SCOPE = re.compile(r"^repository:(?P<name>[a-z0-9]+(?:[._/-][a-z0-9]+)*):pull$")
+_SCOPE = re.compile(rf"^repository:(?P<name>{_PART}(?:/{_PART})*):pull$")
 
 
 class Gallery:
@@ -59,7 +68,9 @@ class Gallery:
         if request.command not in ("GET", "HEAD"):
             # an anonymous token reads; pushing to the gallery needs an ECR Public login
             return send(_error(401, "DENIED", "Not Authorized", [("WWW-Authenticate", CHALLENGE)]))
-        target = f"/v2/{self.account}/{REGION}/{match['name']}/{match['kind']}/{match['rest']}"
+        if not _REST[match["kind"]].match(match["rest"]):
+            return send(_error(404, "NAME_UNKNOWN", "The repository does not exist"))
+        target = f"/v2/{self.account}/{REGION}/{PREFIX}{match['name']}/{match['kind']}/{match['rest']}"
         if url.query:
             target += "?" + url.query
         self._relay(request, target)
@@ -120,7 +131,7 @@ class Gallery:
             conn.request(request.command, target, headers=headers)
             resp = conn.getresponse()
             if resp.status >= 400:  # a small document that may name the repository: the gallery's name, not ours
-                data = resp.read().replace(f"{self.account}/{REGION}/".encode(), b"")
+                data = resp.read().replace(f"{self.account}/{REGION}/{PREFIX}".encode(), b"")
                 content = resp.getheader("Content-Type", "application/json")
                 return self._send(request, Answer(resp.status, [("Content-Type", content)], data))
             request.send_response(resp.status)

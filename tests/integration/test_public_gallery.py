@@ -82,14 +82,14 @@ def test_copy_of_a_missing_public_image_says_so_and_leaves_no_repository(ecrtool
 
 def test_copy_from_the_gallery_on_its_own_name_reads_it_with_an_anonymous_token(ecrtool, stack, test_image):
     """The local ECR's public face (public.ecr.aws over TLS, its token flow): its repositories are the first
-    account's in us-east-1, so pushing there publishes; reading it takes a token anyone may ask for."""
+    account's gallery/… ones in us-east-1, so pushing there publishes; reading takes a token anyone may ask for."""
     import uuid
 
     import requests
 
     alias = f"pub{uuid.uuid4().hex[:8]}"
-    published = ecrtool("push", "viruses", "--repo", f"{alias}/viruses", "--tag", "v1", "--region", "us-east-1",
-                        "--create", "-q")  # fmt: skip
+    published = ecrtool("push", "viruses", "--repo", f"gallery/{alias}/viruses", "--tag", "v1", "--region",
+                        "us-east-1", "--create", "-q")  # fmt: skip
     assert published.returncode == 0, published.stderr
     ca = stack.env["AWS_CA_BUNDLE"]
     try:
@@ -104,7 +104,7 @@ def test_copy_from_the_gallery_on_its_own_name_reads_it_with_an_anonymous_token(
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
         assert result["source"] == f"public.ecr.aws/{alias}/viruses:v1"
-        private = ecrtool("images", f"{alias}/viruses", "--region", "us-east-1", "-o", "json")
+        private = ecrtool("images", f"gallery/{alias}/viruses", "--region", "us-east-1", "-o", "json")
         assert result["digest"] in private.stdout  # the gallery's image, byte for byte
         assert result["copies"][0]["digest"] == result["digest"]
         # a push with the anonymous token is refused: publishing needs an ECR Public login
@@ -113,6 +113,12 @@ def test_copy_from_the_gallery_on_its_own_name_reads_it_with_an_anonymous_token(
         pushed = requests.post(f"https://public.ecr.aws/v2/{alias}/viruses/blobs/uploads/", verify=ca, timeout=30,
                                headers={"Authorization": f"Bearer {token}"})  # fmt: skip
         assert pushed.status_code == 401
+        # nothing but the gallery's repositories, and nothing but tags, digests and the tag list, is read
+        headers = {"Authorization": f"Bearer {token}"}
+        for path in (f"gallery/{alias}/viruses/manifests/v1", f"{alias}/viruses/manifests/..%2Fv1",
+                     f"{alias}/viruses/blobs/uploads/x"):  # fmt: skip
+            assert requests.get(f"https://public.ecr.aws/v2/{path}", headers=headers, verify=ca,
+                                timeout=30).status_code in (401, 404), path  # fmt: skip
         ecrtool("delete", target, "--force", "--yes")
     finally:
-        ecrtool("delete", f"{alias}/viruses", "--region", "us-east-1", "--force", "--yes")
+        ecrtool("delete", f"gallery/{alias}/viruses", "--region", "us-east-1", "--force", "--yes")
