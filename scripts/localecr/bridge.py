@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
         tls = BridgeServer((FRONT_IP, 443), bridge, "tls")
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(state.server_cert, state.server_key)
-        tls.socket = context.wrap_socket(tls.socket, server_side=True)
+        tls.socket = context.wrap_socket(tls.socket, server_side=True, do_handshake_on_connect=False)
         # The engine takes a registry on a loopback address for an insecure one: after an https
         # refusal it tries http too, and reports what that says. The same face answers there.
         servers += [tls, BridgeServer((FRONT_IP, 80), bridge, "http")]

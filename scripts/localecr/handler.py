@@ -154,6 +154,19 @@ class Handler(ApiCalls, BaseHTTPRequestHandler):
 
 class BridgeServer(ThreadingHTTPServer):
     daemon_threads = True
+    # ECR takes many connections at once (a copy opens one per blob and host); socketserver's backlog of 5
+    # dropped the SYNs of a burst, and each dropped one cost its client a second before it tried again
+    request_queue_size = 128
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # the TLS handshake in the connection's own thread, not in the one accepting every connection
+        handshake = getattr(request, "do_handshake", None)
+        if handshake is not None:
+            try:
+                handshake()
+            except OSError:
+                return  # a client that gave up, or spoke no TLS: nothing to answer
+        super().finish_request(request, client_address)
 
     def __init__(self, address: tuple[str, int], bridge: Bridge, kind: str) -> None:
         super().__init__(address, Handler)
