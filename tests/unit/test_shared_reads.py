@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
@@ -183,3 +184,22 @@ def test_a_stopped_copy_closes_the_source_though_a_planned_reader_never_came() -
     stop.set()
     stream.close()
     assert closed == [1]
+
+
+def test_a_reader_that_comes_late_releases_the_one_waiting_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ecrtool.service.shared_reads as shared_reads
+
+    monkeypatch.setattr(shared_reads, "_POLL", 60.0)  # a waiter only a notification wakes within the test's time
+    source = CountingSource(b"w" * 1000 * (WINDOW * 2))
+    shared = SharedReads(2, threading.Event())
+    shared.plan(["sha256:a"])
+    shared.plan(["sha256:a"])
+    first, _ = shared.open("sha256:a", source.open)
+    got: list[bytes] = []
+    worker = threading.Thread(target=lambda: got.append(drain(first)), daemon=True)
+    worker.start()
+    time.sleep(0.1)  # the first reader is a window ahead, waiting for the second to come
+    second, _ = shared.open("sha256:a", source.open)
+    assert drain(second) == source.data
+    worker.join(10)
+    assert got == [source.data]
