@@ -186,7 +186,9 @@ def test_a_stopped_copy_closes_the_source_though_a_planned_reader_never_came() -
     assert closed == [1]
 
 
-def test_a_reader_that_comes_late_releases_the_one_waiting_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_reader_that_comes_a_window_late_gets_every_byte_and_releases_the_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import ecrtool.service.shared_reads as shared_reads
 
     monkeypatch.setattr(shared_reads, "_POLL", 60.0)  # a waiter only a notification wakes within the test's time

@@ -82,7 +82,6 @@ class _Tee:
             key = self.opened
             self.opened += 1
             self.positions[key] = 0
-            self.lock.notify_all()  # one waiting for this reader to come now waits on its position
         return _TeeReader(self, key)  # type: ignore[return-value]
 
     def _open(self) -> None:
