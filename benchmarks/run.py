@@ -813,6 +813,9 @@ def replication_backfill(stack: Stack, env: dict[str, str], count: int, runs: in
 
 IN_USE_ECS, IN_USE_LAMBDA = 150, 50  # images task definitions use, and images Lambda functions use
 RECENT = 100  # images pulled "just now": --not-pulled-for keeps them
+# how workloads name the images: ECR's own name for the registry (a plain stack's loopback one is no image URI
+# Lambda takes); ecrtool matches it to the repository by account and region
+ECR_HOST = "123456789012.dkr.ecr.ca-west-1.amazonaws.com"
 
 
 def chain_unpulled(repo: str, host: str, cutoff: str) -> Argv:
@@ -864,7 +867,8 @@ def unpulled(stack: Stack, env: dict[str, str], sizes: tuple[int, int]) -> tuple
         stack.seed(repo, counts[key])
     session = boto3.session.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
                                     aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name=env["AWS_REGION"])
-    ecs, lam, iam = (session.client(s, verify=env.get("AWS_CA_BUNDLE")) for s in ("ecs", "lambda", "iam"))
+    ecs, lam, iam = (session.client(s, verify=env.get("AWS_CA_BUNDLE"), endpoint_url=env.get("AWS_ENDPOINT_URL"))
+                     for s in ("ecs", "lambda", "iam"))  # fmt: skip
     role_name = f"{stack.prefix}unpulled"
     trust = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
@@ -873,7 +877,7 @@ def unpulled(stack: Stack, env: dict[str, str], sizes: tuple[int, int]) -> tuple
     functions: list[str] = []
     try:
         for i in range(IN_USE_ECS):  # one task definition, one container per repository, tag t<i>
-            containers = [{"name": key, "image": f"{stack.registry}/{repo}:t{i}", "memory": 64}
+            containers = [{"name": key, "image": f"{ECR_HOST}/{repo}:t{i}", "memory": 64}
                           for key, repo in repos.items()]  # fmt: skip
             made = ecs.register_task_definition(family=f"{stack.prefix}td{i}", containerDefinitions=containers)
             definitions.append(made["taskDefinition"]["taskDefinitionArn"])
@@ -881,7 +885,7 @@ def unpulled(stack: Stack, env: dict[str, str], sizes: tuple[int, int]) -> tuple
             for i in range(IN_USE_ECS, IN_USE_ECS + IN_USE_LAMBDA):
                 name = f"{stack.prefix}{key}-fn{i}"
                 lam.create_function(FunctionName=name, PackageType="Image", Role=role,
-                                    Code={"ImageUri": f"{stack.registry}/{repo}:t{i}"})  # fmt: skip
+                                    Code={"ImageUri": f"{ECR_HOST}/{repo}:t{i}"})  # fmt: skip
                 functions.append(name)
             digests = {item["imageTag"]: item["imageDigest"] for page in stack.ecr().get_paginator(
                 "list_images").paginate(repositoryName=repo) for item in page["imageIds"] if "imageTag" in item}
@@ -905,7 +909,7 @@ def unpulled(stack: Stack, env: dict[str, str], sizes: tuple[int, int]) -> tuple
         for key in ("count", "small", "mine", "theirs"):
             before = stack.control("stats")
             if key == "theirs":
-                figure.theirs.append(run_steps([chain_unpulled(repos[key], stack.registry, cutoff)], env))
+                figure.theirs.append(run_steps([chain_unpulled(repos[key], ECR_HOST, cutoff)], env))
             elif key == "count":
                 done = subprocess.run([*prune(repos[key])[0], "--debug"], capture_output=True, text=True, env=env,
                                       timeout=600)  # fmt: skip
