@@ -255,7 +255,8 @@ def test_prune_flags_keep_n_of_each_prefix_then_untagged_then_older_than() -> No
 
 def test_prune_keep_without_prefix_is_every_tagged_image_and_may_be_zero() -> None:
     assert prune_policy(0, [], False, None) == Policy(
-        (Rule(1, "tagged", "imageCountMoreThan", count=0, tag_patterns=("*",), description="keep the newest 0 tagged"),),
+        (Rule(1, "tagged", "imageCountMoreThan", count=0, tag_patterns=("*",),
+              description="keep the newest 0 tagged"),),
         every_class=True,
     )
 
@@ -272,7 +273,8 @@ def test_prune_older_than_with_prefixes_and_no_keep_is_for_those_prefixes_only()
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        ((None, [], False, None), "say what to prune: --keep N, --untagged, --older-than DURATION or --not-pulled-for DURATION"),
+        ((None, [], False, None), "say what to prune: --keep N, --untagged, --older-than DURATION or "
+         "--not-pulled-for DURATION"),
         ((-1, [], False, None), "--keep must be 0 or more, not -1: it is how many of the newest images stay"),
         ((None, ["a"], True, None), "--tag-prefix chooses which tags --keep or --older-than apply to: add one of them"),
     ],
@@ -297,7 +299,8 @@ def test_lifecycle_flags_build_the_same_rules_as_prune_and_an_ecr_valid_policy()
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        ((None, [], None), "say what the policy does: --keep N, --untagged-older-than, --archive-after or --expire-archived-after"),
+        ((None, [], None), "say what the policy does: --keep N, --untagged-older-than, --archive-after or "
+         "--expire-archived-after"),
         ((0, [], None), "--keep must be 1 or more in a lifecycle policy (ECR's countNumber), not 0: to delete every "
          "tagged image now, use `ecrtool prune --keep 0`"),
         ((None, ["a"], DAY), "--tag-prefix chooses which tags --keep applies to: add --keep N"),
