@@ -160,3 +160,22 @@ def test_lifecycle_show_prints_the_json_and_explains_each_rule(invoke: Any, ecr:
         "rule 1: move to archive standard images (any) not pulled for 90 days (never pulled: pushed over 90 days ago)",
         "rule 2: expire archived images (any) archived over 365 days ago",
     ]
+
+
+def test_lifecycle_set_archive_helpers_put_ecrs_current_schema(invoke: Any, ecr: Stubber) -> None:
+    from ecrtool.model.lifecycle import lifecycle_policy, policy_json
+
+    text = policy_json(lifecycle_policy(30, [], None, timedelta(days=90), timedelta(days=365)))
+    ecr.add_response("put_lifecycle_policy", {"repositoryName": "trees", "lifecyclePolicyText": text},
+                     {"repositoryName": "trees", "lifecyclePolicyText": text})  # fmt: skip
+    result = invoke("lifecycle", "set", "trees", "--keep", "30", "--archive-after", "90d",
+                    "--expire-archived-after", "365d")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    rules = json.loads(result.stdout)["rules"]
+    assert [rule["action"] for rule in rules] == [
+        {"type": "expire"}, {"type": "transition", "targetStorageClass": "archive"}, {"type": "expire"}]
+    assert rules[1]["selection"] == {"tagStatus": "any", "countType": "sinceImagePulled", "countUnit": "days",
+                                     "countNumber": 90}  # fmt: skip
+    assert rules[2]["selection"] == {"tagStatus": "any", "storageClass": "archive",
+                                     "countType": "sinceImageTransitioned", "countUnit": "days", "countNumber": 365}
+    assert "rule 2: move to archive standard images (any) not pulled for 90 days" in result.stderr
