@@ -20,6 +20,7 @@ from . import imds
 from .access import principal_of
 from .answer import ECR_JSON, NOT_FORWARDED, Answer, ecr_error, end_to_end, json_answer
 from .face import Scope
+from .lifecycle import ACTIONS as LIFECYCLE_ACTIONS
 from .mirror import MissingLayers, manifest_digest
 from .pulls import caller_arn
 from .registry import MANIFEST_TYPES
@@ -134,6 +135,8 @@ class ApiCalls:
         mirror = self.bridge.mirror
         forward: Callable[[], Answer] = lambda: self._forward(body)  # noqa: E731
 
+        if action in LIFECYCLE_ACTIONS:  # moto refuses ECR's current lifecycle schema (lifecycle.py)
+            return self.bridge.lifecycle.answer(action, self.scope, params)
         if action in TEMPLATE_ACTIONS:  # moto has no repository creation templates (templates.py)
             return self.bridge.templates.answer(action, self.scope, params)
         if action == "GetAuthorizationToken":
@@ -193,6 +196,7 @@ class ApiCalls:
             if action == "DeleteRepository":
                 self.bridge.forget(self.scope, repo)
                 self.bridge.images.forget(self.scope, repo)
+                self.bridge.lifecycle.forget(self.scope, repo)
         return answer
 
     def _blob_mounting(self, action: str, params: dict[str, Any]) -> Answer:

@@ -31,6 +31,7 @@ from .access import Access
 from .answer import Answer, ecr_error
 from .face import Face, Scope
 from .handler import BridgeServer
+from .lifecycle import Lifecycle
 from .mirror import Mirror
 from .pulls import Images
 from .referrers import Referrers
@@ -83,6 +84,8 @@ class Bridge:
         self.pages = Pages()
         self._known: set[tuple[Scope, str]] = set()  # repositories moto has: the face asks on every request
         self.settings = Settings(state.ecr_state)
+        # lifecycle policies with ECR's current schema, which moto refuses (lifecycle.py)
+        self.lifecycle = Lifecycle(state.root / "lifecycle.json", self.exists, self.settings)
         self.scans = Scans()  # image scans a test set (POST /_bridge/scans), see scans.py
         self.instance = imds.Instance.from_state(state)  # the instance metadata's role keys (imds.py)
         # ECR's replication between the stack's registries (replication.py)

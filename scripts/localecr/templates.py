@@ -188,9 +188,8 @@ class Templates:
         applied: list[tuple[str, dict[str, Any]]] = []
         try:
             if template.get("lifecyclePolicy"):
-                text = template["lifecyclePolicy"]
-                client.put_lifecycle_policy(repositoryName=repository, lifecyclePolicyText=text)
-                applied.append(("PutLifecyclePolicy", {"repositoryName": repository, "lifecyclePolicyText": text}))
+                # ECR's current schema, which moto refuses: kept and validated by the bridge (lifecycle.py)
+                self._bridge.lifecycle.put(scope, repository, template["lifecyclePolicy"])
             if template.get("repositoryPolicy"):
                 text = template["repositoryPolicy"]
                 client.set_repository_policy(repositoryName=repository, policyText=text)
@@ -214,6 +213,7 @@ class Templates:
             client.delete_repository(repositoryName=repository, force=True)
             return Answer(200)
 
+        self._bridge.lifecycle.forget(scope, repository)
         try:
             self._bridge.mirror.delete_repository(scope.internal(repository), delete)
         except Exception:  # noqa: BLE001 - logged: nothing more the bridge can do

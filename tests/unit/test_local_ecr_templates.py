@@ -15,10 +15,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 from localecr.answer import Answer  # noqa: E402
 from localecr.face import Scope  # noqa: E402
+from localecr.lifecycle import Lifecycle  # noqa: E402
 from localecr.templates import Templates  # noqa: E402
 
 SCOPE = Scope("123456789012", "ca-west-1")
-LIFECYCLE = json.dumps({"rules": []})
+LIFECYCLE = json.dumps({"rules": [{"rulePriority": 1, "description": "expire untagged images", "selection": {
+    "tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 7}, "action": {
+    "type": "expire"}}]})
+REFUSED_LIFECYCLE = json.dumps({"rules": [], "description": "a policy without rules, which ECR refuses"})
 POLICY = json.dumps({"Version": "2012-10-17", "Statement": []})
 
 
@@ -75,31 +79,37 @@ class _Settings:
     def record(self, scope: Scope, action: str, params: dict[str, Any]) -> None:
         self.recorded.append(action)
 
+    def all(self) -> list[tuple[Scope, str, dict[str, Any]]]:
+        return []
+
 
 class _Bridge:
-    def __init__(self, client: _Client) -> None:
+    def __init__(self, client: _Client, folder: Path) -> None:
         self.client = client
         self.mirror = _Mirror()
         self.settings = _Settings()
+        exists = lambda scope, repo: repo in client.repositories  # noqa: E731
+        self.lifecycle = Lifecycle(folder / "lifecycle.json", exists, self.settings)
 
     def ecr(self, account: str, region: str) -> _Client:
         return self.client
 
 
 def _templates(tmp_path: Path, refuse: str = "") -> tuple[Templates, _Bridge]:
-    bridge = _Bridge(_Client(refuse))
+    bridge = _Bridge(_Client(refuse), tmp_path)
     templates = Templates(tmp_path / "templates.json", bridge)
+    lifecycle = REFUSED_LIFECYCLE if refuse == "PutLifecyclePolicy" else LIFECYCLE  # the bridge's own check
     answer = templates.answer(
         "CreateRepositoryCreationTemplate",
         SCOPE,
-        {"prefix": "team", "appliedFor": ["CREATE_ON_PUSH"], "lifecyclePolicy": LIFECYCLE, "repositoryPolicy": POLICY},
+        {"prefix": "team", "appliedFor": ["CREATE_ON_PUSH"], "lifecyclePolicy": lifecycle, "repositoryPolicy": POLICY},
     )
     assert answer.status == 200
     return templates, bridge
 
 
 def _refusal(tmp_path: Path, **fields: object) -> tuple[str, str] | None:
-    templates = Templates(tmp_path / "templates.json", _Bridge(_Client()))
+    templates = Templates(tmp_path / "templates.json", _Bridge(_Client(), tmp_path))
     params = {"prefix": "team", "appliedFor": ["CREATE_ON_PUSH"], **fields}
     answer = templates.answer("CreateRepositoryCreationTemplate", SCOPE, params)
     if answer.status == 200:
@@ -139,7 +149,9 @@ def test_a_repository_made_on_push_gets_the_templates_policies(tmp_path: Path) -
     templates, bridge = _templates(tmp_path)
     assert templates.create_on_push(SCOPE, "team/app", "POST", "blobs")
     assert bridge.client.repositories == {"team/app"}
-    assert bridge.settings.recorded == ["CreateRepository", "PutLifecyclePolicy", "SetRepositoryPolicy"]
+    assert bridge.settings.recorded == ["CreateRepository", "SetRepositoryPolicy"]
+    kept = bridge.lifecycle.answer("GetLifecyclePolicy", SCOPE, {"repositoryName": "team/app"})
+    assert json.loads(kept.body)["lifecyclePolicyText"] == LIFECYCLE  # kept by the bridge, not moto (lifecycle.py)
     assert [m["repository"] for m in templates.made] == ["team/app"]
 
 
@@ -151,3 +163,4 @@ def test_a_policy_refused_after_creation_removes_the_half_made_repository(tmp_pa
     assert bridge.client.calls[-1] == "DeleteRepository"
     assert bridge.settings.recorded == []
     assert templates.made == []
+    assert "team/app" not in (tmp_path / "lifecycle.json").read_text()  # nor its lifecycle policy
