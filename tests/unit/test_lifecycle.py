@@ -21,6 +21,10 @@ def rule(priority: int = 1, **selection: object) -> dict[str, object]:
     return {"rulePriority": priority, "selection": chosen, "action": {"type": "expire"}}
 
 
+# an archive rule as ECR takes one: by the days since the move to archive, 90 at least
+ARCHIVED = {"storageClass": "archive", "countType": "sinceImageTransitioned", "countUnit": "days", "countNumber": 90}
+
+
 def text(*rules: dict[str, object]) -> str:
     return json.dumps({"rules": list(rules)})
 
@@ -132,8 +136,12 @@ def test_reads_ecrs_own_example() -> None:
          "(use sinceImagePushed or sinceImagePulled for standard images)"),
         (text(rule(countType="sinceImagePulled")), 'rule 1 (priority 1): sinceImagePulled needs "countUnit": '
          '"days", not nothing'),
-        (text(rule(1, storageClass="archive"), rule(2, storageClass="archive", countNumber=3)),
+        (text(rule(1, **ARCHIVED), rule(2, **{**ARCHIVED, "countNumber": 300})),
          "rule 2 (priority 2): only one archive rule may select untagged images, and rule 1 does"),
+        (text(rule(storageClass="archive")), 'rule 1 (priority 1): archived images are selected by the days since '
+         'their move to archive: "countType": "sinceImageTransitioned", not imageCountMoreThan'),
+        (text(rule(**{**ARCHIVED, "countNumber": 30})), "rule 1 (priority 1): archived images are kept at least 90 "
+         "days (ECR's minimum), so a rule cannot expire them after 30: give 90 or more"),
         (text({**rule(), "action": {"type": "expire", "when": "now"}}), "rule 1 (priority 1): action has unknown "
          "key 'when': ECR takes only targetStorageClass, type; fix the policy file"),
         (text({**rule(), "priority": 1}), "rule 1 (priority 1) has unknown key 'priority': ECR takes only action, "

@@ -35,6 +35,9 @@ _TAG_STATUSES = ("tagged", "untagged", "any")
 _COUNT_TYPES = ("imageCountMoreThan", "sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned")
 _SINCE = _COUNT_TYPES[1:]
 _STORAGE_CLASSES = ("standard", "archive")
+# "You cannot configure lifecycle policies that delete images that have been in archive for less than 90 days"
+# (ECR user guide, Archiving an image)
+ARCHIVE_MINIMUM_DAYS = 90
 _FIX = "fix the policy file"
 
 
@@ -212,6 +215,16 @@ def _check_class(rule: Rule, name: str) -> None:
         raise InvalidInput(
             f'{name}: a transition moves images from standard to archive: it needs "storageClass": "standard", '
             f"not {rule.storage_class} (archived images can only expire)"
+        )
+    if rule.storage_class == "archive" and rule.count_type != "sinceImageTransitioned":
+        raise InvalidInput(
+            f'{name}: archived images are selected by the days since their move to archive: "countType": '
+            f'"sinceImageTransitioned", not {rule.count_type}'
+        )
+    if rule.count_type == "sinceImageTransitioned" and rule.age.days < ARCHIVE_MINIMUM_DAYS:
+        raise InvalidInput(
+            f"{name}: archived images are kept at least {ARCHIVE_MINIMUM_DAYS} days (ECR's minimum), so a rule "
+            f"cannot expire them after {rule.age.days}: give {ARCHIVE_MINIMUM_DAYS} or more"
         )
 
 
