@@ -162,6 +162,25 @@ def test_an_organization_grant_and_an_explicit_deny(stack: Any, repo: str) -> No
     assert refused.json()["errors"][0]["message"].endswith("with an explicit deny in a resource-based policy")
 
 
+def test_a_deny_by_not_principal_or_by_a_condition_the_stand_in_cannot_read_still_refuses(
+    stack: Any, repo: str
+) -> None:
+    password = _b_password(stack)
+    a = _client(stack)
+    allow = {"Sid": "B", "Effect": "Allow", "Principal": {"AWS": B}, "Action": PULL}
+    a.set_repository_policy(repositoryName=repo, policyText=_policy(allow))
+    assert _get(stack, repo, password).status_code == 200
+    for deny in (
+        {"NotPrincipal": {"AWS": f"arn:aws:iam::{A}:root"}},  # everyone but A
+        {"Principal": "*", "Condition": {"Bool": {"aws:PrincipalIsAWSService": "false"}}},
+    ):
+        guard = {"Sid": "Guard", "Effect": "Deny", "Action": "ecr:*", **deny}
+        a.set_repository_policy(repositoryName=repo, policyText=_policy(allow, guard))
+        refused = _get(stack, repo, password)
+        assert refused.status_code == 403, deny
+        assert refused.json()["errors"][0]["message"].endswith("with an explicit deny in a resource-based policy")
+
+
 @pytest.mark.parametrize(
     "principal",
     [
