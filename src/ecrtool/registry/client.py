@@ -259,16 +259,10 @@ class RegistryClient:
             if not isinstance(tags, list):
                 raise RegistryError(f"{self.label} answered {doing} with no tag list: report it to its operator")
             found.extend(tag for tag in tags if isinstance(tag, str) and _TAG.fullmatch(tag))
-            following = next_link(reply.getheader("Link"))
+            following = self._next_page(reply, path, asked, doing)
             if following is None:
                 return found
-            url = redirect_target(f"{'https' if self._secure else 'http'}://{self.host}{path}", following, self.label)
-            parts = urlsplit(url)
-            if parts.netloc and parts.netloc != self.host:
-                raise RegistryError(f"{self.label} sent the next page of {doing} to {url}: report it to its operator")
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            if path in asked or len(asked) >= PAGES:
-                raise RegistryError(f"{self.label} kept paging {doing} ({len(asked)} pages): report it to its operator")
+            path = following
 
     # -- referrers ---------------------------------------------------------------------------------
 
@@ -295,21 +289,29 @@ class RegistryClient:
                     f"{self.label} answered {doing} with a {page.media_type}, not an index: report it to its operator"
                 )
             found.extend(page.children)
-            following = next_link(reply.getheader("Link"))
+            following = self._next_page(reply, path, asked, doing)
             if following is None:
                 return found
-            base = f"{'https' if self._secure else 'http'}://{self.host}{path}"
-            url = redirect_target(base, following, self.label)
-            parts = urlsplit(url)
-            if parts.netloc != self.host or (parts.scheme == "https") != self._secure:
-                raise RegistryError(
-                    f"{self.label} sent the next page of {doing} to another registry, {url}: report it to its operator"
-                )
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            if path in asked or len(asked) >= PAGES:
-                raise RegistryError(
-                    f"{self.label} kept paging {doing} ({len(asked)} pages, then {url}): report it to its operator"
-                )
+            path = following
+
+    def _next_page(self, reply: HTTPResponse, path: str, asked: set[str], doing: str) -> str | None:
+        """The path of the page after PATH that REPLY's Link header names; None on the last page. A next page
+        on another registry, or one already ASKED (or too many pages), is an error."""
+        following = next_link(reply.getheader("Link"))
+        if following is None:
+            return None
+        url = redirect_target(f"{'https' if self._secure else 'http'}://{self.host}{path}", following, self.label)
+        parts = urlsplit(url)
+        if parts.netloc != self.host or (parts.scheme == "https") != self._secure:
+            raise RegistryError(
+                f"{self.label} sent the next page of {doing} to another registry, {url}: report it to its operator"
+            )
+        following = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if following in asked or len(asked) >= PAGES:
+            raise RegistryError(
+                f"{self.label} kept paging {doing} ({len(asked)} pages, then {url}): report it to its operator"
+            )
+        return following
 
     # -- the exchange ------------------------------------------------------------------------------
 
