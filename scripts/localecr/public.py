@@ -73,7 +73,7 @@ class Gallery:
         target = f"/v2/{self.account}/{REGION}/{PREFIX}{match['name']}/{match['kind']}/{match['rest']}"
         if url.query:
             target += "?" + url.query
-        self._relay(request, target)
+        self._relay(request, target, send)
 
     # -- tokens ------------------------------------------------------------------------------------
 
@@ -112,16 +112,7 @@ class Gallery:
 
     # -- reads -------------------------------------------------------------------------------------
 
-    def _send(self, request: Any, answer: Answer) -> None:
-        request.send_response(answer.status)
-        for key, value in answer.headers:
-            request.send_header(key, value)
-        request.send_header("Content-Length", str(len(answer.body)))
-        request.end_headers()
-        if request.command != "HEAD":
-            request.wfile.write(answer.body)
-
-    def _relay(self, request: Any, target: str) -> None:
+    def _relay(self, request: Any, target: str, send: Callable[[Answer], None]) -> None:
         headers = {"Authorization": self._internal_auth(), "Connection": "close"}
         for name in ("Accept", "Range"):
             if request.headers.get(name):
@@ -133,7 +124,7 @@ class Gallery:
             if resp.status >= 400:  # a small document that may name the repository: the gallery's name, not ours
                 data = resp.read().replace(f"{self.account}/{REGION}/{PREFIX}".encode(), b"")
                 content = resp.getheader("Content-Type", "application/json")
-                return self._send(request, Answer(resp.status, [("Content-Type", content)], data))
+                return send(Answer(resp.status, [("Content-Type", content)], data))
             request.send_response(resp.status)
             for key, value in resp.getheaders():
                 if key.lower() not in _DROPPED:
