@@ -54,6 +54,7 @@ class _Destination:
     created: bool
     client: RegistryClient
     described: Callable[[], RepositoryInfo | None]
+    there: str | None  # the digest the tag names in it now (None: nothing, or no such repository)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,15 @@ def _described_once(target: Target, repository: str) -> Callable[[], RepositoryI
             return found[0]
 
     return answer
+
+
+def _missing(described: Callable[[], RepositoryInfo | None]) -> bool:
+    """Whether DescribeRepositories finds no such repository; True when it may not be asked (then
+    CreateRepository says)."""
+    try:
+        return described() is None
+    except AuthError:
+        return True
 
 
 class Copies(Tokens):
@@ -202,10 +212,19 @@ class Copies(Tokens):
         service = self.speaker(ref)
         target = service._target(ref)
         described = _described_once(target, ref.repository)
+        client = self.registry_client(ref, "destination", service)
+        # what the tag names there now (the registry's HEAD): a tag that names something says the repository
+        # is there, with no ECR call at all
+        there = client.manifest_digest(ref.repository, ref.tag) if ref.tag else None
         created = False
-        # a name a template covers is left to it (ECR creates the repository at the first upload, if missing);
-        # else CreateRepository, whose "already exists" is as good as a DescribeRepositories: one call, not two
-        if create and service.covering_template(target, ref.repository) is None:
+        # else a repository that is there costs one call (DescribeRepositories, kept for later questions); a
+        # missing one a template covers is left to it (ECR creates it at the first upload); else CreateRepository
+        if (
+            create
+            and there is None
+            and _missing(described)
+            and service.covering_template(target, ref.repository) is None
+        ):
             try:
                 info = target.ecr.create_repository(ref.repository)
                 described, created = (lambda: info), True
@@ -214,7 +233,7 @@ class Copies(Tokens):
             except AuthError:
                 if described() is None:  # allowed to use repositories but not to create them
                     raise
-        return _Destination(service, target, created, self.registry_client(ref, "destination", service), described)
+        return _Destination(service, target, created, client, described, there)
 
     def _undo_created(self, targets: list[RepoRef], looked: list[Future[_Destination]]) -> None:
         """The source is not there: delete the repositories made for it (empty, so nothing else is lost)."""
@@ -258,9 +277,7 @@ class Copies(Tokens):
         shared: SharedReads | None = None,
     ) -> CopiedImage:
         ready = looked.result()
-        client, created = ready.client, ready.created
-        # what the tag names there now, asked while the source's manifest is still on its way
-        there = client.manifest_digest(dst.repository, dst.tag) if dst.tag and not created else None
+        client, created, there = ready.client, ready.created, ready.there
         src = opened.result()
 
         def immutable() -> bool:
