@@ -242,6 +242,19 @@ def test_a_second_denial_is_an_error_saying_what_was_refused(serve: Callable[...
     assert len(recorder.requests) == 2
 
 
+def test_a_head_refused_403_without_a_body_is_renewed_as_ecrs_dead_token(serve: Callable[..., Recorder]) -> None:
+    def answer(request: Request) -> Answer:
+        if request.headers.get("authorization") != _basic("new"):
+            return 403, {}, b""  # a HEAD: ECR's DENIED document cannot come with it
+        return 200, {"Docker-Content-Digest": digest_of(MANIFEST), "Content-Type": OCI_MANIFEST}, b""
+
+    recorder = serve(answer)
+    found = _client(recorder, renew=lambda refused: ("AWS", "new")).manifest_digest("app", "v1")
+
+    assert found == digest_of(MANIFEST)
+    assert [r.method for r in recorder.requests] == ["HEAD", "HEAD"]
+
+
 def test_a_403_other_than_denied_is_not_renewed(serve: Callable[..., Recorder]) -> None:
     recorder = serve(lambda request: (403, {}, _error("FORBIDDEN", "not allowed by the repository policy")))
     renewed: list[tuple[str, str]] = []

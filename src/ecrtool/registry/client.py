@@ -348,7 +348,9 @@ class RegistryClient:
                 challenge = reply.getheader("WWW-Authenticate") or ""
                 data = self._read(reply)
                 code, _ = _error_of(data)
-                if reply.status == 403 and code != "DENIED":
+                # a HEAD's 403 carries no body to say DENIED: ECR's answer to a dead token is renewed there too
+                denied = code == "DENIED" or (method == "HEAD" and not data)
+                if reply.status == 403 and not denied:
                     return reply, data
                 if refused:
                     return reply, data  # refused again with fresh credentials: the caller says what it was doing
