@@ -152,10 +152,23 @@ def test_a_promote_to_two_regions_keeps_the_digest_and_a_second_run_moves_nothin
     for region in ("us-east-1", "ca-west-1"):
         assert Registry(stack, region=region).manifest(promoted, "multi") == (200, data, OCI_INDEX)  # same bytes
 
-    again = ecrtool("copy", f"{index_repo}:multi", *where, "-o", "json")
+    before = _api_calls(stack)
+    again = ecrtool("copy", f"{index_repo}:multi", *where, "--create", "-o", "json")
     assert again.returncode == 0, again.stderr
     for second in json.loads(again.stdout)["copies"]:
         assert second["already_there"] is True and second["blobs_copied"] == second["blobs_mounted"] == 0
+    # the tags already name the image: --create asked ECR nothing about the repositories
+    asked = {action: _api_calls(stack).get(action, 0) - before.get(action, 0) for action in _REPOSITORY_CALLS}
+    assert asked == dict.fromkeys(_REPOSITORY_CALLS, 0)
+
+
+_REPOSITORY_CALLS = ("DescribeRepositories", "CreateRepository", "DescribeRepositoryCreationTemplates")
+
+
+def _api_calls(stack: Any) -> dict[str, int]:
+    with urllib.request.urlopen(f"{stack.api}/_bridge/stats", timeout=10) as reply:
+        counts: dict[str, int] = json.load(reply)
+        return counts
 
 
 def test_a_copy_to_another_account_uses_the_profile_the_config_names_for_its_registry(
