@@ -890,6 +890,8 @@ def unpulled(stack: Stack, env: dict[str, str], sizes: tuple[int, int]) -> tuple
             digests = {item["imageTag"]: item["imageDigest"] for page in stack.ecr().get_paginator(
                 "list_images").paginate(repositoryName=repo) for item in page["imageIds"] if "imageTag" in item}
             for i in range(IN_USE_ECS + IN_USE_LAMBDA, IN_USE_ECS + IN_USE_LAMBDA + RECENT):
+                if f"t{i}" not in digests:
+                    break  # a repository smaller than the images in use and pulled (--short's smaller size)
                 # stamped an hour ahead: every run, minutes apart, sees it as pulled within --not-pulled-for 1s
                 stack.control("image-times", {"repository": repo, "digest": digests[f"t{i}"],
                                               "pulled": time.time() + 3600})  # fmt: skip
