@@ -587,3 +587,28 @@ def stubbed_ecr(client: object, stub: object, monkeypatch: pytest.MonkeyPatch) -
     """The Stubber, its client installed where every service builds its AWS session (through the CLI too)."""
     monkeypatch.setattr("ecrtool.service.base.AwsSession", lambda **kwargs: StubbedAws(client))
     return stub
+
+
+# the local ECR's second account, and its keys (scripts/localecr/state.py)
+SECOND_ACCOUNT_KEYS = ("AKIALOCALECRSECOND01", "local-ecr-second-account-secret")
+
+
+@pytest.fixture
+def second_account_profile(env: dict[str, str]) -> Callable[[Iterable[str]], dict[str, str]]:
+    """Write the second account's keys as AWS profile `prod` in the test's HOME and an ecrtool config naming it
+    for the given registry hosts; returns the environment (XDG_CONFIG_HOME) that makes ecrtool read it."""
+
+    def write(hosts: Iterable[str]) -> dict[str, str]:
+        home = Path(env["HOME"])
+        (home / ".aws").mkdir(exist_ok=True)
+        (home / ".aws" / "credentials").write_text(
+            f"[prod]\naws_access_key_id = {SECOND_ACCOUNT_KEYS[0]}\n"
+            f"aws_secret_access_key = {SECOND_ACCOUNT_KEYS[1]}\n"
+        )
+        (home / ".aws" / "config").write_text("[profile prod]\nregion = ca-west-1\n")
+        config = home / "xdg" / "ecrtool" / "config.toml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text("".join(f'[registries."{host}"]\nprofile = "prod"\n' for host in hosts))
+        return {"XDG_CONFIG_HOME": str(home / "xdg")}
+
+    return write

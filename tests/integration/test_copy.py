@@ -172,18 +172,13 @@ def _api_calls(stack: Any) -> dict[str, int]:
 
 
 def test_a_copy_to_another_account_uses_the_profile_the_config_names_for_its_registry(
-    ecrtool: Run, stack: Any, env: dict[str, str], index_repo: str, repos: list[tuple[str, ...]]
+    ecrtool: Run,
+    stack: Any,
+    second_account_profile: Callable[[list[str]], dict[str, str]],
+    index_repo: str,
+    repos: list[tuple[str, ...]],
 ) -> None:
-    home = Path(env["HOME"])
-    (home / ".aws").mkdir()
-    (home / ".aws" / "credentials").write_text(
-        f"[prod]\naws_access_key_id = {SECOND_KEYS[0]}\naws_secret_access_key = {SECOND_KEYS[1]}\n"
-    )
-    (home / ".aws" / "config").write_text("[profile prod]\nregion = ca-west-1\n")
-    config = home / "xdg" / "ecrtool" / "config.toml"
-    config.parent.mkdir(parents=True)
-    config.write_text(f'[registries."{SECOND}.dkr.ecr.ca-west-1.amazonaws.com"]\nprofile = "prod"\n')
-    xdg = {"XDG_CONFIG_HOME": str(home / "xdg")}
+    xdg = second_account_profile([f"{SECOND}.dkr.ecr.ca-west-1.amazonaws.com"])
 
     copied = ecrtool("copy", f"{index_repo}:multi", "--to-account", SECOND, "--create", extra_env=xdg)
     repos.append((index_repo, "--profile", "prod", "--registry-id", SECOND))

@@ -13,7 +13,6 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -153,20 +152,9 @@ def prefix(stack: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def with_second_account(env: dict[str, str]) -> dict[str, str]:
+def with_second_account(second_account_profile: Callable[[list[str]], dict[str, str]]) -> dict[str, str]:
     """The second account as profile `prod`, named in the config file for its registries in both regions."""
-    home = Path(env["HOME"])
-    (home / ".aws").mkdir()
-    (home / ".aws" / "credentials").write_text(
-        f"[prod]\naws_access_key_id = {SECOND_KEYS[0]}\naws_secret_access_key = {SECOND_KEYS[1]}\n"
-    )
-    (home / ".aws" / "config").write_text("[profile prod]\nregion = ca-west-1\n")
-    config = home / "xdg" / "ecrtool" / "config.toml"
-    config.parent.mkdir(parents=True)
-    config.write_text(
-        "".join(f'[registries."{SECOND}.dkr.ecr.{r}.amazonaws.com"]\nprofile = "prod"\n' for r in REGIONS)
-    )
-    return {"XDG_CONFIG_HOME": str(home / "xdg")}
+    return second_account_profile([f"{SECOND}.dkr.ecr.{r}.amazonaws.com" for r in REGIONS])
 
 
 def test_a_push_is_replicated_after_the_delay_to_each_region_and_account_and_status_says_when(
